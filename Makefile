@@ -1,0 +1,45 @@
+# Storyline: `make demo` sets everything up and runs the demo; `make test` runs the tests.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := demo
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.storyline-installed
+# pip's own warnings about unreachable mirror folders are noise here.
+QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
+
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test lint pytest pgvector clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or pass PYTHON=..." >&2; exit 1; }
+	@echo "==> creating $(VENV) and installing (torch CPU first; ~1-2 min the first time)" >&2
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[airflow,dev]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip check >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/storyline demo
+
+pgvector:
+	@scripts/install-pgvector.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: install pgvector
+	$(BIN)/pytest
+
+test: lint pytest
+
+clean:
+	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal

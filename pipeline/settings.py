@@ -1,0 +1,84 @@
+"""One typed settings object, resolved from the environment (prefix ``STORYLINE_``).
+
+Code receives a ``Settings``; it never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///storyline.db"
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="STORYLINE_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the stories database; SQLite file by default.",
+    )
+    model_name: str = Field(
+        DEFAULT_MODEL,
+        description="sentence-transformers model name or local path used for embeddings.",
+    )
+    embed_batch_size: int = Field(64, ge=1, description="Articles embedded per model call.")
+    embed_text_chars: int = Field(
+        600, ge=0, description="Characters of the article body appended to the title to embed."
+    )
+    hf_offline: bool = Field(
+        True, description="Forbid Hugging Face Hub downloads: models must be on disk."
+    )
+    window_hours: float = Field(
+        72.0, gt=0, description="Clustering looks at articles published in this many hours."
+    )
+    min_cluster_size: int = Field(
+        2, ge=2, description="Smallest group of articles HDBSCAN may call a story."
+    )
+    min_samples: int = Field(
+        1, ge=1, description="HDBSCAN density smoothing; 1 keeps small stories apart."
+    )
+    cluster_selection_epsilon: float = Field(
+        0.0, ge=0, description="HDBSCAN: merge clusters closer than this euclidean distance."
+    )
+    max_cluster_distance: float = Field(
+        0.75,
+        gt=0,
+        le=2,
+        description="An article joins a cluster only if its cosine distance to the "
+        "cluster centroid is below this; farther members become noise.",
+    )
+    story_match_similarity: float = Field(
+        0.80,
+        ge=-1,
+        le=1,
+        description="A new cluster with no shared articles continues an existing story "
+        "when their centroids have at least this cosine similarity.",
+    )
+    fetch_timeout_seconds: float = Field(20.0, gt=0, description="HTTP timeout per feed fetch.")
+    fetch_max_bytes: int = Field(
+        5_000_000, ge=1024, description="Largest feed body accepted; larger is an error."
+    )
+    user_agent: str = Field(
+        "Storyline/0.1 (+https://github.com/storyline-news/storyline)",
+        description="User-Agent sent with every feed request.",
+    )
+    log_level: str = Field("WARNING", description="Root log level (DEBUG, INFO, WARNING).")
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Resolve from the environment, apply explicit overrides, and fail with one sentence."""
+        clean = {key: value for key, value in overrides.items() if value is not None}
+        try:
+            return cls(**clean)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"STORYLINE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid Storyline settings ({problems}); fix the values") from exc

@@ -1,0 +1,78 @@
+"""Rows for tests, written straight into the tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import Engine
+
+from models import EMBEDDING_DIM, Article, Embedding, Feed
+from pipeline.db import session_scope
+from pipeline.settings import DEFAULT_MODEL
+
+T0 = datetime(2015, 11, 16, tzinfo=UTC)
+
+
+def direction(seed: int) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=EMBEDDING_DIM)
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def near(center: np.ndarray, seed: int, spread: float = 0.01) -> np.ndarray:
+    noisy = center + np.random.default_rng(seed).normal(scale=spread, size=center.shape[0])
+    return (noisy / np.linalg.norm(noisy)).astype(np.float32)
+
+
+def add_feeds(engine: Engine, outlets: list[str]) -> dict[str, int]:
+    with session_scope(engine) as session:
+        feeds = [
+            Feed(
+                name=outlet.lower(),
+                url=f"https://{outlet.lower()}.example/rss",
+                outlet=outlet,
+                enabled=True,
+                created_at=T0,
+                updated_at=T0,
+                error_count=0,
+            )
+            for outlet in outlets
+        ]
+        session.add_all(feeds)
+        session.flush()
+        return {feed.outlet: feed.id for feed in feeds}
+
+
+def add_article(
+    engine: Engine,
+    feed_id: int,
+    title: str,
+    published: datetime,
+    vector: np.ndarray,
+    model: str = DEFAULT_MODEL,
+) -> int:
+    with session_scope(engine) as session:
+        article = Article(
+            feed_id=feed_id,
+            guid=f"{feed_id}:{title}",
+            url=None,
+            title=title,
+            summary="",
+            published_at=published,
+            published_estimated=False,
+            fetched_at=published,
+            content_hash=f"hash:{title}",
+        )
+        session.add(article)
+        session.flush()
+        session.add(
+            Embedding(
+                article_id=article.id,
+                model=model,
+                dim=vector.shape[0],
+                vector=vector,
+                content_hash=article.content_hash,
+                created_at=published,
+            )
+        )
+        return article.id

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from models import Article, ClusterRun, Embedding, Story, StoryArticle
+from pipeline.cluster import cluster
+from pipeline.db import session_scope
+from pipeline.settings import Settings
+from tests.factories import T0, add_article, add_feeds, direction, near
+
+OUTLETS = ["Alpha", "Beta", "Gamma", "Delta"]
+
+
+def seed_two_stories(engine: Engine) -> dict[str, list[int]]:
+    feeds = add_feeds(engine, OUTLETS)
+    quake, rates, stray = direction(1), direction(2), direction(3)
+    ids: dict[str, list[int]] = {"quake": [], "rates": [], "stray": []}
+    for i, outlet in enumerate(OUTLETS):
+        when = T0 + timedelta(hours=i)
+        ids["quake"].append(
+            add_article(engine, feeds[outlet], f"quake {i}", when, near(quake, 10 + i))
+        )
+        ids["rates"].append(
+            add_article(engine, feeds[outlet], f"rates {i}", when, near(rates, 20 + i))
+        )
+    ids["stray"].append(add_article(engine, feeds["Alpha"], "stray", T0, stray))
+    return ids
+
+
+def story_of(engine: Engine) -> dict[int, int]:
+    with session_scope(engine) as session:
+        return dict(session.execute(select(StoryArticle.article_id, StoryArticle.story_id)).all())
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with session_scope(engine) as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Article, Embedding, Story, StoryArticle, ClusterRun)
+        }
+
+
+def test_stories_form_with_counts_and_title(engine: Engine, settings: Settings) -> None:
+    ids = seed_two_stories(engine)
+    report = cluster(engine, settings, now=T0 + timedelta(hours=12))
+    assert (report.articles, report.clusters, report.noise, report.stories_created) == (9, 2, 1, 2)
+    membership = story_of(engine)
+    assert len({membership[i] for i in ids["quake"]}) == 1
+    assert len({membership[i] for i in ids["rates"]}) == 1
+    assert membership[ids["quake"][0]] != membership[ids["rates"][0]]
+    assert ids["stray"][0] not in membership
+    with session_scope(engine) as session:
+        story = session.get_one(Story, membership[ids["quake"][0]])
+        assert (story.article_count, story.source_count, story.status) == (4, 4, "active")
+        assert story.title.startswith("quake ")
+        assert (story.first_seen, story.last_seen) == (T0, T0 + timedelta(hours=3))
+        assert story.centroid is not None
+        assert np.isclose(np.linalg.norm(story.centroid), 1.0, atol=1e-5)
+
+
+def test_rerun_on_the_same_window_changes_nothing(engine: Engine, settings: Settings) -> None:
+    seed_two_stories(engine)
+    now = T0 + timedelta(hours=12)
+    cluster(engine, settings, now=now)
+    before = (counts(engine), story_of(engine))
+    again = cluster(engine, settings, now=now + timedelta(minutes=15))
+    assert again.skipped
+    assert (counts(engine), story_of(engine)) == before
+
+
+def test_growing_story_keeps_its_id(engine: Engine, settings: Settings) -> None:
+    ids = seed_two_stories(engine)
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    quake_story = story_of(engine)[ids["quake"][0]]
+    feeds = add_feeds(engine, ["Epsilon"])
+    late = add_article(
+        engine, feeds["Epsilon"], "quake late", T0 + timedelta(hours=20), near(direction(1), 99)
+    )
+    report = cluster(engine, settings, now=T0 + timedelta(hours=24))
+    assert not report.skipped
+    assert report.stories_created == 0
+    assert story_of(engine)[late] == quake_story
+    with session_scope(engine) as session:
+        story = session.get_one(Story, quake_story)
+        assert (story.article_count, story.source_count) == (5, 5)
+        assert story.last_seen == T0 + timedelta(hours=20)
+
+
+def test_articles_outside_the_window_keep_their_story(engine: Engine, settings: Settings) -> None:
+    ids = seed_two_stories(engine)
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    before = story_of(engine)
+    report = cluster(engine, settings, now=T0 + timedelta(hours=settings.window_hours + 10))
+    assert report.articles == 0
+    assert story_of(engine) == before
+    assert all(i in before for i in ids["quake"])
+
+
+def test_same_input_gives_same_stories_and_ids(db_url: str, tmp_path_factory: object) -> None:
+    from pipeline.db import make_engine, migrate
+
+    results = []
+    for _ in range(2):
+        engine = make_engine(db_url)
+        migrate(engine)
+        with engine.begin() as conn:
+            for table in (
+                "story_articles",
+                "stories",
+                "cluster_runs",
+                "embeddings",
+                "articles",
+                "feeds",
+            ):
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+        seed_two_stories(engine)
+        cluster(engine, Settings.load(database_url=db_url), now=T0 + timedelta(hours=12))
+        with session_scope(engine) as session:
+            results.append(
+                sorted(
+                    session.execute(
+                        select(Article.title, Story.title)
+                        .join(StoryArticle, StoryArticle.article_id == Article.id)
+                        .join(Story, Story.id == StoryArticle.story_id)
+                    ).all()
+                )
+            )
+        engine.dispose()
+    assert results[0] == results[1]
+    assert len(results[0]) == 8

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.clustering import NOISE, ClusterParams, canonical_labels, centroid, cluster_vectors
+
+
+def blobs(sizes: list[int], dim: int = 32, spread: float = 0.05, seed: int = 7) -> np.ndarray:
+    """Tight groups around random unit directions, in group order."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for size in sizes:
+        center = rng.normal(size=dim)
+        center /= np.linalg.norm(center)
+        rows.append(center + rng.normal(scale=spread, size=(size, dim)))
+    return np.vstack(rows).astype(np.float32)
+
+
+def test_separate_groups_become_separate_clusters() -> None:
+    vectors = blobs([5, 4, 3])
+    labels = cluster_vectors(vectors, ClusterParams())
+    assert labels.tolist() == [0] * 5 + [1] * 4 + [2] * 3
+
+
+def test_labels_follow_first_member_and_are_deterministic() -> None:
+    vectors = blobs([3, 6])[::-1].copy()
+    first = cluster_vectors(vectors, ClusterParams())
+    assert first.tolist() == [0] * 6 + [1] * 3
+    assert cluster_vectors(vectors, ClusterParams()).tolist() == first.tolist()
+
+
+def test_outlier_far_from_every_group_is_noise() -> None:
+    rng = np.random.default_rng(1)
+    stray = rng.normal(size=(1, 32)).astype(np.float32)
+    vectors = np.vstack([blobs([4, 4]), stray])
+    labels = cluster_vectors(vectors, ClusterParams())
+    assert labels[-1] == NOISE
+    assert set(labels[:-1].tolist()) == {0, 1}
+
+
+@pytest.mark.parametrize("count", [0, 1], ids=["empty", "single"])
+def test_too_few_articles_are_all_noise(count: int) -> None:
+    labels = cluster_vectors(
+        blobs([count]) if count else np.zeros((0, 8), np.float32), ClusterParams()
+    )
+    assert labels.tolist() == [NOISE] * count
+
+
+def test_cap_on_spread_drops_far_members() -> None:
+    vectors = blobs([6, 6], spread=0.02)
+    loose = ClusterParams(max_cluster_distance=2.0)
+    assert cluster_vectors(vectors, loose).tolist() == [0] * 6 + [1] * 6
+    impossible = ClusterParams(max_cluster_distance=1e-6)
+    assert cluster_vectors(vectors, impossible).tolist() == [NOISE] * 12
+
+
+def test_canonical_labels() -> None:
+    raw = np.array([5, -1, 2, 5, 2, 9])
+    assert canonical_labels(raw).tolist() == [0, NOISE, 1, 0, 1, 2]
+
+
+def test_centroid_is_unit_mean_direction() -> None:
+    vectors = np.array([[1, 0], [0, 2]], dtype=np.float32)
+    assert np.allclose(centroid(vectors), [np.sqrt(0.5), np.sqrt(0.5)])

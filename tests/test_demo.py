@@ -1,0 +1,121 @@
+"""The bundled demo through the real pipeline: real feeds files, real model, real HDBSCAN."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import Engine, func, select
+
+from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle
+from pipeline.cli import cli
+from pipeline.db import make_engine, session_scope
+
+LABELS: dict[str, str] = yaml.safe_load(
+    (Path(__file__).parent / "fixtures" / "demo_labels.yaml").read_text(encoding="utf-8")
+)["labels"]
+STORIES = ("paris-manhunt", "raqqa-strikes", "sinai-crash")
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    with session_scope(engine) as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Feed, Article, Embedding, Story, StoryArticle, ClusterRun)
+        }
+
+
+@pytest.fixture
+def demo_db(db_url: str) -> tuple[str, str]:
+    """The database after one `storyline demo`, and what the command printed."""
+    result = CliRunner().invoke(cli, ["demo", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    return db_url, result.stdout
+
+
+def test_demo_shows_each_story_as_its_own_multi_outlet_cluster(demo_db: tuple[str, str]) -> None:
+    db_url, printed = demo_db
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Article.guid, Feed.outlet, StoryArticle.story_id)
+            .join(Feed, Feed.id == Article.feed_id)
+            .outerjoin(StoryArticle, StoryArticle.article_id == Article.id)
+        ).all()
+    assert {guid for guid, _, _ in rows} == set(LABELS)
+
+    labels_in: dict[int, Counter[str]] = defaultdict(Counter)
+    outlets_in: dict[int, set[str]] = defaultdict(set)
+    for guid, outlet, story_id in rows:
+        if story_id is not None:
+            labels_in[story_id][LABELS[guid]] += 1
+            outlets_in[story_id].add(outlet)
+
+    # no story mixes two real-world stories
+    mixed = {story: dict(labels) for story, labels in labels_in.items() if len(labels) > 1}
+    assert mixed == {}
+    for gold in STORIES:
+        clusters = [story for story, labels in labels_in.items() if gold in labels]
+        assert clusters, f"{gold} formed no story"
+        # the story's biggest cluster is covered by at least three outlets
+        assert max(len(outlets_in[story]) for story in clusters) >= 3
+        clustered = sum(labels_in[story][gold] for story in clusters)
+        total = sum(1 for label in LABELS.values() if label == gold)
+        assert clustered / total >= 0.7, f"{gold}: only {clustered}/{total} articles clustered"
+    # unrelated one-off items stay out of stories
+    singletons = [label for label, n in Counter(LABELS.values()).items() if n == 1]
+    assert not any(labels.keys() & set(singletons) for labels in labels_in.values())
+    engine.dispose()
+
+    assert "story" in printed
+    assert "outlets" in printed
+
+
+def test_demo_twice_leaves_the_same_rows(demo_db: tuple[str, str]) -> None:
+    db_url, first_output = demo_db
+    engine = make_engine(db_url)
+    before = row_counts(engine)
+    with session_scope(engine) as session:
+        memberships = dict(
+            session.execute(select(StoryArticle.article_id, StoryArticle.story_id)).all()
+        )
+    result = CliRunner().invoke(cli, ["demo", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert row_counts(engine) == before
+    with session_scope(engine) as session:
+        assert (
+            dict(session.execute(select(StoryArticle.article_id, StoryArticle.story_id)).all())
+            == memberships
+        )
+    assert result.stdout == first_output
+    engine.dispose()
+
+
+def test_stories_json_contract(demo_db: tuple[str, str]) -> None:
+    db_url, _ = demo_db
+    result = CliRunner().invoke(
+        cli, ["stories", "--db", db_url, "--format", "json", "--limit", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    stories = json.loads(result.stdout)
+    assert len(stories) == 2
+    for story in stories:
+        assert {
+            "id",
+            "title",
+            "article_count",
+            "source_count",
+            "first_seen",
+            "last_seen",
+            "articles",
+        } <= story.keys()
+        assert story["article_count"] == len(story["articles"])
+        assert story["source_count"] == len({article["outlet"] for article in story["articles"]})
+        for article in story["articles"]:
+            assert {"id", "title", "url", "outlet", "published"} <= article.keys()
+            assert article["url"].startswith("https://")
+    assert stories[0]["source_count"] >= stories[1]["source_count"]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.tracking import KnownStory, match_clusters
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def members(*ids: int) -> frozenset[int]:
+    return frozenset(ids)
+
+
+def test_growing_story_keeps_its_id() -> None:
+    stories = [KnownStory(10, unit(1, 0), members(1, 2))]
+    result = match_clusters({0: members(1, 2, 3)}, {0: unit(1, 0)}, stories, 0.8)
+    assert result == {0: 10}
+
+
+def test_split_story_keeps_its_id_on_the_larger_part() -> None:
+    stories = [KnownStory(10, unit(1, 0), members(1, 2, 3, 4, 5))]
+    clusters = {0: members(1, 2), 1: members(3, 4, 5)}
+    centroids = {0: unit(0, 1), 1: unit(1, 0)}
+    assert match_clusters(clusters, centroids, stories, 0.8) == {0: None, 1: 10}
+
+
+def test_merge_survivor_is_the_story_giving_more_articles() -> None:
+    stories = [
+        KnownStory(10, unit(1, 0), members(1, 2)),
+        KnownStory(11, unit(1, 1), members(3, 4, 5)),
+    ]
+    result = match_clusters({0: members(1, 2, 3, 4, 5)}, {0: unit(1, 0.5)}, stories, 0.8)
+    assert result == {0: 11}
+
+
+def test_cluster_sharing_nothing_continues_a_similar_story() -> None:
+    stories = [KnownStory(10, unit(1, 0.1), members()), KnownStory(11, unit(0, 1), members())]
+    assert match_clusters({0: members(7, 8)}, {0: unit(1, 0)}, stories, 0.8) == {0: 10}
+
+
+def test_dissimilar_cluster_starts_a_new_story() -> None:
+    stories = [KnownStory(10, unit(0, 1), members())]
+    assert match_clusters({0: members(7, 8)}, {0: unit(1, 0)}, stories, 0.8) == {0: None}
+
+
+def test_each_story_continues_one_cluster() -> None:
+    stories = [KnownStory(10, unit(1, 0), members())]
+    clusters = {0: members(1, 2), 1: members(3, 4)}
+    centroids = {0: unit(1, 0.2), 1: unit(1, 0.1)}
+    assert match_clusters(clusters, centroids, stories, 0.5) == {0: None, 1: 10}
+
+
+def test_result_does_not_depend_on_story_order() -> None:
+    a = KnownStory(10, unit(1, 0), members(1, 2))
+    b = KnownStory(11, unit(0, 1), members(3, 4))
+    clusters = {0: members(1, 2, 3, 4)}
+    centroids = {0: unit(1, 1)}
+    assert match_clusters(clusters, centroids, [a, b], 0.8) == match_clusters(
+        clusters, centroids, [b, a], 0.8
+    )
+    assert match_clusters(clusters, centroids, [a, b], 0.8) == {0: 10}
