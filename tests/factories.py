@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from models import EMBEDDING_DIM, Article, Embedding, Feed
+from models import EMBEDDING_DIM, Article, Base, ClusterRun, Embedding, Feed, Story, StoryArticle
 from pipeline.db import session_scope
 from pipeline.settings import DEFAULT_MODEL
 
@@ -76,3 +76,15 @@ def add_article(
             )
         )
         return article.id
+
+
+ALL_TABLES: tuple[type[Base], ...] = (Feed, Article, Embedding, Story, StoryArticle, ClusterRun)
+
+
+def row_counts(engine: Engine, models: tuple[type[Base], ...] = ALL_TABLES) -> dict[str, int]:
+    """Rows per table, to show that a rerun added nothing."""
+    with session_scope(engine) as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in models
+        }

@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
-from models import Article, ClusterRun, Embedding, Story, StoryArticle
+from models import Article, Story, StoryArticle
 from pipeline.cluster import cluster
 from pipeline.db import session_scope
 from pipeline.settings import Settings
-from tests.factories import T0, add_article, add_feeds, direction, near
+from tests.factories import T0, add_article, add_feeds, direction, near, row_counts
 
 OUTLETS = ["Alpha", "Beta", "Gamma", "Delta"]
 
@@ -35,14 +35,6 @@ def story_of(engine: Engine) -> dict[int, int]:
         return dict(session.execute(select(StoryArticle.article_id, StoryArticle.story_id)).all())
 
 
-def counts(engine: Engine) -> dict[str, int]:
-    with session_scope(engine) as session:
-        return {
-            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Article, Embedding, Story, StoryArticle, ClusterRun)
-        }
-
-
 def test_stories_form_with_counts_and_title(engine: Engine, settings: Settings) -> None:
     ids = seed_two_stories(engine)
     report = cluster(engine, settings, now=T0 + timedelta(hours=12))
@@ -65,10 +57,10 @@ def test_rerun_on_the_same_window_changes_nothing(engine: Engine, settings: Sett
     seed_two_stories(engine)
     now = T0 + timedelta(hours=12)
     cluster(engine, settings, now=now)
-    before = (counts(engine), story_of(engine))
+    before = (row_counts(engine), story_of(engine))
     again = cluster(engine, settings, now=now + timedelta(minutes=15))
     assert again.skipped
-    assert (counts(engine), story_of(engine)) == before
+    assert (row_counts(engine), story_of(engine)) == before
 
 
 def test_growing_story_keeps_its_id(engine: Engine, settings: Settings) -> None:

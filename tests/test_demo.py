@@ -9,24 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from sqlalchemy import Engine, func, select
+from sqlalchemy import select
 
-from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle
+from models import Article, Feed, StoryArticle
 from pipeline.cli import cli
 from pipeline.db import make_engine, session_scope
+from tests.factories import row_counts
 
 LABELS: dict[str, str] = yaml.safe_load(
     (Path(__file__).parent / "fixtures" / "demo_labels.yaml").read_text(encoding="utf-8")
 )["labels"]
 STORIES = ("paris-manhunt", "raqqa-strikes", "sinai-crash")
-
-
-def row_counts(engine: Engine) -> dict[str, int]:
-    with session_scope(engine) as session:
-        return {
-            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Feed, Article, Embedding, Story, StoryArticle, ClusterRun)
-        }
 
 
 @pytest.fixture
