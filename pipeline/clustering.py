@@ -21,7 +21,7 @@ class ClusterParams:
 
     min_cluster_size: int = 2
     min_samples: int = 1
-    cluster_selection_epsilon: float = 0.0
+    cluster_selection_epsilon: float = 0.6
     max_cluster_distance: float = 0.75
 
     def as_dict(self) -> dict[str, Any]:

@@ -44,7 +44,10 @@ class Settings(BaseSettings):
         1, ge=1, description="HDBSCAN density smoothing; 1 keeps small stories apart."
     )
     cluster_selection_epsilon: float = Field(
-        0.0, ge=0, description="HDBSCAN: merge clusters closer than this euclidean distance."
+        0.6,
+        ge=0,
+        description="HDBSCAN: clusters closer than this (euclidean on unit vectors; 0.6 is "
+        "cosine similarity 0.82) are not split further.",
     )
     max_cluster_distance: float = Field(
         0.75,
