@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from pipeline import logs
 from pipeline.db import display_url, make_engine, migrate, require_schema, session_scope
 from pipeline.errors import ConfigError, DatabaseError, StorylineError
+from pipeline.progress import terminal_progress
 from pipeline.settings import Settings
 
 P = ParamSpec("P")
@@ -146,7 +147,7 @@ def ingest(db: str | None) -> None:
 def _ingest(engine: Engine, settings: Settings) -> None:
     from pipeline.ingest import ingest as run_ingest
 
-    report = run_ingest(engine, settings)
+    report = run_ingest(engine, settings, progress=terminal_progress("ingest: feeds"))
     click.echo(
         f"ingest: {report.feeds} feeds, {report.entries} entries, "
         f"{report.new_articles} new articles, {report.not_modified} unchanged, "
@@ -169,7 +170,7 @@ def embed(db: str | None) -> None:
 def _embed(engine: Engine, settings: Settings) -> None:
     from pipeline.embed import embed as run_embed
 
-    report = run_embed(engine, settings)
+    report = run_embed(engine, settings, progress=terminal_progress("embed: articles"))
     click.echo(
         f"embed: {report.embedded} new, {report.refreshed} refreshed with {settings.model_name}",
         err=True,

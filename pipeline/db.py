@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -111,6 +112,12 @@ def current_revision(engine: Engine) -> str | None:
 
 def require_schema(engine: Engine) -> None:
     """Fail with one sentence unless ``storyline init`` has been run on this database."""
+    path = engine.url.database
+    if engine.dialect.name == "sqlite" and path and path != ":memory:" and not Path(path).exists():
+        # Connecting would create an empty file; say what is wrong instead.
+        raise DatabaseError(
+            f"database file {path} does not exist; run `storyline init` first (or pass --db)"
+        )
     check_connection(engine)
     if current_revision(engine) is None:
         raise DatabaseError(

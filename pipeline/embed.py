@@ -17,6 +17,7 @@ from models import EMBEDDING_DIM, Article, Embedding
 from models.types import FloatArray
 from pipeline.db import insert_ignore, session_scope
 from pipeline.errors import ModelError
+from pipeline.progress import Progress
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,12 @@ class EmbedReport:
     batches: int = 0
 
 
-def embed(engine: Engine, settings: Settings, embedder: Embedder | None = None) -> EmbedReport:
+def embed(
+    engine: Engine,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> EmbedReport:
     """Embed every article that has no current vector for the configured model.
 
     One transaction per batch: an interrupted run keeps finished batches and a rerun
@@ -163,8 +169,8 @@ def embed(engine: Engine, settings: Settings, embedder: Embedder | None = None) 
                     report.refreshed += 1
             report.embedded += insert_ignore(session, Embedding.__table__, fresh)  # type: ignore[arg-type]
         report.batches += 1
-        log.info(
-            "embed progress",
-            extra={"done": min(start + size, len(todo)), "of": len(todo), "model": model},
-        )
+        done = min(start + size, len(todo))
+        log.info("embed progress", extra={"done": done, "of": len(todo), "model": model})
+        if progress is not None:
+            progress(done, len(todo))
     return report

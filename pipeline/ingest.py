@@ -14,6 +14,7 @@ from models import Article, Feed
 from pipeline.db import insert_ignore, session_scope
 from pipeline.fetch import Fetched, FetchError, fetch, make_client
 from pipeline.parse import EntryRecord, ParsedFeed, ParseError, parse_feed
+from pipeline.progress import Progress
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def ingest(
     *,
     client: httpx.Client | None = None,
     now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Fetch each enabled feed; a failing feed is recorded on its row and never stops the rest.
 
@@ -56,6 +58,8 @@ def ingest(
             log.info(
                 "ingest progress", extra={"feed": feed_id, "done": position, "of": len(feed_ids)}
             )
+            if progress is not None:
+                progress(position, len(feed_ids))
     finally:
         if own_client:
             http.close()

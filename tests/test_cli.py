@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pipeline.cli import cli
+from pipeline.db import make_engine
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 QUAKE = [
@@ -144,10 +145,17 @@ def test_errors_are_one_sentence(
     assert "Traceback" not in result.output
 
 
-def test_uninitialised_database_says_run_init(tmp_path: Path) -> None:
-    result = invoke("ingest", "--db", f"sqlite:///{tmp_path / 'new.db'}")
-    assert result.exit_code == 1
-    assert "run `storyline init` first" in result.stderr
+def test_uninitialised_database_says_run_init(db_url: str, tmp_path: Path) -> None:
+    missing = invoke("ingest", "--db", f"sqlite:///{tmp_path / 'new.db'}")
+    assert missing.exit_code == 1
+    assert "does not exist; run `storyline init` first" in missing.stderr
+    assert not (tmp_path / "new.db").exists()
+    engine = make_engine(db_url)
+    engine.connect().close()  # an empty database (on SQLite: an empty file)
+    engine.dispose()
+    empty = invoke("stories", "--db", db_url)
+    assert empty.exit_code == 1
+    assert "has no Storyline schema; run `storyline init` first" in empty.stderr
 
 
 def test_bad_setting_is_one_sentence(tmp_path: Path) -> None:
