@@ -29,7 +29,6 @@ from models import Article, Embedding, Story, StoryArticle
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.feeds import load_feeds_file, sync_feeds
 from pipeline.stories import current_stories
-from tests.conftest import create_pg_database, drop_pg_database
 from tests.factories import row_counts
 from tests.feedserver import FeedServer
 
@@ -413,27 +412,17 @@ def rss(outlet: str, items: list[Item]) -> bytes:
 
 
 @pytest.fixture
-def stories_db(pg_admin: Engine) -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database ``storyline_dagtest_<hex>``, dropped after."""
-    url = create_pg_database(pg_admin, prefix="storyline_dagtest")
-    try:
-        yield url
-    finally:
-        drop_pg_database(pg_admin, url)
-
-
-@pytest.fixture
-def stories_engine(stories_db: str) -> Iterator[Engine]:
-    engine = make_engine(stories_db)
+def stories_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
     yield engine
     engine.dispose()
 
 
 @pytest.mark.airflow
 @pytest.mark.postgres
-def test_dag_runs_end_to_end(tmp_path: Path, stories_db: str, stories_engine: Engine) -> None:
+def test_dag_runs_end_to_end(tmp_path: Path, pg_url: str, stories_engine: Engine) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    env = airflow_env(tmp_path / "airflow", STORYLINE_DATABASE_URL=stories_db)
+    env = airflow_env(tmp_path / "airflow", STORYLINE_DATABASE_URL=pg_url)
     _run([str(AIRFLOW), "db", "migrate"], env, timeout=300)
 
     with FeedServer() as server:
