@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -59,7 +61,35 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     etag: Mapped[str | None] = mapped_column(Text)
+    """The server's ETag, kept as the opaque token it is and sent back verbatim."""
     last_modified: Mapped[str | None] = mapped_column(Text)
+    fetch_url: Mapped[str | None] = mapped_column(Text)
+    """Where the feed lives now, after permanent redirects; ``url`` stays what the registry says."""
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    retry_after_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The server asked (429/503 ``Retry-After``) not to be fetched before this.
+
+    Even ``ingest --force`` waits."""
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    """Set by the fetcher when the publisher removed the feed (410); the registry's ``enabled`` is
+    separate."""
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    identity: Mapped[str] = mapped_column(String(10), default="guid")
+    """How entries are told apart: ``guid``, or ``link`` for feeds whose GUIDs are not unique
+    or change on every fetch."""
+    publish_interval_seconds: Mapped[float | None] = mapped_column(Float)
+    """Typical time between the feed's entries, which sets how often it is checked."""
+
+    @property
+    def status(self) -> str:
+        """``disabled``, ``failing`` (its last fetch failed) or ``active``."""
+        if not self.enabled or self.disabled_reason is not None:
+            return "disabled"
+        return "failing" if self.error_count > 0 else "active"
+
+    @property
+    def effective_url(self) -> str:
+        return self.fetch_url or self.url
 
 
 class Article(Base):
@@ -70,6 +100,7 @@ class Article(Base):
         UniqueConstraint("feed_id", "guid"),
         UniqueConstraint("url"),
         Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_feed_id_content_hash", "feed_id", "content_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +114,14 @@ class Article(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(String(16))
     content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the entry reappeared with changed text and the article was updated."""
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    """The first copy of the same wire story, when this article is a syndicated reprint."""
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """MinHash signature of the text, for finding reprints."""
 
 
 class Embedding(Base):
@@ -110,6 +149,8 @@ class Story(Base):
     title: Mapped[str] = mapped_column(Text)
     article_count: Mapped[int] = mapped_column(Integer, default=0)
     source_count: Mapped[int] = mapped_column(Integer, default=0)
+    original_count: Mapped[int] = mapped_column(Integer, default=0)
+    """Articles that are not reprints of another article: distinct reporting."""
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     centroid: Mapped[FloatArray | None] = mapped_column(EmbeddingVector(EMBEDDING_DIM))

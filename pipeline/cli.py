@@ -135,22 +135,65 @@ def _sync(engine: Engine, file: Path) -> None:
     )
 
 
-@cli.command()
+@feeds.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @db_option
 @handle_errors
-def ingest(db: str | None) -> None:
-    """Fetch every enabled feed once and store new articles."""
+def feeds_list(fmt: str, db: str | None) -> None:
+    """Show every feed's health: status, articles, errors, last success, next check."""
+    from pipeline.feeds import feed_statuses
+
     ctx = Context(db)
-    _ingest(ctx.ready_engine(), ctx.settings)
+    with session_scope(ctx.ready_engine()) as session:
+        statuses = feed_statuses(session)
+    if fmt == "json":
+        click.echo(json.dumps([row.as_json() for row in statuses], indent=2, ensure_ascii=False))
+        return
+    from tabulate import tabulate
+
+    rows = [
+        [
+            row.name,
+            row.status,
+            row.article_count,
+            row.error_count,
+            _when(row.last_success_at),
+            _when(row.next_check_at),
+            _shorten(row.last_error or "", 60),
+        ]
+        for row in statuses
+    ]
+    headers = ["feed", "status", "articles", "errors", "last success", "next check", "last error"]
+    click.echo(tabulate(rows, headers=headers) if rows else "no feeds yet")
 
 
-def _ingest(engine: Engine, settings: Settings) -> None:
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
+
+
+@cli.command()
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Fetch every enabled feed now, not only those due (a server's "
+    "Retry-After is still honoured).",
+)
+@db_option
+@handle_errors
+def ingest(force: bool, db: str | None) -> None:
+    """Fetch the feeds that are due and store new and changed articles."""
+    ctx = Context(db)
+    _ingest(ctx.ready_engine(), ctx.settings, force=force)
+
+
+def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> None:
     from pipeline.ingest import ingest as run_ingest
 
-    report = run_ingest(engine, settings, progress=terminal_progress("ingest: feeds"))
+    report = run_ingest(engine, settings, force=force, progress=terminal_progress("ingest: feeds"))
     click.echo(
-        f"ingest: {report.feeds} feeds, {report.entries} entries, "
-        f"{report.new_articles} new articles, {report.not_modified} unchanged, "
+        f"ingest: {report.feeds} feeds fetched, {report.entries} entries, "
+        f"{report.new_articles} new articles ({report.reprints} reprints), "
+        f"{report.updated_articles} updated, {report.not_modified} unchanged feeds, "
         f"{report.failed} failed",
         err=True,
     )

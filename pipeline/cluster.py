@@ -241,6 +241,7 @@ def _new_story(session: Session, run: ClusterRun) -> int:
         title="",
         article_count=0,
         source_count=0,
+        original_count=0,
         first_seen=run.now,
         last_seen=run.now,
         model=run.model,
@@ -262,7 +263,14 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     else ``dissolved`` (they became noise).
     """
     rows = session.execute(
-        select(Article.id, Article.title, Article.published_at, Feed.outlet, Embedding.vector)
+        select(
+            Article.id,
+            Article.title,
+            Article.published_at,
+            Article.duplicate_of_id,
+            Feed.outlet,
+            Embedding.vector,
+        )
         .join(StoryArticle, StoryArticle.article_id == Article.id)
         .join(Feed, Feed.id == Article.feed_id)
         .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == story.model))
@@ -275,6 +283,7 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
         story.status = "merged" if gave_articles else "dissolved"
         story.article_count = 0
         story.source_count = 0
+        story.original_count = 0
         return
     vectors = np.stack([row.vector for row in rows])
     center = centroid(vectors)
@@ -283,6 +292,7 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     story.centroid = center
     story.article_count = len(rows)
     story.source_count = len({row.outlet for row in rows})
+    story.original_count = sum(1 for row in rows if row.duplicate_of_id is None)
     story.first_seen = rows[0].published_at
     story.last_seen = rows[-1].published_at
     story.status = "active"

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
 
 from pipeline.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 VERSION_TABLE = "storyline_alembic_version"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
@@ -78,14 +81,21 @@ def check_connection(engine: Engine) -> None:
         ) from exc
 
 
+def alembic_config() -> AlembicConfig:
+    """Alembic's configuration for the migrations shipped in ``sql/migrations``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("sql") / "migrations"))
+    return config
+
+
 def migrate(engine: Engine) -> str:
     """Create or upgrade the schema to the newest migration; returns the revision."""
     from alembic import command
-    from alembic.config import Config
 
     check_connection(engine)
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("sql") / "migrations"))
+    config = alembic_config()
     try:
         with engine.begin() as conn:
             config.attributes["connection"] = conn

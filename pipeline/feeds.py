@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Feed
+from models import Article, Feed
 from pipeline.errors import ConfigError
 
 
@@ -84,6 +84,19 @@ def _resolve(spec: FeedSpec, base: Path) -> FeedSpec:
     return spec.model_copy(update={"url": str(local)})
 
 
+def _start_over(feed: Feed) -> None:
+    """A new URL is a new feed as far as fetching goes: forget what the old one taught us."""
+    feed.fetch_url = None
+    feed.etag = None
+    feed.last_modified = None
+    feed.disabled_reason = None
+    feed.error_count = 0
+    feed.last_error = None
+    feed.retry_after_until = None
+    feed.next_check_at = None
+    feed.identity = "guid"
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
@@ -130,9 +143,63 @@ def sync_feeds(session: Session, specs: list[FeedSpec], now: datetime) -> SyncRe
         for key, value in changes.items():
             setattr(feed, key, value)
         if "url" in changes:
-            feed.etag = None
-            feed.last_modified = None
+            _start_over(feed)
+        if changes.get("enabled") is True:
+            feed.next_check_at = None  # due at once
         feed.updated_at = now
         updated += 1
     session.flush()
     return SyncResult(added=added, updated=updated, unchanged=unchanged)
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """One row of ``storyline feeds list``."""
+
+    name: str
+    url: str
+    outlet: str
+    status: str
+    article_count: int
+    error_count: int
+    last_error: str | None
+    last_success_at: datetime | None
+    next_check_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "outlet": self.outlet,
+            "status": self.status,
+            "article_count": self.article_count,
+            "error_count": self.error_count,
+            "last_error": self.last_error,
+            "last_success_at": _iso(self.last_success_at),
+            "next_check_at": _iso(self.next_check_at),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def feed_statuses(session: Session) -> list[FeedStatus]:
+    """Every feed with its health and article count, by name."""
+    counts = dict(
+        session.execute(select(Article.feed_id, func.count()).group_by(Article.feed_id)).all()
+    )
+    return [
+        FeedStatus(
+            name=feed.name,
+            url=feed.effective_url,
+            outlet=feed.outlet,
+            status=feed.status,
+            article_count=counts.get(feed.id, 0),
+            error_count=feed.error_count,
+            last_error=feed.disabled_reason or feed.last_error,
+            last_success_at=feed.last_success_at,
+            next_check_at=feed.next_check_at if feed.status != "disabled" else None,
+        )
+        for feed in session.scalars(select(Feed).order_by(Feed.name))
+    ]

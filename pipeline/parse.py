@@ -34,7 +34,8 @@ _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
 class EntryRecord:
     """One feed entry, cleaned."""
 
-    guid: str
+    guid: str | None
+    """The entry's own GUID / Atom id, as the feed gives it (``None`` if absent)."""
     url: str | None
     title: str
     summary: str
@@ -145,18 +146,16 @@ def _record(entry: Any, fetched_at: datetime, language: str | None) -> EntryReco
     if not title:
         title = summary[:120]
     url = canonical_url(entry.get("link"))
-    digest = content_hash(title, summary)
-    guid = (entry.get("id") or "").strip() or url or f"sha256:{digest}"
     published, estimated = _published(entry, fetched_at)
     return EntryRecord(
-        guid=guid,
+        guid=(entry.get("id") or "").strip() or None,
         url=url,
         title=title,
         summary=summary,
         published_at=published,
         published_estimated=estimated,
         language=language,
-        content_hash=digest,
+        content_hash=content_hash(title, summary),
     )
 
 

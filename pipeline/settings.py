@@ -63,9 +63,52 @@ class Settings(BaseSettings):
         description="A new cluster with no shared articles continues an existing story "
         "when their centroids have at least this cosine similarity.",
     )
-    fetch_timeout_seconds: float = Field(20.0, gt=0, description="HTTP timeout per feed fetch.")
+    fetch_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time to establish a connection to a feed's server."
+    )
+    fetch_timeout_seconds: float = Field(
+        20.0, gt=0, description="Longest wait for the next bytes of a response."
+    )
+    fetch_deadline_seconds: float = Field(
+        60.0, gt=0, description="Longest a whole feed download may take (stops slow drips)."
+    )
     fetch_max_bytes: int = Field(
-        5_000_000, ge=1024, description="Largest feed body accepted; larger is an error."
+        5_000_000,
+        ge=1024,
+        description="Largest feed accepted, counted after decompression while streaming.",
+    )
+    fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed per fetch.")
+    fetch_concurrency: int = Field(8, ge=1, description="Feeds fetched at the same time.")
+    fetch_per_host: int = Field(
+        2, ge=1, description="Feeds fetched at the same time from one host (politeness)."
+    )
+    check_interval_min_minutes: float = Field(
+        10.0, gt=0, description="A feed is never checked more often than this."
+    )
+    check_interval_max_minutes: float = Field(
+        24 * 60.0, gt=0, description="A healthy feed is checked at least this often."
+    )
+    check_interval_default_minutes: float = Field(
+        60.0, gt=0, description="Check interval of a feed whose publishing rate is unknown."
+    )
+    error_backoff_base_minutes: float = Field(
+        15.0, gt=0, description="Wait after a feed's first failure; doubles with each failure."
+    )
+    error_backoff_max_minutes: float = Field(
+        24 * 60.0, gt=0, description="Longest wait between retries of a failing feed."
+    )
+    retry_after_max_hours: float = Field(
+        7 * 24.0, gt=0, description="Cap on a server's Retry-After, against absurd values."
+    )
+    duplicate_threshold: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity of word shingles above which an article "
+        "is a reprint of an earlier one.",
+    )
+    duplicate_window_days: float = Field(
+        7.0, gt=0, description="Reprints are looked for among articles this recent."
     )
     user_agent: str = Field(
         "Storyline/0.1 (+https://github.com/storyline-news/storyline)",

@@ -20,6 +20,7 @@ class StoryArticleView:
     url: str | None
     outlet: str
     published: datetime
+    duplicate_of: int | None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +29,7 @@ class StoryArticleView:
             "url": self.url,
             "outlet": self.outlet,
             "published": self.published.isoformat(),
+            "duplicate_of": self.duplicate_of,
         }
 
 
@@ -38,6 +40,7 @@ class StoryView:
     status: str
     article_count: int
     source_count: int
+    original_count: int
     first_seen: datetime
     last_seen: datetime
     articles: list[StoryArticleView]
@@ -49,6 +52,7 @@ class StoryView:
             "status": self.status,
             "article_count": self.article_count,
             "source_count": self.source_count,
+            "original_count": self.original_count,
             "outlets": sorted({article.outlet for article in self.articles}),
             "first_seen": self.first_seen.isoformat(),
             "last_seen": self.last_seen.isoformat(),
@@ -81,14 +85,17 @@ def current_stories(session: Session, limit: int | None = None) -> list[StoryVie
                 Article.url,
                 Feed.outlet,
                 Article.published_at,
+                Article.duplicate_of_id,
             )
             .join(Article, Article.id == StoryArticle.article_id)
             .join(Feed, Feed.id == Article.feed_id)
             .where(StoryArticle.story_id.in_([story.id for story in stories]))
             .order_by(Article.published_at, Article.id)
         ).all()
-        for story_id, article_id, title, url, outlet, published in rows:
-            by_story[story_id].append(StoryArticleView(article_id, title, url, outlet, published))
+        for story_id, article_id, title, url, outlet, published, duplicate_of in rows:
+            by_story[story_id].append(
+                StoryArticleView(article_id, title, url, outlet, published, duplicate_of)
+            )
     return [
         StoryView(
             id=story.id,
@@ -96,6 +103,7 @@ def current_stories(session: Session, limit: int | None = None) -> list[StoryVie
             status=story.status,
             article_count=story.article_count,
             source_count=story.source_count,
+            original_count=story.original_count,
             first_seen=story.first_seen,
             last_seen=story.last_seen,
             articles=by_story[story.id],

@@ -93,7 +93,26 @@ def test_each_stage_command(db_url: str, feeds_file: Path) -> None:
         in ok("feeds", "sync", str(feeds_file), "--db", db_url).stderr
     )
     assert "6 new articles" in ok("ingest", "--db", db_url).stderr
-    assert "0 new articles" in ok("ingest", "--db", db_url).stderr
+    assert "0 feeds fetched" in ok("ingest", "--db", db_url).stderr
+    forced = ok("ingest", "--force", "--db", db_url).stderr
+    assert "3 feeds fetched" in forced
+    assert "0 new articles" in forced
+    feeds = json.loads(ok("feeds", "list", "--format", "json", "--db", db_url).stdout)
+    assert [(f["name"], f["status"], f["article_count"]) for f in feeds] == [
+        ("alpha", "active", 2),
+        ("beta", "active", 2),
+        ("gamma", "active", 2),
+    ]
+    for feed in feeds:
+        assert {
+            "url",
+            "error_count",
+            "last_error",
+            "last_success_at",
+            "next_check_at",
+        } <= feed.keys()
+        assert feed["next_check_at"] > feed["last_success_at"]
+    assert "alpha" in ok("feeds", "list", "--db", db_url).stdout
     assert "embed: 6 new" in ok("embed", "--db", db_url).stderr
     assert "embed: 0 new" in ok("embed", "--db", db_url).stderr
     clustered = ok("cluster", "--now", NOW.isoformat(), "--db", db_url).stderr

@@ -81,8 +81,24 @@ def test_sync_upserts_by_name_and_is_idempotent(engine: Engine, tmp_path: Path) 
     with session_scope(engine) as session:
         feed = session.scalars(select(Feed)).one()
         feed.etag = '"v1"'
+        feed.fetch_url = "https://a.example/moved"
+        feed.disabled_reason = "HTTP 410 Gone"
+        feed.error_count = 3
+        feed.identity = "link"
+    with session_scope(engine) as session:
+        assert sync_feeds(session, first, NOW).unchanged == 1
+        feed = session.scalars(select(Feed)).one()
+        # a permanent redirect learned by the fetcher survives a sync of the same file
+        assert (feed.fetch_url, feed.status) == ("https://a.example/moved", "disabled")
     with session_scope(engine) as session:
         assert sync_feeds(session, moved, NOW).updated == 1
     with session_scope(engine) as session:
         feed = session.scalars(select(Feed)).one()
-        assert (feed.url, feed.outlet, feed.etag) == ("https://a.example/2", "A", None)
+        # a new URL in the registry starts the feed afresh
+        assert (feed.url, feed.outlet, feed.etag, feed.fetch_url) == (
+            "https://a.example/2",
+            "A",
+            None,
+            None,
+        )
+        assert (feed.status, feed.error_count, feed.identity) == ("active", 0, "guid")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -94,7 +94,9 @@ def test_ingest_stores_good_feeds_once_and_records_bad_ones(
     assert feeds["good"].last_success_at == NOW
     assert feeds["disabled"].last_fetched_at is None
 
-    again = ingest(engine, settings, client=client, now=NOW)
+    # nothing is due a minute later; forced, the ETag feed answers 304 and nothing is stored
+    assert ingest(engine, settings, client=client, now=NOW + timedelta(minutes=1)).feeds == 0
+    again = ingest(engine, settings, client=client, now=NOW + timedelta(minutes=1), force=True)
     assert (again.new_articles, again.not_modified, again.failed) == (0, 1, 2)
     assert article_count(engine) == 3
     with session_scope(engine) as session:
@@ -110,3 +112,94 @@ def test_articles_keep_their_fields(engine: Engine, settings: Settings, tmp_path
     assert article.fetched_at == NOW
     assert article.summary == "Text."
     assert len(article.content_hash) == 64
+
+
+def test_feeds_are_fetched_when_due(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    setup_feeds(engine, tmp_path)
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    ingest(engine, settings, client=client, now=NOW)
+    with session_scope(engine) as session:
+        feeds = {feed.name: feed for feed in session.scalars(select(Feed))}
+    good, down = feeds["good"], feeds["down"]
+    assert good.next_check_at is not None
+    assert down.next_check_at is not None
+    # a healthy feed of unknown rate comes back after the default interval; a failing one
+    # after the first backoff step (15 min, +-20 %)
+    assert good.next_check_at == NOW + timedelta(minutes=settings.check_interval_default_minutes)
+    assert NOW + timedelta(minutes=12) <= down.next_check_at <= NOW + timedelta(minutes=18)
+    later = ingest(engine, settings, client=client, now=NOW + timedelta(minutes=20))
+    assert set(later.errors) == {"down", "html"}
+    assert later.feeds == 2
+
+
+def test_changed_entry_updates_the_article(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    feed = tmp_path / "one.xml"
+    feed.write_bytes(rss(("First version", "https://one.example/1")))
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: one, url: one.xml}\n", encoding="utf-8"
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(tmp_path / "feeds.yaml"), NOW)
+    ingest(engine, settings, now=NOW)
+    feed.write_bytes(rss(("Second version", "https://one.example/1")))
+    report = ingest(engine, settings, now=NOW + timedelta(hours=1), force=True)
+    assert (report.new_articles, report.updated_articles) == (0, 1)
+    with session_scope(engine) as session:
+        article = session.scalars(select(Article)).one()
+    assert article.title == "Second version"
+    assert article.updated_at == NOW + timedelta(hours=1)
+
+
+WIRE = (
+    "Officials said the storm would make landfall late on Tuesday near the port city, bringing "
+    "winds of up to 180 kilometres an hour and heavy rain to coastal districts where tens of "
+    "thousands of people have already been moved to shelters, the national weather agency said."
+)
+
+
+def test_syndicated_copy_links_to_the_first(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    def item(title: str, link: str, text: str) -> str:
+        return (
+            f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+            f"<pubDate>Wed, 18 Nov 2015 08:00:00 GMT</pubDate><description>{text}</description></item>"
+        )
+
+    def doc(*items: str) -> bytes:
+        return (
+            f'<rss version="2.0"><channel><title>x</title>{"".join(items)}</channel></rss>'.encode()
+        )
+
+    (tmp_path / "wire.xml").write_bytes(
+        doc(item("Storm nears coast", "https://wire.example/1", WIRE))
+    )
+    (tmp_path / "paper.xml").write_bytes(
+        doc(
+            item(
+                "STORM NEARS COAST!", "https://paper.example/a", WIRE + " (Reporting by A. Writer)"
+            ),
+            item(
+                "Town fair opens",
+                "https://paper.example/b",
+                "The annual town fair opened with rides and music.",
+            ),
+        )
+    )
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: wire, url: wire.xml}\n  - {name: paper, url: paper.xml}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(tmp_path / "feeds.yaml"), NOW)
+    report = ingest(engine, settings, now=NOW)
+    assert (report.new_articles, report.reprints) == (3, 1)
+    with session_scope(engine) as session:
+        by_url = {a.url: a for a in session.scalars(select(Article))}
+    original = by_url["https://wire.example/1"]
+    assert original.duplicate_of_id is None
+    assert by_url["https://paper.example/a"].duplicate_of_id == original.id
+    assert by_url["https://paper.example/b"].duplicate_of_id is None
+    assert original.language == "en"

@@ -45,8 +45,8 @@ def test_rss_entries_are_cleaned() -> None:
     assert first.published_at == datetime(2015, 11, 16, 8, 30, tzinfo=UTC)
     assert not first.published_estimated
     assert first.language == "en"
-    # no guid: the canonical link is the identity; no date: the fetch time, flagged
-    assert second.guid == "https://harbor.example/b"
+    # no guid given; no date: the fetch time, flagged
+    assert second.guid is None
     assert (second.published_at, second.published_estimated) == (FETCHED, True)
     # a date in the future is a publisher's clock error
     assert (third.published_at, third.published_estimated) == (FETCHED, True)
@@ -80,12 +80,12 @@ def test_http_charset_is_used() -> None:
     assert feed.entries[0].title == "Café Élysée"
 
 
-def test_entries_without_guid_or_link_get_a_content_identity() -> None:
+def test_entry_without_guid_or_link_still_parses() -> None:
     body = b'<rss version="2.0"><channel><item><title>Only a title</title></item></channel></rss>'
     (entry,) = parse_feed(body, fetched_at=FETCHED).entries
-    assert entry.guid == f"sha256:{entry.content_hash}"
+    assert (entry.guid, entry.url, entry.title) == (None, None, "Only a title")
     again = parse_feed(body, fetched_at=FETCHED + timedelta(hours=1)).entries[0]
-    assert again.guid == entry.guid
+    assert again.content_hash == entry.content_hash
 
 
 @pytest.mark.parametrize(
