@@ -12,7 +12,7 @@ QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
 
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint pytest pgvector clean
+.PHONY: install demo test lint pytest pgvector bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or pass PYTHON=..." >&2; exit 1; }
@@ -40,6 +40,9 @@ pytest: install pgvector
 	$(BIN)/pytest
 
 test: lint pytest
+
+bench: install
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal
