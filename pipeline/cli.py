@@ -191,7 +191,7 @@ def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> None:
 
     report = run_ingest(engine, settings, force=force, progress=terminal_progress("ingest: feeds"))
     click.echo(
-        f"ingest: {report.feeds} feeds fetched, {report.entries} entries, "
+        f"ingest: {report.feeds} feeds checked, {report.entries} entries, "
         f"{report.new_articles} new articles ({report.reprints} reprints), "
         f"{report.updated_articles} updated, {report.not_modified} unchanged feeds, "
         f"{report.failed} failed",

@@ -179,7 +179,7 @@ def _store(
         _record_failure(feed, result, settings, now)
         report.failed += 1
         report.errors[feed.name] = result.error
-        log.warning(
+        log.info(
             "feed failed", extra={"feed": feed.name, "url": result.job.url, "reason": result.error}
         )
         return
@@ -288,7 +288,9 @@ def _store_entries(
     for key, entry in zip(keys, entries, strict=True):
         if key in seen or (entry.url is not None and entry.url in seen):
             continue  # the same entry twice in one document
-        seen.update({key, entry.url} - {None})  # type: ignore[arg-type]
+        seen.add(key)
+        if entry.url is not None:
+            seen.add(entry.url)
         article = (
             by_key.get(key)
             or (by_url.get(entry.url) if entry.url else None)

@@ -93,9 +93,9 @@ def test_each_stage_command(db_url: str, feeds_file: Path) -> None:
         in ok("feeds", "sync", str(feeds_file), "--db", db_url).stderr
     )
     assert "6 new articles" in ok("ingest", "--db", db_url).stderr
-    assert "0 feeds fetched" in ok("ingest", "--db", db_url).stderr
+    assert "0 feeds checked" in ok("ingest", "--db", db_url).stderr
     forced = ok("ingest", "--force", "--db", db_url).stderr
-    assert "3 feeds fetched" in forced
+    assert "3 feeds checked" in forced
     assert "0 new articles" in forced
     feeds = json.loads(ok("feeds", "list", "--format", "json", "--db", db_url).stdout)
     assert [(f["name"], f["status"], f["article_count"]) for f in feeds] == [
