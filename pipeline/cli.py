@@ -302,6 +302,54 @@ def _shorten(text: str, width: int) -> str:
 
 
 @cli.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--step-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=6.0,
+    show_default=True,
+    help="How far the replay clock advances between clusterings.",
+)
+@db_option
+@handle_errors
+def evaluate(dataset: Path, fmt: str, step_hours: float, db: str | None) -> None:
+    """Replay a labelled corpus (JSONL) through the pipeline and score its stories."""
+    import tempfile
+
+    from pipeline.evaluate import evaluate as run_evaluate
+    from pipeline.evaluate import load_corpus
+
+    corpus = load_corpus(dataset)
+    with tempfile.TemporaryDirectory(prefix="storyline-evaluate-") as scratch:
+        # A fresh database unless --db names one: evaluation never touches the real stories.
+        ctx = Context(db or f"sqlite:///{Path(scratch) / 'evaluate.db'}")
+        migrate(ctx.engine)
+        result = run_evaluate(
+            ctx.engine,
+            ctx.settings,
+            corpus,
+            name=dataset.name,
+            step_hours=step_hours,
+            progress=terminal_progress("evaluate: steps"),
+        )
+        ctx.engine.dispose()
+    report = result.as_json()
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    from tabulate import tabulate
+
+    rows = [
+        [key, f"{value:.4f}" if isinstance(value, float) else value]
+        for key, value in report.items()
+        if key != "seconds"
+    ]
+    rows += [[f"seconds ({stage})", value] for stage, value in report["seconds"].items()]
+    click.echo(tabulate(rows, headers=["measure", "value"]))
+
+
+@cli.command()
 @db_option
 @handle_errors
 def demo(db: str | None) -> None:

@@ -100,7 +100,7 @@ def ingest(
             results = pool.map(lambda job: _fetch_and_parse(job, http, limits, settings, now), jobs)
             for position, result in enumerate(results, start=1):
                 if duplicates is None and result.parsed is not None:
-                    duplicates = _load_duplicate_index(engine, settings, now)
+                    duplicates = load_duplicate_index(engine, settings, now)
                 with session_scope(engine) as session:
                     _store(session, result, settings, now, report, duplicates)
                 if progress is not None:
@@ -203,7 +203,7 @@ def _store(
     feed.last_error = (
         f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
     )
-    stored = _store_entries(session, feed, parsed.entries, settings, now, duplicates)
+    stored = store_entries(session, feed, parsed.entries, settings, now, duplicates)
     report.entries += len(parsed.entries)
     report.new_articles += stored.new
     report.updated_articles += stored.updated
@@ -249,7 +249,7 @@ class Stored:
     reprints: int = 0
 
 
-def _store_entries(
+def store_entries(
     session: Session,
     feed: Feed,
     entries: list[EntryRecord],
@@ -363,7 +363,7 @@ def _update(article: Article, entry: EntryRecord, now: datetime) -> None:
         article.published_estimated = False
 
 
-def _load_duplicate_index(engine: Engine, settings: Settings, now: datetime) -> DuplicateIndex:
+def load_duplicate_index(engine: Engine, settings: Settings, now: datetime) -> DuplicateIndex:
     """Recent articles' signatures, oldest first, so a reprint links to the first copy."""
     index = DuplicateIndex(threshold=settings.duplicate_threshold)
     since = now - timedelta(days=settings.duplicate_window_days)

@@ -1,0 +1,307 @@
+"""Replaying a labelled corpus through the real pipeline and scoring its stories.
+
+Articles enter the database in publication order as the clock advances in steps; at each
+step the production stages run (store, embed, cluster), so what is measured is what runs.
+A labelled corpus is only ever needed here, never to run the product.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import Engine, select
+
+from models import Article, Feed, StoryArticle
+from pipeline.cluster import cluster
+from pipeline.db import session_scope
+from pipeline.embed import embed
+from pipeline.errors import ConfigError
+from pipeline.ingest import load_duplicate_index, store_entries
+from pipeline.parse import EntryRecord, canonical_url, content_hash, html_to_text
+from pipeline.progress import Progress
+from pipeline.settings import Settings
+
+
+class LabelledArticle(BaseModel):
+    """One line of a labelled corpus (see ../shared/datasets/README.md)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    story: str
+    title: str
+    text: str = ""
+    published: datetime | None = None
+    source: str | None = None
+    url: str | None = None
+    lang: str | None = None
+
+
+def load_corpus(path: Path) -> list[LabelledArticle]:
+    """Read a JSONL corpus; a bad line is one clear error naming the file and line."""
+    articles = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read corpus {path} ({exc.strerror}); check the path") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            articles.append(LabelledArticle.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise ConfigError(
+                f"corpus {path} line {number} is not a labelled article ({reason})"
+            ) from exc
+    ids = Counter(article.id for article in articles)
+    repeated = [key for key, count in ids.items() if count > 1]
+    if repeated:
+        raise ConfigError(f"corpus {path} repeats article ids, e.g. {repeated[0]!r}")
+    if not articles:
+        raise ConfigError(f"corpus {path} has no articles")
+    return articles
+
+
+@dataclass(frozen=True)
+class Scores:
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+    pairwise_precision: float
+    pairwise_recall: float
+    pairwise_f1: float
+    ami: float
+    ari: float
+
+
+def score(gold: Sequence[str], predicted: Sequence[str | None]) -> Scores:
+    """Compare predicted stories with gold labels; an unclustered article is its own story.
+
+    BCubed (Bagga & Baldwin) averages, per article, the precision and recall of its
+    predicted cluster against its gold cluster; pairwise counts same-story pairs. Written
+    here because no maintained library computes BCubed; AMI and ARI come from scikit-learn.
+    """
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    labels = [p if p is not None else f"\x00singleton-{i}" for i, p in enumerate(predicted)]
+    gold_members: dict[str, set[int]] = defaultdict(set)
+    pred_members: dict[str, set[int]] = defaultdict(set)
+    for index, (g, p) in enumerate(zip(gold, labels, strict=True)):
+        gold_members[g].add(index)
+        pred_members[p].add(index)
+    precision = recall = 0.0
+    for g, p in zip(gold, labels, strict=True):
+        shared = len(gold_members[g] & pred_members[p])
+        precision += shared / len(pred_members[p])
+        recall += shared / len(gold_members[g])
+    n = len(labels)
+    precision, recall = precision / n, recall / n
+
+    contingency = Counter(zip(gold, labels, strict=True))
+    both = sum(c * (c - 1) / 2 for c in contingency.values())
+    in_pred = sum(len(m) * (len(m) - 1) / 2 for m in pred_members.values())
+    in_gold = sum(len(m) * (len(m) - 1) / 2 for m in gold_members.values())
+    pair_p = both / in_pred if in_pred else 1.0
+    pair_r = both / in_gold if in_gold else 1.0
+    return Scores(
+        bcubed_precision=precision,
+        bcubed_recall=recall,
+        bcubed_f1=_f1(precision, recall),
+        pairwise_precision=pair_p,
+        pairwise_recall=pair_r,
+        pairwise_f1=_f1(pair_p, pair_r),
+        ami=float(adjusted_mutual_info_score(list(gold), labels)),
+        ari=float(adjusted_rand_score(list(gold), labels)),
+    )
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+@dataclass
+class Evaluation:
+    corpus: str
+    articles: int
+    steps: int
+    stories: int
+    id_changes: int
+    """Times an article's story id changed after it was first assigned."""
+    scores: Scores
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "corpus": self.corpus,
+            "articles": self.articles,
+            "steps": self.steps,
+            **asdict(self.scores),
+            "stories": self.stories,
+            "id_changes": self.id_changes,
+            "seconds": self.seconds,
+        }
+
+
+def evaluate(
+    engine: Engine,
+    settings: Settings,
+    corpus: list[LabelledArticle],
+    *,
+    name: str = "corpus",
+    step_hours: float = 6.0,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Replay ``corpus`` step by step through store → embed → cluster, then score."""
+    undated_at = min(
+        (a.published for a in corpus if a.published), default=datetime(2000, 1, 1, tzinfo=UTC)
+    )
+    arrival = {a.id: (a.published or undated_at).astimezone(UTC) for a in corpus}
+    ordered = sorted(corpus, key=lambda a: (arrival[a.id], a.id))
+    steps = _steps(sorted(set(arrival.values())), timedelta(hours=step_hours))
+    feeds = _make_feeds(engine, corpus, undated_at)
+    urls: Counter[str | None] = Counter(a.url for a in corpus if a.url)
+    seconds: dict[str, float] = defaultdict(float)
+    first_story: dict[int, int] = {}
+    current: dict[int, int] = {}
+    changes = 0
+    position = 0
+    for done, step_end in enumerate(steps, start=1):
+        batch = []
+        while position < len(ordered) and arrival[ordered[position].id] <= step_end:
+            batch.append(ordered[position])
+            position += 1
+        started = time.perf_counter()
+        _store(engine, settings, batch, feeds, urls, arrival, undated_at)
+        seconds["store"] += time.perf_counter() - started
+        started = time.perf_counter()
+        embed(engine, settings)
+        seconds["embed"] += time.perf_counter() - started
+        started = time.perf_counter()
+        cluster(engine, settings, now=step_end)
+        seconds["cluster"] += time.perf_counter() - started
+        with session_scope(engine) as session:
+            for article_id, story_id in session.execute(
+                select(StoryArticle.article_id, StoryArticle.story_id)
+            ):
+                first_story.setdefault(article_id, story_id)
+                if current.get(article_id, story_id) != story_id:
+                    changes += 1
+                current[article_id] = story_id
+        if progress is not None:
+            progress(done, len(steps))
+    stored = _stored_ids(engine, corpus, feeds, urls)
+    predicted = [
+        str(current[stored[a.id]]) if stored.get(a.id) in current else None for a in corpus
+    ]
+    return Evaluation(
+        corpus=name,
+        articles=len(corpus),
+        steps=len(steps),
+        stories=len({p for p in predicted if p is not None}),
+        id_changes=changes,
+        scores=score([a.story for a in corpus], predicted),
+        seconds={stage: round(value, 2) for stage, value in seconds.items()},
+    )
+
+
+def _stored_ids(
+    engine: Engine, corpus: list[LabelledArticle], feeds: dict[str, int], urls: Counter[str | None]
+) -> dict[str, int]:
+    """Corpus id → article id. A corpus article that production identity folded into another
+    (same text in the same outlet, or the same canonical link) maps to that article."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Article.id, Article.guid, Article.feed_id, Article.content_hash, Article.url)
+        ).all()
+    by_guid = {row.guid: row.id for row in rows}
+    by_hash = {(row.feed_id, row.content_hash): row.id for row in rows}
+    by_url = {row.url: row.id for row in rows if row.url}
+    stored = {}
+    for article in corpus:
+        found = by_guid.get(article.id)
+        if found is None:
+            title, summary = html_to_text(article.title), html_to_text(article.text)
+            feed = feeds[article.source or "unknown"]
+            found = by_hash.get((feed, content_hash(title, summary)))
+            if found is None and urls[article.url] == 1:
+                found = by_url.get(canonical_url(article.url))
+        if found is not None:
+            stored[article.id] = found
+    return stored
+
+
+def _steps(times: list[datetime], step: timedelta) -> list[datetime]:
+    """Step ends from the first arrival on; steps in which nothing arrives are skipped,
+    since the clusterer would see an unchanged window."""
+    start = times[0]
+    return sorted({start + step * math.ceil((moment - start) / step) for moment in times})
+
+
+def _make_feeds(engine: Engine, corpus: list[LabelledArticle], now: datetime) -> dict[str, int]:
+    outlets = sorted({a.source or "unknown" for a in corpus})
+    with session_scope(engine) as session:
+        existing = {
+            f.outlet: f.id for f in session.scalars(select(Feed).where(Feed.name.like("corpus:%")))
+        }
+        for outlet in outlets:
+            if outlet not in existing:
+                feed = Feed(
+                    name=f"corpus:{outlet}"[:200],
+                    url=f"corpus:{outlet}",
+                    outlet=outlet,
+                    enabled=False,
+                    created_at=now,
+                    updated_at=now,
+                    error_count=0,
+                )
+                session.add(feed)
+                session.flush()
+                existing[outlet] = feed.id
+    return existing
+
+
+def _store(
+    engine: Engine,
+    settings: Settings,
+    batch: list[LabelledArticle],
+    feeds: dict[str, int],
+    urls: Counter[str | None],
+    arrival: dict[str, datetime],
+    undated_at: datetime,
+) -> None:
+    by_feed: dict[int, list[EntryRecord]] = defaultdict(list)
+    for article in batch:
+        summary = html_to_text(article.text)
+        title = html_to_text(article.title)
+        by_feed[feeds[article.source or "unknown"]].append(
+            EntryRecord(
+                guid=article.id,
+                # a URL the corpus gives twice would make two articles one: leave it out
+                url=canonical_url(article.url) if urls[article.url] == 1 else None,
+                title=title,
+                summary=summary,
+                published_at=arrival[article.id],
+                published_estimated=article.published is None,
+                language=article.lang,
+                content_hash=content_hash(title, summary),
+            )
+        )
+    if not by_feed:
+        return
+    now = max(arrival[a.id] for a in batch)
+    duplicates = load_duplicate_index(engine, settings, now)
+    for feed_id in sorted(by_feed):
+        with session_scope(engine) as session:
+            store_entries(
+                session, session.get_one(Feed, feed_id), by_feed[feed_id], settings, now, duplicates
+            )
