@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.errors import ConfigError
+from pipeline.evaluate import load_corpus, score
+
+
+@pytest.mark.parametrize(
+    ("gold", "predicted", "bcubed", "pairwise"),
+    [
+        (["a", "a", "b", "b"], ["1", "1", "2", "2"], (1.0, 1.0), (1.0, 1.0)),
+        (["a", "a", "b", "b"], [None, None, None, None], (1.0, 0.5), (1.0, 0.0)),
+        (["a", "a", "b", "b"], ["1", "1", "1", "1"], (0.5, 1.0), (2 / 6, 1.0)),
+        (["a", "a", "a", "b"], ["1", "1", "2", "2"], (0.75, 2 / 3), (0.5, 1 / 3)),
+    ],
+    ids=["perfect", "all-unclustered", "all-in-one", "mixed"],
+)
+def test_score(
+    gold: list[str],
+    predicted: list[str | None],
+    bcubed: tuple[float, float],
+    pairwise: tuple[float, float],
+) -> None:
+    result = score(gold, predicted)
+    assert (result.bcubed_precision, result.bcubed_recall) == pytest.approx(bcubed)
+    assert (result.pairwise_precision, result.pairwise_recall) == pytest.approx(pairwise)
+    if predicted == ["1", "1", "2", "2"] and gold == ["a", "a", "b", "b"]:
+        assert (result.bcubed_f1, result.ami, result.ari) == pytest.approx((1.0, 1.0, 1.0))
+
+
+def write_corpus(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["{not json"], "line 1 is not a labelled article"),
+        (['{"id": "x", "title": "t"}'], "line 1 is not a labelled article"),
+        (
+            ['{"id": "x", "story": "s", "title": "t"}', '{"id": "x", "story": "s", "title": "u"}'],
+            "repeats article ids",
+        ),
+        ([], "has no articles"),
+    ],
+    ids=["bad-json", "no-story", "repeated-id", "empty"],
+)
+def test_bad_corpus_is_one_clear_error(tmp_path: Path, lines: list[str], message: str) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_corpus(path)
+
+
+EVENTS = {
+    "quake": [
+        "Magnitude 7.1 earthquake strikes northern Chile near Iquique",
+        "Chile earthquake: Iquique residents flee homes after 7.1 tremor",
+        "Rescuers search rubble in Iquique after powerful Chilean quake",
+    ],
+    "rates": [
+        "European Central Bank cuts interest rates to record low",
+        "ECB surprises markets with cut in main interest rate",
+        "Euro falls after European Central Bank lowers rates",
+    ],
+    "final": [
+        "Real Madrid beat Atletico in Champions League final in Lisbon",
+        "Champions League final: Real Madrid win tenth European title",
+        "Lisbon final ends with Real Madrid lifting the Champions League trophy",
+    ],
+}
+
+
+def test_evaluate_replays_and_scores(tmp_path: Path) -> None:
+    rows: list[dict[str, object]] = []
+    for day, (story, titles) in enumerate(EVENTS.items()):
+        for hour, title in enumerate(titles):
+            rows.append(
+                {
+                    "id": f"{story}-{hour}",
+                    "story": story,
+                    "title": title,
+                    "text": "",
+                    "published": f"2014-03-{10 + day:02d}T{8 + hour:02d}:00:00Z",
+                    "source": f"outlet-{hour}",
+                    "url": f"https://outlet{hour}.example/{story}",
+                    "lang": "en",
+                }
+            )
+    rows.append(
+        {
+            "id": "undated",
+            "story": "other",
+            "title": "Bakery wins bread prize",
+            "published": None,
+            "source": None,
+        }
+    )
+    path = write_corpus(tmp_path / "tiny.jsonl", rows)
+    result = CliRunner().invoke(cli, ["evaluate", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {
+        "bcubed_f1",
+        "bcubed_precision",
+        "bcubed_recall",
+        "pairwise_f1",
+        "ami",
+        "ari",
+        "stories",
+        "seconds",
+    } <= report.keys()
+    assert report["articles"] == 10
+    assert report["bcubed_f1"] == pytest.approx(1.0)
+    assert report["stories"] == 3
+    assert report["id_changes"] == 0
+    assert set(report["seconds"]) == {"store", "embed", "cluster"}
+    # 6-hour steps from the first article on, skipping empty ones: 08:00 and 14:00 each day
+    assert report["steps"] == 6
+    # the evaluation used a scratch database: nothing was written here
+    assert not (tmp_path / "storyline.db").exists()
