@@ -43,6 +43,8 @@ test: lint pytest
 
 bench: install
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.embed
+	$(BIN)/python -m bench.cluster --sizes 2000,10000
 
 clean:
 	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal
