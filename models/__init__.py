@@ -156,10 +156,43 @@ class Story(Base):
     centroid: Mapped[FloatArray | None] = mapped_column(EmbeddingVector(EMBEDDING_DIM))
     model: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="active")
+    """``active``, ``dormant`` (no new article for a while), ``merged`` or ``dissolved``."""
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    """For a ``merged`` story: the story that absorbed it."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
     updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
+
+
+class StoryEvent(Base):
+    """One step in a story's lineage: created, grew, merged, split, dissolved, dormant, revived."""
+
+    __tablename__ = "story_events"
+    __table_args__ = (Index("ix_story_events_story_id_at", "story_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(20))
+    other_story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    """``merged``: the story it merged into; ``split``: the story it split from."""
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StoryHour(Base):
+    """A story's timeline: articles and outlets per hour of publication."""
+
+    __tablename__ = "story_hours"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    article_count: Mapped[int] = mapped_column(Integer)
+    outlet_count: Mapped[int] = mapped_column(Integer)
 
 
 class StoryArticle(Base):
@@ -207,4 +240,6 @@ __all__ = [
     "Feed",
     "Story",
     "StoryArticle",
+    "StoryEvent",
+    "StoryHour",
 ]
