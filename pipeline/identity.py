@@ -16,14 +16,23 @@ GUID = "guid"
 LINK = "link"
 
 
+MAX_KEY_LENGTH = 512
+"""Longer keys are stored as their hash: an index cannot hold arbitrarily long values."""
+
+
 def identity_key(entry: EntryRecord, mode: str) -> str:
     """The key an entry is stored under in its feed."""
     if mode == GUID and entry.guid:
-        return entry.guid
-    if entry.url:
-        return entry.url
-    # Neither GUID nor link: the title names the entry, so changed text is an update.
-    return "sha256:" + hashlib.sha256(entry.title.encode()).hexdigest()
+        key = entry.guid
+    elif entry.url:
+        key = entry.url
+    else:
+        # Neither GUID nor link: the title names the entry, so changed text is an update.
+        key = entry.title
+        return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    if len(key) > MAX_KEY_LENGTH:
+        return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
 
 
 def guids_collide(entries: Iterable[EntryRecord]) -> bool:
@@ -44,6 +53,6 @@ def guids_changed(entries: Iterable[EntryRecord], stored_guid_by_url: Mapping[st
         entry.guid is not None
         and entry.url is not None
         and entry.url in stored_guid_by_url
-        and stored_guid_by_url[entry.url] != entry.guid
+        and stored_guid_by_url[entry.url] != identity_key(entry, GUID)
         for entry in entries
     )

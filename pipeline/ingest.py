@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import Article, Feed
@@ -101,8 +102,7 @@ def ingest(
             for position, result in enumerate(results, start=1):
                 if duplicates is None and result.parsed is not None:
                     duplicates = load_duplicate_index(engine, settings, now)
-                with session_scope(engine) as session:
-                    _store(session, result, settings, now, report, duplicates)
+                _store_or_record(engine, result, settings, now, report, duplicates)
                 if progress is not None:
                     progress(position, len(jobs))
     finally:
@@ -163,6 +163,34 @@ def _fetch_and_parse(
     except Exception as exc:  # one feed's surprise must not stop the others
         log.exception("unexpected failure", extra={"feed": job.name, "url": job.url})
         return FeedResult(job, error=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _store_or_record(
+    engine: Engine,
+    result: FeedResult,
+    settings: Settings,
+    now: datetime,
+    report: IngestReport,
+    duplicates: DuplicateIndex | None,
+) -> None:
+    """Store one feed's result; if the database refuses its rows, record that on the feed.
+
+    The feed's transaction is rolled back whole, so nothing half-stored remains. If even
+    recording the failure fails, the database itself is in trouble and the run stops.
+    """
+    counted = replace(report, errors=dict(report.errors))
+    try:
+        with session_scope(engine) as session:
+            _store(session, result, settings, now, report, duplicates)
+    except SQLAlchemyError as exc:
+        # nothing of this feed was stored: forget what was counted for it
+        for name, value in vars(counted).items():
+            setattr(report, name, value)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        failed = replace(result, error=f"the database refused this feed's entries ({reason})")
+        log.warning("feed not stored", extra={"feed": result.job.name, "reason": reason})
+        with session_scope(engine) as session:
+            _store(session, failed, settings, now, report, duplicates)
 
 
 def _store(

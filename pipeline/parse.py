@@ -25,6 +25,13 @@ FUTURE_TOLERANCE = timedelta(hours=1)
 BENIGN_BOZO = frozenset({"CharacterEncodingOverride", "NonXMLContentType"})
 """feedparser flags a wrong declared charset or a text/html Content-Type; the XML itself is fine."""
 
+MAX_URL_BYTES = 2000
+"""A longer link is not kept as the article's URL (PostgreSQL cannot index it uniquely)."""
+
+# Characters XML 1.0 forbids; feedparser's fallback parser lets some through, and PostgreSQL
+# refuses NUL in text.
+_ILLEGAL_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
 _WHITESPACE = re.compile(r"\s+")
 # get_text(" ") separates inline tags too: "<em>allies</em>." would read "allies ."
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
@@ -75,8 +82,14 @@ def canonical_url(url: str | None) -> str | None:
     )
 
 
+def clean(text: str) -> str:
+    """``text`` without the characters XML forbids (NUL, other C0 controls, lone surrogates)."""
+    return _ILLEGAL_XML_CHARS.sub("", text)
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment, whitespace collapsed."""
+    markup = clean(markup)
     if "<" not in markup and "&" not in markup:
         return _WHITESPACE.sub(" ", markup).strip()
     with warnings.catch_warnings():
@@ -101,13 +114,21 @@ def parse_feed(
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     if base_url and "content-location" not in response_headers:
         response_headers["content-location"] = base_url
-    parsed: Any = feedparser.parse(
-        content,
-        response_headers=response_headers,
-        resolve_relative_uris=True,
-        sanitize_html=True,
-    )
+    content, replaced = _fix_character_references(content)
+    try:
+        parsed: Any = feedparser.parse(
+            content,
+            response_headers=response_headers,
+            resolve_relative_uris=True,
+            sanitize_html=True,
+        )
+    except (ValueError, OverflowError, UnicodeError) as exc:
+        raise ParseError(f"not a readable feed ({type(exc).__name__}: {exc})") from exc
     problem = _bozo_reason(parsed)
+    if replaced and parsed.entries:
+        problem = f"{replaced} invalid character references replaced" + (
+            f"; {problem}" if problem else ""
+        )
     if not parsed.entries:
         if problem:
             raise ParseError(f"not a readable feed ({problem})")
@@ -121,6 +142,29 @@ def parse_feed(
         if (record := _record(entry, fetched_at, language)) is not None
     ]
     return ParsedFeed(records, parsed.feed.get("title"), problem)
+
+
+def _fix_character_references(content: bytes) -> tuple[bytes, int]:
+    """Replace ``&#...;`` references to characters XML forbids with U+FFFD.
+
+    feedparser's fallback parser turns them into characters with ``chr`` and fails on
+    surrogates or out-of-range numbers, losing the whole feed for one bad reference.
+    """
+    replaced = 0
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        nonlocal replaced
+        hexadecimal, decimal = match.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        legal = code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+        if legal or 0x10000 <= code <= 0x10FFFF:
+            return match.group(0)
+        replaced += 1
+        return b"&#xFFFD;"
+
+    if b"&#" not in content:
+        return content, 0
+    return _CHARACTER_REFERENCE.sub(fix, content), replaced
 
 
 def _bozo_reason(parsed: Any) -> str | None:
@@ -145,10 +189,12 @@ def _record(entry: Any, fetched_at: datetime, language: str | None) -> EntryReco
         return None
     if not title:
         title = summary[:120]
-    url = canonical_url(entry.get("link"))
+    url = canonical_url(clean(entry.get("link") or ""))
+    if url is not None and len(url.encode()) > MAX_URL_BYTES:
+        url = None
     published, estimated = _published(entry, fetched_at)
     return EntryRecord(
-        guid=(entry.get("id") or "").strip() or None,
+        guid=clean(entry.get("id") or "").strip() or None,
         url=url,
         title=title,
         summary=summary,
