@@ -67,6 +67,27 @@ def test_rdf_entry() -> None:
     assert entry.published_at == datetime(2015, 11, 17, 8, tzinfo=UTC)
 
 
+RSS091 = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"
+ "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>Old Wire</title><link>https://old.example/</link>
+<description>d</description><language>en-us</language>
+<item><title>Sinai crash probe</title><link>https://old.example/sinai</link>
+<description>Investigators examine wreckage.</description></item></channel></rss>"""
+
+
+def test_rss_091_with_its_netscape_doctype() -> None:
+    feed = parse_feed(RSS091, fetched_at=FETCHED)
+    (entry,) = feed.entries
+    assert feed.problem is None
+    assert (entry.title, entry.url, entry.summary) == (
+        "Sinai crash probe",
+        "https://old.example/sinai",
+        "Investigators examine wreckage.",
+    )
+    assert entry.language == "en"
+
+
 def test_http_charset_is_used() -> None:
     body = (
         '<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
