@@ -47,7 +47,9 @@ class LabelledArticle(BaseModel):
 
 
 def load_corpus(path: Path) -> list[LabelledArticle]:
-    """Read a JSONL corpus; a bad line is one clear error naming the file and line."""
+    """Read a JSONL corpus; a bad line is one clear error naming the file and line.
+
+    An id may repeat: the same article labelled with more than one story."""
     articles = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -63,10 +65,6 @@ def load_corpus(path: Path) -> list[LabelledArticle]:
             raise ConfigError(
                 f"corpus {path} line {number} is not a labelled article ({reason})"
             ) from exc
-    ids = Counter(article.id for article in articles)
-    repeated = [key for key, count in ids.items() if count > 1]
-    if repeated:
-        raise ConfigError(f"corpus {path} repeats article ids, e.g. {repeated[0]!r}")
     if not articles:
         raise ConfigError(f"corpus {path} has no articles")
     return articles
@@ -166,7 +164,10 @@ def evaluate(
         (a.published for a in corpus if a.published), default=datetime(2000, 1, 1, tzinfo=UTC)
     )
     arrival = {a.id: (a.published or undated_at).astimezone(UTC) for a in corpus}
-    ordered = sorted(corpus, key=lambda a: (arrival[a.id], a.id))
+    # An id given twice is one article labelled with two stories (GVA has a few): it is
+    # stored once and each of its labelled rows is scored.
+    unique = list({a.id: a for a in reversed(corpus)}.values())
+    ordered = sorted(unique, key=lambda a: (arrival[a.id], a.id))
     steps = _steps(sorted(set(arrival.values())), timedelta(hours=step_hours))
     feeds = _make_feeds(engine, corpus, undated_at)
     urls: Counter[str | None] = Counter(a.url for a in corpus if a.url)

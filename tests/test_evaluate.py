@@ -44,13 +44,9 @@ def write_corpus(path: Path, rows: list[dict[str, object]]) -> Path:
     [
         (["{not json"], "line 1 is not a labelled article"),
         (['{"id": "x", "title": "t"}'], "line 1 is not a labelled article"),
-        (
-            ['{"id": "x", "story": "s", "title": "t"}', '{"id": "x", "story": "s", "title": "u"}'],
-            "repeats article ids",
-        ),
         ([], "has no articles"),
     ],
-    ids=["bad-json", "no-story", "repeated-id", "empty"],
+    ids=["bad-json", "no-story", "empty"],
 )
 def test_bad_corpus_is_one_clear_error(tmp_path: Path, lines: list[str], message: str) -> None:
     path = tmp_path / "c.jsonl"
@@ -103,6 +99,9 @@ def test_evaluate_replays_and_scores(tmp_path: Path) -> None:
             "source": None,
         }
     )
+    # the same article labelled with a second story (GVA has such rows): stored once,
+    # scored as two rows, so it cannot be right for both labels
+    rows.append({**rows[0], "story": "quake-aftermath"})
     path = write_corpus(tmp_path / "tiny.jsonl", rows)
     result = CliRunner().invoke(cli, ["evaluate", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -117,8 +116,8 @@ def test_evaluate_replays_and_scores(tmp_path: Path) -> None:
         "stories",
         "seconds",
     } <= report.keys()
-    assert report["articles"] == 10
-    assert report["bcubed_f1"] == pytest.approx(1.0)
+    assert report["articles"] == 11
+    assert 0.9 < report["bcubed_f1"] < 1.0
     assert report["stories"] == 3
     assert report["id_changes"] == 0
     assert set(report["seconds"]) == {"store", "embed", "cluster"}
