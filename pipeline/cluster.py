@@ -19,10 +19,17 @@ from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle
 from models.types import FloatArray
-from pipeline.clustering import NOISE, ClusterParams, centroid, cluster_vectors
+from pipeline.clustering import (
+    NOISE,
+    ArticleText,
+    ClusterParams,
+    centroid,
+    cluster_vectors,
+    normalise,
+)
 from pipeline.db import session_scope
 from pipeline.settings import Settings
-from pipeline.tracking import KnownStory, match_clusters
+from pipeline.tracking import KnownStory, attach_to_stories, match_clusters
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,8 @@ class WindowArticle:
     id: int
     content_hash: str
     vector: FloatArray
+    title: str
+    summary: str
 
 
 @dataclass
@@ -48,6 +57,11 @@ class ClusterReport:
 
 def params_from(settings: Settings) -> ClusterParams:
     return ClusterParams(
+        algorithm=settings.cluster_algorithm,
+        link_distance=settings.link_distance,
+        lexical_weight=settings.lexical_weight,
+        lexical_chars=settings.lexical_chars,
+        full_body_chars=settings.lexical_full_body_chars,
         min_cluster_size=settings.min_cluster_size,
         min_samples=settings.min_samples,
         cluster_selection_epsilon=settings.cluster_selection_epsilon,
@@ -63,7 +77,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
     model = settings.model_name
     with session_scope(engine) as session:
         window = _load_window(session, model, window_start, now)
-        digest = _input_hash(window, params, model, settings.story_match_similarity)
+        digest = _input_hash(window, params, model, _matching(settings))
         last = session.scalars(
             select(ClusterRun).where(ClusterRun.status == "ok").order_by(ClusterRun.id.desc())
         ).first()
@@ -83,7 +97,8 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
         if window
         else np.zeros((0, 1), dtype=np.float32)
     )
-    labels = cluster_vectors(vectors, params)
+    texts = [ArticleText(article.title, article.summary) for article in window]
+    labels = cluster_vectors(vectors, params, texts)
     cluster_count = len(set(labels.tolist()) - {NOISE})
     log.info("clustered window", extra={"articles": len(window), "clusters": cluster_count})
 
@@ -96,7 +111,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
             status="running",
             params={
                 **params.as_dict(),
-                "story_match_similarity": settings.story_match_similarity,
+                **_matching(settings),
                 "window_hours": settings.window_hours,
             },
             input_hash=digest,
@@ -125,21 +140,30 @@ def _load_window(
     session: Session, model: str, start: datetime, end: datetime
 ) -> list[WindowArticle]:
     rows = session.execute(
-        select(Article.id, Embedding.content_hash, Embedding.vector)
+        select(Article.id, Embedding.content_hash, Embedding.vector, Article.title, Article.summary)
         .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model))
         .where(Article.published_at >= start, Article.published_at <= end)
         .order_by(Article.published_at, Article.id)
     ).all()
-    return [WindowArticle(row[0], row[1], row[2]) for row in rows]
+    return [WindowArticle(row[0], row[1], row[2], row[3] or "", row[4] or "") for row in rows]
+
+
+def _matching(settings: Settings) -> dict[str, float]:
+    """The matching knobs, recorded with each run and part of its input hash."""
+    return {
+        "story_match_similarity": settings.story_match_similarity,
+        "attach_similarity": settings.attach_similarity,
+        "attach_horizon_days": settings.attach_horizon_days,
+    }
 
 
 def _input_hash(
-    window: list[WindowArticle], params: ClusterParams, model: str, match_similarity: float
+    window: list[WindowArticle], params: ClusterParams, model: str, matching: dict[str, float]
 ) -> str:
     digest = hashlib.sha256()
     digest.update(
         json.dumps(
-            {"params": params.as_dict(), "model": model, "match": match_similarity},
+            {"params": params.as_dict(), "model": model, "match": matching},
             sort_keys=True,
         ).encode()
     )
@@ -198,13 +222,16 @@ def _apply(
 
     target: dict[int, int | None] = dict.fromkeys(ids)
     created = 0
+    fresh_centroids: dict[int, FloatArray] = {}
     for label in sorted(clusters):
         matched = matches[label]
         if matched is None:
             matched = _new_story(session, run)
             created += 1
+        fresh_centroids[matched] = centroids[label]
         for article_id in clusters[label]:
             target[article_id] = matched
+    _attach_lonely(session, run, window, vectors, target, fresh_centroids, settings)
 
     touched: set[int] = set()
     moved_to: dict[int, set[int]] = defaultdict(set)
@@ -233,6 +260,39 @@ def _apply(
     for story_id in sorted(touched):
         _refresh_story(session, session.get_one(Story, story_id), run, bool(moved_to[story_id]))
     return created, len(touched)
+
+
+def _attach_lonely(
+    session: Session,
+    run: ClusterRun,
+    window: list[WindowArticle],
+    vectors: FloatArray,
+    target: dict[int, int | None],
+    fresh_centroids: dict[int, FloatArray],
+    settings: Settings,
+) -> None:
+    """Give each article no cluster took to the nearest story, if close enough (in place).
+
+    Candidates are this run's clusters at their new centroids and the active stories seen
+    within ``attach_horizon_days`` at their stored ones.
+    """
+    lonely = [row for row, article in enumerate(window) if target[article.id] is None]
+    if not lonely or settings.attach_similarity > 1:
+        return
+    horizon = run.now - timedelta(days=settings.attach_horizon_days)
+    stories: dict[int, FloatArray] = {
+        story_id: center
+        for story_id, center in session.execute(
+            select(Story.id, Story.centroid).where(
+                Story.status == "active", Story.last_seen >= horizon, Story.centroid.is_not(None)
+            )
+        ).all()
+        if center is not None
+    }
+    stories.update(fresh_centroids)
+    chosen = attach_to_stories(normalise(vectors[lonely]), stories, settings.attach_similarity)
+    for row, story_id in zip(lonely, chosen, strict=True):
+        target[window[row].id] = story_id
 
 
 def _new_story(session: Session, run: ClusterRun) -> int:

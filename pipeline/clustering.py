@@ -1,28 +1,46 @@
-"""Clustering a window of article vectors into candidate stories. Pure: arrays in, labels out."""
+"""Clustering a window of articles into candidate stories. Pure: arrays and texts in, labels out."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse  # type: ignore[import-untyped]
 
 from models.types import FloatArray
 
 Labels = npt.NDArray[np.int64]
 NOISE = -1
+Algorithm = Literal["average", "hdbscan"]
+_BLOCK = 2048
+"""Rows of the similarity matrix computed at once: bounds memory at _BLOCK x window floats."""
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """What the clusterer reads of an article besides its vector."""
+
+    title: str
+    body: str
 
 
 @dataclass(frozen=True)
 class ClusterParams:
     """The knobs of one clustering; recorded with every run."""
 
+    algorithm: Algorithm = "average"
+    link_distance: float = 0.6
+    lexical_weight: float = 0.5
+    lexical_chars: int = 3000
+    full_body_chars: int = 600
     min_cluster_size: int = 2
+    max_cluster_distance: float = 0.75
     min_samples: int = 1
     cluster_selection_epsilon: float = 0.6
-    max_cluster_distance: float = 0.75
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,18 +60,134 @@ def centroid(vectors: FloatArray) -> FloatArray:
     return unit
 
 
-def cluster_vectors(vectors: FloatArray, params: ClusterParams) -> Labels:
+def cluster_vectors(
+    vectors: FloatArray, params: ClusterParams, texts: Sequence[ArticleText] | None = None
+) -> Labels:
     """Label each row with a cluster number (0, 1, ...) or ``NOISE``.
 
-    HDBSCAN finds dense groups; a cluster's members farther than ``max_cluster_distance``
-    (cosine) from its centroid are then dropped to noise, which caps how far a story can
-    spread. Cluster numbers are renumbered by their first row, so the same input in the same
-    order always gives the same labels.
+    ``average`` (the default): average-linkage agglomeration on a blend of embedding cosine
+    and TF-IDF cosine of the texts, cut at ``link_distance``. Embeddings of one topic sit
+    close together (every shooting reads alike), the words that differ (places, names,
+    numbers) tell events apart; a headline alone carries too few words for TF-IDF to be
+    trusted, so the lexical weight of a pair grows with the shorter body, up to
+    ``full_body_chars``. ``hdbscan``: the earlier density clustering on vectors only.
+
+    Either way, members farther than ``max_cluster_distance`` (cosine) from the centroid of
+    the rest become noise, which caps how far a story can spread; clusters smaller than
+    ``min_cluster_size`` are noise. Cluster numbers are renumbered by their first row, so
+    the same input in the same order always gives the same labels.
     """
     count = vectors.shape[0]
-    if count < params.min_cluster_size:
+    if count < params.min_cluster_size or count < 2:
         return np.full(count, NOISE, dtype=np.int64)
     unit = normalise(vectors).astype(np.float64)
+    if params.algorithm == "hdbscan":
+        raw = _hdbscan(unit, params)
+    else:
+        raw = _average_linkage(unit, _lexical(texts, count, params), params)
+    capped = _cap_spread(unit, raw, params)
+    return canonical_labels(capped)
+
+
+@dataclass(frozen=True)
+class _Lexical:
+    tfidf: sparse.csr_matrix
+    """Unit-length TF-IDF rows (all zero for a text with no known words)."""
+    weight: npt.NDArray[np.float64]
+    """Per article, how much its words may count: lexical_weight scaled by body length."""
+
+
+def _lexical(texts: Sequence[ArticleText] | None, count: int, params: ClusterParams) -> _Lexical:
+    weight = np.zeros(count, dtype=np.float64)
+    empty = sparse.csr_matrix((count, 1), dtype=np.float64)
+    if texts is None or params.lexical_weight == 0:
+        return _Lexical(empty, weight)
+    if len(texts) != count:
+        raise ValueError(f"{len(texts)} texts for {count} vectors; give one text per vector")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    documents = [f"{t.title}. {t.body[: params.lexical_chars]}" for t in texts]
+    try:
+        # IDF from the window itself: what is common this week (the topic) weighs little.
+        matrix = TfidfVectorizer(
+            sublinear_tf=True, stop_words="english", dtype=np.float64
+        ).fit_transform(documents)
+    except ValueError:  # no word survives stop-word removal in the whole window
+        return _Lexical(empty, weight)
+    full = max(params.full_body_chars, 1)
+    lengths = np.array([len(t.body.strip()) for t in texts], dtype=np.float64)
+    weight = params.lexical_weight * np.minimum(lengths / full, 1.0)
+    return _Lexical(sparse.csr_matrix(matrix), weight)
+
+
+def _blend(
+    unit: npt.NDArray[np.float64], lexical: _Lexical, rows: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Blended similarity of ``rows`` against ``rows`` (square, dense)."""
+    embedding = unit[rows] @ unit[rows].T
+    words = (lexical.tfidf[rows] @ lexical.tfidf[rows].T).toarray()
+    mix = np.minimum(lexical.weight[rows][:, None], lexical.weight[rows][None, :])
+    return np.asarray((1 - mix) * embedding + mix * words)
+
+
+def _average_linkage(
+    unit: npt.NDArray[np.float64], lexical: _Lexical, params: ClusterParams
+) -> Labels:
+    """Average linkage cut at ``link_distance``, exactly, without an n x n matrix.
+
+    Two groups merge only if their mean similarity reaches the cut, so at least one pair
+    across them does: every final cluster lies inside one connected component of the graph
+    of pairs at least that similar. The graph is built in row blocks; the dense linkage then
+    runs per component, so cost follows the largest component, not the window.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
+    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
+
+    count = unit.shape[0]
+    least = 1.0 - params.link_distance
+    sources: list[npt.NDArray[np.int64]] = []
+    targets: list[npt.NDArray[np.int64]] = []
+    for start in range(0, count, _BLOCK):
+        stop = min(start + _BLOCK, count)
+        embedding = unit[start:stop] @ unit.T
+        words = (lexical.tfidf[start:stop] @ lexical.tfidf.T).toarray()
+        mix = np.minimum(lexical.weight[start:stop, None], lexical.weight[None, :])
+        similar = (1 - mix) * embedding + mix * words >= least
+        row, col = np.nonzero(similar)
+        sources.append(row.astype(np.int64) + start)
+        targets.append(col.astype(np.int64))
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    graph = sparse.csr_matrix((np.ones(source.shape[0]), (source, target)), shape=(count, count))
+    _, component = connected_components(graph, directed=False)
+
+    labels = np.full(count, NOISE, dtype=np.int64)
+    next_label = 0
+    for members in _groups(component):
+        if members.shape[0] < 2:
+            continue
+        distance = 1.0 - _blend(unit, lexical, members)
+        distance = np.clip((distance + distance.T) / 2, 0.0, 2.0)
+        np.fill_diagonal(distance, 0.0)
+        condensed = distance[np.triu_indices(members.shape[0], k=1)]
+        tree = linkage(condensed, method="average")
+        cut = fcluster(tree, t=params.link_distance, criterion="distance").astype(np.int64)
+        labels[members] = cut + next_label
+        next_label += int(cut.max()) + 1
+    sizes = np.bincount(labels[labels != NOISE], minlength=max(next_label, 1))
+    small = (labels != NOISE) & (sizes[np.maximum(labels, 0)] < params.min_cluster_size)
+    labels[small] = NOISE
+    return labels
+
+
+def _groups(component: npt.NDArray[np.int32]) -> list[npt.NDArray[np.int64]]:
+    """Row indices of each component, in order of their first row."""
+    order = np.argsort(component, kind="stable")
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    groups = [g.astype(np.int64) for g in np.split(order, bounds)]
+    return sorted(groups, key=lambda g: int(g[0]))
+
+
+def _hdbscan(unit: npt.NDArray[np.float64], params: ClusterParams) -> Labels:
     import hdbscan
 
     with warnings.catch_warnings():
@@ -67,9 +201,7 @@ def cluster_vectors(vectors: FloatArray, params: ClusterParams) -> Labels:
             metric="euclidean",
             core_dist_n_jobs=1,
         )
-        raw = np.asarray(clusterer.fit_predict(unit), dtype=np.int64)
-    capped = _cap_spread(unit, raw, params)
-    return canonical_labels(capped)
+        return np.asarray(clusterer.fit_predict(unit), dtype=np.int64)
 
 
 def _cap_spread(unit: npt.NDArray[np.float64], labels: Labels, params: ClusterParams) -> Labels:

@@ -5,6 +5,8 @@ Code receives a ``Settings``; it never reads the environment itself.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,17 +39,44 @@ class Settings(BaseSettings):
     window_hours: float = Field(
         72.0, gt=0, description="Clustering looks at articles published in this many hours."
     )
+    cluster_algorithm: Literal["average", "hdbscan"] = Field(
+        "average",
+        description="How a window is clustered: average linkage on embedding + word "
+        "similarity, or the earlier HDBSCAN on embeddings only.",
+    )
+    link_distance: float = Field(
+        0.6,
+        gt=0,
+        le=2,
+        description="Average linkage: groups merge while their mean blended cosine distance "
+        "is below this.",
+    )
+    lexical_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of TF-IDF word cosine in the blended similarity of two articles "
+        "that both have a full body (less for shorter bodies, none for headlines only).",
+    )
+    lexical_chars: int = Field(
+        3000, ge=0, description="Characters of the body read for the word similarity."
+    )
+    lexical_full_body_chars: int = Field(
+        600,
+        ge=1,
+        description="Body length from which an article's words count at full lexical_weight.",
+    )
     min_cluster_size: int = Field(
-        2, ge=2, description="Smallest group of articles HDBSCAN may call a story."
+        2, ge=2, description="Smallest group of articles that may be called a story."
     )
     min_samples: int = Field(
-        1, ge=1, description="HDBSCAN density smoothing; 1 keeps small stories apart."
+        1, ge=1, description="HDBSCAN only: density smoothing; 1 keeps small stories apart."
     )
     cluster_selection_epsilon: float = Field(
         0.6,
         ge=0,
-        description="HDBSCAN: clusters closer than this (euclidean on unit vectors; 0.6 is "
-        "cosine similarity 0.82) are not split further.",
+        description="HDBSCAN only: clusters closer than this (euclidean on unit vectors; 0.6 "
+        "is cosine similarity 0.82) are not split further.",
     )
     max_cluster_distance: float = Field(
         0.75,
@@ -55,6 +84,18 @@ class Settings(BaseSettings):
         le=2,
         description="An article joins a cluster only if its cosine distance to the "
         "cluster centroid is below this; farther members become noise.",
+    )
+    attach_similarity: float = Field(
+        0.8,
+        ge=-1,
+        le=1.01,
+        description="An article no cluster took joins the story whose centroid is at least "
+        "this cosine-similar (above 1 turns attaching off).",
+    )
+    attach_horizon_days: float = Field(
+        365.0,
+        gt=0,
+        description="Stories seen within this many days may take such an article.",
     )
     story_match_similarity: float = Field(
         0.80,

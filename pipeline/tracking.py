@@ -68,3 +68,27 @@ def match_clusters(
     for label in clusters:
         matched.setdefault(label, None)
     return matched
+
+
+def attach_to_stories(
+    vectors: FloatArray,
+    stories: Mapping[int, FloatArray],
+    min_similarity: float,
+) -> list[int | None]:
+    """For each vector (an article no cluster took), the story whose centroid is most similar
+    (cosine) if at least ``min_similarity``, else ``None``.
+
+    A clustering needs two close articles in one window; a lone follow-up, or a report that
+    arrives after its story has left the window, would stay unattached without this. Ties
+    break on the lower story id.
+    """
+    if vectors.shape[0] == 0 or not stories:
+        return [None] * vectors.shape[0]
+    ids = sorted(stories)
+    matrix = np.stack([stories[story_id] for story_id in ids]).astype(np.float64)
+    similarity = vectors.astype(np.float64) @ matrix.T
+    best = np.argmax(similarity, axis=1)
+    return [
+        ids[int(column)] if similarity[row, column] >= min_similarity else None
+        for row, column in enumerate(best)
+    ]

@@ -123,3 +123,24 @@ def test_same_input_gives_same_stories_and_ids(db_url: str, tmp_path_factory: ob
         engine.dispose()
     assert results[0] == results[1]
     assert len(results[0]) == 8
+
+
+def test_lone_follow_up_joins_its_story_after_the_window(
+    engine: Engine, settings: Settings
+) -> None:
+    ids = seed_two_stories(engine)
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    quake_story = story_of(engine)[ids["quake"][0]]
+    feeds = add_feeds(engine, ["Epsilon"])
+    later = T0 + timedelta(hours=settings.window_hours + 30)
+    follow_up = add_article(
+        engine, feeds["Epsilon"], "quake follow-up", later, near(direction(1), 77)
+    )
+    unrelated = add_article(engine, feeds["Epsilon"], "other", later, direction(9))
+    report = cluster(engine, settings, now=later + timedelta(hours=1))
+    assert (report.clusters, report.stories_created) == (0, 0)
+    membership = story_of(engine)
+    assert membership[follow_up] == quake_story
+    assert unrelated not in membership
+    with session_scope(engine) as session:
+        assert session.get_one(Story, quake_story).article_count == 5

@@ -2,8 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
+from scipy.spatial.distance import pdist  # type: ignore[import-untyped]
 
-from pipeline.clustering import NOISE, ClusterParams, canonical_labels, centroid, cluster_vectors
+from pipeline.clustering import (
+    NOISE,
+    ArticleText,
+    ClusterParams,
+    canonical_labels,
+    centroid,
+    cluster_vectors,
+)
 
 
 def blobs(sizes: list[int], dim: int = 32, spread: float = 0.05, seed: int = 7) -> np.ndarray:
@@ -17,9 +26,13 @@ def blobs(sizes: list[int], dim: int = 32, spread: float = 0.05, seed: int = 7) 
     return np.vstack(rows).astype(np.float32)
 
 
-def test_separate_groups_become_separate_clusters() -> None:
+ALGORITHMS = [ClusterParams(), ClusterParams(algorithm="hdbscan")]
+
+
+@pytest.mark.parametrize("params", ALGORITHMS, ids=["average", "hdbscan"])
+def test_separate_groups_become_separate_clusters(params: ClusterParams) -> None:
     vectors = blobs([5, 4, 3])
-    labels = cluster_vectors(vectors, ClusterParams())
+    labels = cluster_vectors(vectors, params)
     assert labels.tolist() == [0] * 5 + [1] * 4 + [2] * 3
 
 
@@ -63,3 +76,55 @@ def test_canonical_labels() -> None:
 def test_centroid_is_unit_mean_direction() -> None:
     vectors = np.array([[1, 0], [0, 2]], dtype=np.float32)
     assert np.allclose(centroid(vectors), [np.sqrt(0.5), np.sqrt(0.5)])
+
+
+SPRINGFIELD = "Springfield police said Homer Simpson was shot on Evergreen Terrace. " * 9
+SHELBYVILLE = "Shelbyville officers found Tanner wounded near the Oak Avenue bridge. " * 9
+SHOOTINGS = [
+    ArticleText("Man shot in Springfield", SPRINGFIELD),
+    ArticleText("Springfield shooting", SPRINGFIELD),
+    ArticleText("Shooting in Springfield", SPRINGFIELD),
+    ArticleText("Man shot in Shelbyville", SHELBYVILLE),
+    ArticleText("Shelbyville shooting", SHELBYVILLE),
+    ArticleText("Shooting in Shelbyville", SHELBYVILLE),
+]
+
+
+def look_alike_vectors() -> np.ndarray:
+    """One topic: every article a small wobble around the same direction."""
+    rng = np.random.default_rng(3)
+    center = rng.normal(size=32)
+    center /= np.linalg.norm(center)
+    return (center + rng.normal(scale=0.15, size=(6, 32))).astype(np.float32)
+
+
+def test_words_tell_look_alike_events_apart() -> None:
+    vectors = look_alike_vectors()
+    assert cluster_vectors(vectors, ClusterParams()).tolist() == [0] * 6
+    assert cluster_vectors(vectors, ClusterParams(), SHOOTINGS).tolist() == [0] * 3 + [1] * 3
+
+
+def test_headlines_only_are_clustered_on_vectors_alone() -> None:
+    vectors = look_alike_vectors()
+    headlines = [ArticleText(text.title, "") for text in SHOOTINGS]
+    assert cluster_vectors(vectors, ClusterParams(), headlines).tolist() == [0] * 6
+
+
+def test_texts_must_match_vectors() -> None:
+    with pytest.raises(ValueError, match="one text per vector"):
+        cluster_vectors(blobs([3]), ClusterParams(), SHOOTINGS)
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.9], ids=["tight", "default", "loose"])
+def test_average_linkage_equals_the_dense_computation(cut: float) -> None:
+    """Splitting the window into components first must not change the result."""
+    vectors = blobs([8, 5, 7, 3, 6], spread=0.25, seed=11)
+    params = ClusterParams(link_distance=cut, max_cluster_distance=2.0)
+    dense = fcluster(
+        linkage(pdist(vectors.astype(np.float64), "cosine"), method="average"),
+        t=cut,
+        criterion="distance",
+    )
+    sizes = np.bincount(dense)
+    expected = canonical_labels(np.where(sizes[dense] >= 2, dense, NOISE).astype(np.int64))
+    assert cluster_vectors(vectors, params).tolist() == expected.tolist()

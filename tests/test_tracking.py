@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from pipeline.tracking import KnownStory, match_clusters
+from pipeline.tracking import KnownStory, attach_to_stories, match_clusters
 
 
 def unit(*values: float) -> np.ndarray:
@@ -62,3 +63,23 @@ def test_result_does_not_depend_on_story_order() -> None:
         clusters, centroids, [b, a], 0.8
     )
     assert match_clusters(clusters, centroids, [a, b], 0.8) == {0: 10}
+
+
+@pytest.mark.parametrize(
+    ("vector", "stories", "expected"),
+    [
+        (unit(1, 0.1), {10: unit(1, 0), 11: unit(0, 1)}, 10),
+        (unit(1, 1), {10: unit(1, 0), 11: unit(0, 1)}, None),
+        (unit(1, 0), {12: unit(1, 0), 11: unit(1, 0)}, 11),
+        (unit(1, 0), {}, None),
+    ],
+    ids=["nearest-close-enough", "nothing-close-enough", "tie-lower-id", "no-stories"],
+)
+def test_attach_to_stories(
+    vector: np.ndarray, stories: dict[int, np.ndarray], expected: int | None
+) -> None:
+    assert attach_to_stories(vector[None, :], stories, 0.9) == [expected]
+
+
+def test_attach_nothing_to_attach() -> None:
+    assert attach_to_stories(np.zeros((0, 2), np.float32), {10: unit(1, 0)}, 0.9) == []
