@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import Engine, and_, delete, select
 from sqlalchemy.orm import Session
 
-from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle
+from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from models.types import FloatArray
 from pipeline.clustering import (
     NOISE,
@@ -28,10 +28,18 @@ from pipeline.clustering import (
     normalise,
 )
 from pipeline.db import session_scope
+from pipeline.history import DISSOLVED, DORMANT, MERGED, membership_events
+from pipeline.history import StoryEvent as HistoryEvent
+from pipeline.keywords import story_keywords
 from pipeline.settings import Settings
 from pipeline.tracking import KnownStory, attach_to_stories, match_clusters
 
 log = logging.getLogger(__name__)
+
+ACTIVE = "active"
+LIVE = (ACTIVE, DORMANT)
+"""Stories a new cluster or a lone article may continue: a dormant one is revived."""
+KEYWORDS = 8
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class ClusterReport:
     stories_changed: int
     skipped: bool = False
     """True when the window and parameters equal the last run's: nothing was recomputed."""
+    dormant: int = 0
+    """Stories that went dormant in this run."""
 
 
 def params_from(settings: Settings) -> ClusterParams:
@@ -82,6 +92,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
             select(ClusterRun).where(ClusterRun.status == "ok").order_by(ClusterRun.id.desc())
         ).first()
         if last is not None and last.input_hash == digest:
+            dormant = mark_dormant(session, now, settings)
             return ClusterReport(
                 run_id=last.id,
                 articles=len(window),
@@ -90,6 +101,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
                 stories_created=0,
                 stories_changed=0,
                 skipped=True,
+                dormant=len(dormant),
             )
 
     vectors = (
@@ -119,6 +131,8 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
         session.add(run)
         session.flush()
         created, changed = _apply(session, run, window, labels, vectors, settings, window_start)
+        session.flush()
+        dormant = mark_dormant(session, now, settings)
         run.status = "ok"
         run.finished_at = datetime.now(UTC)
         run.article_count = len(window)
@@ -133,6 +147,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
             noise=run.noise_count,
             stories_created=created,
             stories_changed=changed,
+            dormant=len(dormant),
         )
 
 
@@ -207,7 +222,7 @@ def _apply(
         select(Story)
         .where(
             (Story.id.in_(set(current.values())))
-            | ((Story.status == "active") & (Story.last_seen >= recent))
+            | (Story.status.in_(LIVE) & (Story.last_seen >= recent))
         )
         .order_by(Story.id)
     ).all()
@@ -257,9 +272,90 @@ def _apply(
             membership.since = run.now
             membership.run_id = run.id
     session.flush()
-    for story_id in sorted(touched):
-        _refresh_story(session, session.get_one(Story, story_id), run, bool(moved_to[story_id]))
+    stories = {story_id: session.get_one(Story, story_id) for story_id in sorted(touched)}
+    counts_before = {story_id: story.article_count for story_id, story in stories.items()}
+    dormant_before = {story_id for story_id, story in stories.items() if story.status == DORMANT}
+    for story in stories.values():
+        _refresh_story(session, story, run, bool(moved_to[story.id]))
+    _record_events(
+        session,
+        run,
+        membership_events(
+            before=current,
+            after=target,
+            created={
+                story_id for story_id in stories if stories[story_id].created_run_id == run.id
+            },
+            counts_before=counts_before,
+            counts_after={story_id: story.article_count for story_id, story in stories.items()},
+            dormant_before=dormant_before,
+        ),
+        stories,
+    )
+    _refresh_keywords(window, target, stories)
     return created, len(touched)
+
+
+def _record_events(
+    session: Session, run: ClusterRun, events: list[HistoryEvent], stories: dict[int, Story]
+) -> None:
+    for event in events:
+        story = stories[event.story_id]
+        if event.kind == MERGED:
+            story.merged_into_id = event.other_story_id
+        session.add(
+            StoryEvent(
+                story_id=event.story_id,
+                run_id=run.id,
+                at=run.now,
+                kind=event.kind,
+                other_story_id=event.other_story_id,
+                article_count=story.article_count,
+            )
+        )
+
+
+def _refresh_keywords(
+    window: list[WindowArticle], target: dict[int, int | None], stories: dict[int, Story]
+) -> None:
+    """Keywords of the changed stories, against every story of the window (c-TF-IDF)."""
+    texts: dict[int, list[str]] = defaultdict(list)
+    for article in window:
+        story_id = target[article.id]
+        if story_id is not None:
+            texts[story_id].append(f"{article.title} {article.title} {article.summary[:600]}")
+    keywords = story_keywords(texts, top_n=KEYWORDS)
+    for story_id, story in stories.items():
+        if story_id in keywords and story.status == "active":
+            story.keywords = keywords[story_id]
+
+
+def mark_dormant(session: Session, now: datetime, settings: Settings) -> list[int]:
+    """Active stories with no article for ``dormant_after_hours`` go dormant, with an event.
+
+    Run on every clustering, even one skipped for an unchanged window, since time alone
+    makes a story dormant. Idempotent: a dormant story is not marked again.
+    """
+    cutoff = now - timedelta(hours=settings.dormant_after_hours)
+    stale = list(
+        session.scalars(
+            select(Story).where(Story.status == ACTIVE, Story.last_seen < cutoff).order_by(Story.id)
+        )
+    )
+    for story in stale:
+        story.status = DORMANT
+        story.updated_at = now
+        session.add(
+            StoryEvent(
+                story_id=story.id,
+                run_id=None,
+                at=now,
+                kind=DORMANT,
+                other_story_id=None,
+                article_count=story.article_count,
+            )
+        )
+    return [story.id for story in stale]
 
 
 def _attach_lonely(
@@ -284,7 +380,7 @@ def _attach_lonely(
         story_id: center
         for story_id, center in session.execute(
             select(Story.id, Story.centroid).where(
-                Story.status == "active", Story.last_seen >= horizon, Story.centroid.is_not(None)
+                Story.status.in_(LIVE), Story.last_seen >= horizon, Story.centroid.is_not(None)
             )
         ).all()
         if center is not None
@@ -340,10 +436,11 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     story.updated_at = run.now
     story.updated_run_id = run.id
     if not rows:
-        story.status = "merged" if gave_articles else "dissolved"
+        story.status = MERGED if gave_articles else DISSOLVED
         story.article_count = 0
         story.source_count = 0
         story.original_count = 0
+        session.execute(delete(StoryHour).where(StoryHour.story_id == story.id))
         return
     vectors = np.stack([row.vector for row in rows])
     center = centroid(vectors)
@@ -355,4 +452,23 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     story.original_count = sum(1 for row in rows if row.duplicate_of_id is None)
     story.first_seen = rows[0].published_at
     story.last_seen = rows[-1].published_at
-    story.status = "active"
+    story.status = ACTIVE
+    story.merged_into_id = None
+    _refresh_timeline(session, story.id, [(row.published_at, row.outlet) for row in rows])
+
+
+def _refresh_timeline(session: Session, story_id: int, members: list[tuple[datetime, str]]) -> None:
+    """Articles and distinct outlets per hour of publication."""
+    hours: dict[datetime, set[str]] = defaultdict(set)
+    counts: dict[datetime, int] = defaultdict(int)
+    for published, outlet in members:
+        hour = published.replace(minute=0, second=0, microsecond=0)
+        hours[hour].add(outlet)
+        counts[hour] += 1
+    session.execute(delete(StoryHour).where(StoryHour.story_id == story_id))
+    session.add_all(
+        StoryHour(
+            story_id=story_id, hour=hour, article_count=counts[hour], outlet_count=len(outlets)
+        )
+        for hour, outlets in sorted(hours.items())
+    )

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         description="An article no cluster took joins the story whose centroid is at least "
         "this cosine-similar (above 1 turns attaching off).",
     )
+    dormant_after_hours: float = Field(
+        72.0, gt=0, description="A story with no new article for this long goes dormant."
+    )
     attach_horizon_days: float = Field(
         365.0,
         gt=0,

@@ -38,6 +38,7 @@ class StoryView:
     id: int
     title: str
     status: str
+    keywords: list[str]
     article_count: int
     source_count: int
     original_count: int
@@ -50,6 +51,7 @@ class StoryView:
             "id": self.id,
             "title": self.title,
             "status": self.status,
+            "keywords": self.keywords,
             "article_count": self.article_count,
             "source_count": self.source_count,
             "original_count": self.original_count,
@@ -101,6 +103,7 @@ def current_stories(session: Session, limit: int | None = None) -> list[StoryVie
             id=story.id,
             title=story.title,
             status=story.status,
+            keywords=list(story.keywords or []),
             article_count=story.article_count,
             source_count=story.source_count,
             original_count=story.original_count,
