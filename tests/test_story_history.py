@@ -21,7 +21,8 @@ def mix(a: np.ndarray, b: np.ndarray, cosine: float) -> np.ndarray:
     other = b - (b @ a) * a
     other /= np.linalg.norm(other)
     out = cosine * a + np.sqrt(1 - cosine**2) * other
-    return (out / np.linalg.norm(out)).astype(np.float32)
+    unit: np.ndarray = (out / np.linalg.norm(out)).astype(np.float32)
+    return unit
 
 
 def events(engine: Engine) -> list[tuple[int, str, int | None]]:
