@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 
@@ -45,37 +45,41 @@ Responder = Callable[[RecordedRequest], Response]
 """A dynamic route: builds the response from the request (e.g. 304 on a matching ETag)."""
 
 
-class FeedServer:
-    """A threaded HTTP server with settable routes; use it as a context manager."""
+class BackgroundServer:
+    """An HTTP server on a loopback port, serving from a daemon thread; a context manager.
+
+    Subclasses name their request handler in ``_handler``; the handler reaches the
+    subclass instance as ``self.server.owner``.
+    """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._host = host
-        self._lock = threading.Lock()
-        self._routes: dict[str, Response | Responder] = {}
-        self._requests: list[RecordedRequest] = []
-        self.errors: list[BaseException] = []
-        """Exceptions raised while handling requests (e.g. by a responder), for assertions."""
-        self._server: ThreadingHTTPServer | None = None
+        self._server: OwnedServer | None = None
         self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> Self:
         if self._server is not None:
-            raise RuntimeError("FeedServer is already running")
-        server = _Server((self._host, 0), _Handler)
+            raise RuntimeError(f"{type(self).__name__} is already running")
+        server = OwnedServer((self._host, 0), self._handler())
         server.owner = self
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name=f"FeedServer:{server.server_address[1]}",
+            name=f"{type(self).__name__}:{server.server_address[1]}",
             daemon=True,
         )
         self._thread.start()
         return self
 
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def _before_stop(self) -> None:
+        """Called first by ``stop``: a subclass ends its long-running answers here."""
+
     def stop(self) -> None:
+        self._before_stop()
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
@@ -94,6 +98,43 @@ class FeedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; use it in a `with` block")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+
+class OwnedServer(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: Any
+    """The ``BackgroundServer`` this server answers for."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet: a client hanging up early is not worth a traceback on stderr."""
+
+
+class FeedServer(BackgroundServer):
+    """A threaded HTTP server with settable routes; use it as a context manager."""
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
+        self._lock = threading.Lock()
+        self._routes: dict[str, Response | Responder] = {}
+        self._requests: list[RecordedRequest] = []
+        self.errors: list[BaseException] = []
+        """Exceptions raised while handling requests (e.g. by a responder), for assertions."""
 
     # -- routes ------------------------------------------------------------------------
 
@@ -124,19 +165,6 @@ class FeedServer:
             self._routes.pop(path, None)
 
     # -- addresses and records ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FeedServer is not running; use `with FeedServer() as server:`")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self._host}:{self.port}"
-
-    def url(self, path: str = "/") -> str:
-        return self.base_url + (path if path.startswith("/") else "/" + path)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -171,16 +199,8 @@ class FeedServer:
             return Response(500, {"Content-Type": "text/plain"}, f"{exc!r}\n".encode())
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: FeedServer
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Quiet: a client hanging up early is not worth a traceback on stderr."""
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: OwnedServer
 
     def do_GET(self) -> None:
         self._serve(send_body=True)

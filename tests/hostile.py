@@ -22,16 +22,21 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
 import brotli
 import zstandard
 
-from tests.feedserver import FeedServer, RecordedRequest, Responder, Response
+from tests.feedserver import (
+    BackgroundServer,
+    FeedServer,
+    OwnedServer,
+    RecordedRequest,
+    Responder,
+    Response,
+)
 
 NOW = datetime(2015, 11, 18, 12, tzinfo=UTC)
 """The time of the first ingest run; feed dates and Retry-After dates are relative to it."""
@@ -478,7 +483,7 @@ DRIP_PATH = "/slow/drip.xml"
 STALL_PATH = "/slow/stall.xml"
 
 
-class SlowServer:
+class SlowServer(BackgroundServer):
     """A real HTTP server on 127.0.0.1 for answers that take their time.
 
     ``DRIP_PATH`` sends its headers at once, then the body one byte every ``drip_interval``
@@ -487,49 +492,18 @@ class SlowServer:
     """
 
     def __init__(self, body: bytes | None = None, *, drip_interval: float = 0.1) -> None:
+        super().__init__()
         self.body = body or rss(items("drip.example", "Dripped one byte at a time")).encode()
         self.drip_interval = drip_interval
         self.closing = threading.Event()
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server: _SlowHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
-        server = _SlowHTTPServer(("127.0.0.1", 0), _SlowHandler)
-        server.owner = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _SlowHandler
 
-    def stop(self) -> None:
+    def _before_stop(self) -> None:
         self.closing.set()  # ends every drip and stall at its next step
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def url(self, path: str) -> str:
-        if self._server is None:
-            raise RuntimeError("SlowServer is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
 
     def requests_for(self, path: str) -> int:
         with self._lock:
@@ -544,16 +518,8 @@ class SlowServer:
             self._counts[path] += 1
 
 
-class _SlowHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: SlowServer
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Quiet: the client hanging up mid-drip is the point."""
-
-
 class _SlowHandler(BaseHTTPRequestHandler):
-    server: _SlowHTTPServer
+    server: OwnedServer
 
     def do_GET(self) -> None:
         owner = self.server.owner
