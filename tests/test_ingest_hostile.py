@@ -530,9 +530,28 @@ CASES = [
     # XML attacks: nothing expands, nothing outside the document is read
     Case("billion-laughs", Outcome.RECOVERED, r"amplification|entit", 2, bounded=True),
     Case("quadratic-blowup", Outcome.RECOVERED, r"amplification|entit", 2, bounded=True),
-    Case("xxe-local-file", Outcome.STORED, stored=2, titles=("Innocent neighbour",)),
-    Case("xxe-http", Outcome.STORED, stored=2, titles=("Innocent neighbour",)),
-    Case("xxe-parameter-entity", Outcome.STORED, stored=1, titles=("Parameter entity feed",)),
+    # entity declarations are dropped before parsing, and the feed says so
+    Case(
+        "xxe-local-file",
+        Outcome.RECOVERED,
+        r"entity declarations ignored",
+        2,
+        titles=("Innocent neighbour",),
+    ),
+    Case(
+        "xxe-http",
+        Outcome.RECOVERED,
+        r"entity declarations ignored",
+        2,
+        titles=("Innocent neighbour",),
+    ),
+    Case(
+        "xxe-parameter-entity",
+        Outcome.RECOVERED,
+        r"entity declarations ignored",
+        1,
+        titles=("Parameter entity feed",),
+    ),
     Case("external-dtd", Outcome.STORED, stored=1, titles=("External DTD feed",)),
 ]
 

@@ -162,3 +162,17 @@ def test_canonical_url(url: str | None, expected: str | None) -> None:
 )
 def test_html_to_text(markup: str, expected: str) -> None:
     assert html_to_text(markup) == expected
+
+
+def test_entity_declarations_are_dropped_before_parsing() -> None:
+    body = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY boom "BOOM"><!ENTITY file SYSTEM "file:///etc/hostname">]>
+<rss version="2.0"><channel><title>t</title>
+<item><title>Quiet &amp; calm</title><guid>a</guid><description>x &boom; &file; y</description></item>
+</channel></rss>"""
+    feed = parse_feed(body, fetched_at=FETCHED)
+    (entry,) = feed.entries
+    assert feed.problem is not None
+    assert feed.problem.startswith("entity declarations ignored")
+    assert entry.title == "Quiet & calm"
+    assert "BOOM" not in entry.summary
