@@ -133,6 +133,8 @@ class Embedding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     model: Mapped[str] = mapped_column(String(300))
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    """The packaged model's and sentence-transformers' versions that made the vector."""
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[FloatArray] = mapped_column(EmbeddingVector(EMBEDDING_DIM))
     content_hash: Mapped[str] = mapped_column(String(64))

@@ -34,6 +34,7 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    version: str
 
     def encode(self, texts: Sequence[str]) -> FloatArray: ...
 
@@ -59,6 +60,7 @@ class SentenceTransformerEmbedder:
                 "to a model directory on disk or an installed packaged model"
             ) from exc
         self.name = name
+        self.version = model_version(name)
         dim = self._model.get_embedding_dimension()
         self.dim = int(dim) if dim is not None else EMBEDDING_DIM
 
@@ -71,6 +73,22 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def model_version(name: str) -> str:
+    """Versions that determine the vectors: the packaged model's, and sentence-transformers'."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    package = PACKAGED_MODELS.get(name)
+    for distribution in ([package.replace("_", "-")] if package else []) + [
+        "sentence-transformers"
+    ]:
+        try:
+            parts.append(f"{distribution} {version(distribution)}")
+        except PackageNotFoundError:
+            continue
+    return "; ".join(parts)
 
 
 def resolve_model_path(name: str) -> str:
@@ -154,6 +172,7 @@ def embed(
                         {
                             "article_id": row.id,
                             "model": model,
+                            "model_version": encoder.version,
                             "dim": int(vector.shape[0]),
                             "vector": vector,
                             "content_hash": row.content_hash,
@@ -164,7 +183,12 @@ def embed(
                     session.execute(
                         update(Embedding)
                         .where(Embedding.id == row[4])
-                        .values(vector=vector, content_hash=row.content_hash, created_at=now)
+                        .values(
+                            vector=vector,
+                            content_hash=row.content_hash,
+                            model_version=encoder.version,
+                            created_at=now,
+                        )
                     )
                     report.refreshed += 1
             report.embedded += insert_ignore(session, Embedding.__table__, fresh)  # type: ignore[arg-type]

