@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +33,7 @@ from pipeline.history import DISSOLVED, DORMANT, MERGED, membership_events
 from pipeline.history import StoryEvent as HistoryEvent
 from pipeline.keywords import story_keywords
 from pipeline.settings import Settings
-from pipeline.tracking import KnownStory, attach_to_stories, match_clusters
+from pipeline.tracking import KnownStory, WordCheck, attach_to_stories, match_clusters
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ ACTIVE = "active"
 LIVE = (ACTIVE, DORMANT)
 """Stories a new cluster or a lone article may continue: a dormant one is revived."""
 KEYWORDS = 8
+WORD_CHECK_ARTICLES = 10
+"""A story's latest articles whose words the word check of a match reads."""
+WORD_CHECK_CHARS = 600
+"""Characters of each summary the word check reads, after the title."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ def params_from(settings: Settings) -> ClusterParams:
         min_samples=settings.min_samples,
         cluster_selection_epsilon=settings.cluster_selection_epsilon,
         max_cluster_distance=settings.max_cluster_distance,
+        headline_merge_similarity=settings.headline_merge_similarity,
+        headline_merge_name_similarity=settings.headline_merge_name_similarity,
     )
 
 
@@ -167,6 +174,7 @@ def _matching(settings: Settings) -> dict[str, float]:
     """The matching knobs, recorded with each run and part of its input hash."""
     return {
         "story_match_similarity": settings.story_match_similarity,
+        "story_match_word_similarity": settings.story_match_word_similarity,
         "attach_similarity": settings.attach_similarity,
         "attach_horizon_days": settings.attach_horizon_days,
     }
@@ -217,23 +225,44 @@ def _apply(
         clusters[label] = frozenset(ids[i] for i in rows)
         centroids[label] = centroid(vectors[rows])
 
+    # Any live story, however old, may be continued; one not seen in the previous window
+    # only if the word check tells a follow-up from a look-alike event.
     recent = window_start - timedelta(hours=settings.window_hours)
-    candidates = session.scalars(
-        select(Story)
-        .where(
-            (Story.id.in_(set(current.values())))
-            | (Story.status.in_(LIVE) & (Story.last_seen >= recent))
-        )
+    in_window = set(current.values())
+    candidates = session.execute(
+        select(Story.id, Story.centroid, Story.last_seen)
+        .where(Story.id.in_(in_window) | Story.status.in_(LIVE))
         .order_by(Story.id)
     ).all()
     window_members: dict[int, set[int]] = defaultdict(set)
     for article_id, story_id in current.items():
         window_members[story_id].add(article_id)
-    known = [
-        KnownStory(story.id, story.centroid, frozenset(window_members.get(story.id, ())))
-        for story in candidates
+    older = [
+        (story_id, center)
+        for story_id, center, last_seen in candidates
+        if story_id not in in_window and last_seen < recent
     ]
-    matches = match_clusters(clusters, centroids, known, settings.story_match_similarity)
+    texts = _story_texts(session, _near(centroids, older, settings.story_match_similarity))
+    known = [
+        KnownStory(
+            story_id,
+            center,
+            frozenset(window_members.get(story_id, ())),
+            recent=story_id in in_window or last_seen >= recent,
+            text=texts.get(story_id, ""),
+        )
+        for story_id, center, last_seen in candidates
+    ]
+    by_row = [_word_text(article.title, article.summary) for article in window]
+    words = WordCheck(
+        window=by_row,
+        clusters={
+            label: " ".join(by_row[i] for i in np.flatnonzero(labels == label))
+            for label in clusters
+        },
+        min_similarity=settings.story_match_word_similarity,
+    )
+    matches = match_clusters(clusters, centroids, known, settings.story_match_similarity, words)
 
     target: dict[int, int | None] = dict.fromkeys(ids)
     created = 0
@@ -294,6 +323,47 @@ def _apply(
     )
     _refresh_keywords(window, target, stories)
     return created, len(touched)
+
+
+def _word_text(title: str, summary: str) -> str:
+    return f"{title}. {summary[:WORD_CHECK_CHARS]}"
+
+
+def _near(
+    centroids: dict[int, FloatArray],
+    stories: Sequence[tuple[int, FloatArray | None]],
+    min_similarity: float,
+) -> list[int]:
+    """Stories whose centroid is close enough to some cluster's for a match by centroid
+    (with a hair of slack: the matcher computes in float32)."""
+    known = [(story_id, center) for story_id, center in stories if center is not None]
+    if not centroids or not known:
+        return []
+    matrix = np.stack([center for _, center in known]).astype(np.float64)
+    clusters = np.stack(list(centroids.values())).astype(np.float64)
+    best = (clusters @ matrix.T).max(axis=0)
+    return [
+        story_id
+        for (story_id, _), top in zip(known, best, strict=True)
+        if top >= min_similarity - 1e-6
+    ]
+
+
+def _story_texts(session: Session, story_ids: list[int]) -> dict[int, str]:
+    """Each story's latest ``WORD_CHECK_ARTICLES`` titles and summaries, joined."""
+    if not story_ids:
+        return {}
+    texts: dict[int, list[str]] = defaultdict(list)
+    rows = session.execute(
+        select(StoryArticle.story_id, Article.title, Article.summary)
+        .join(Article, Article.id == StoryArticle.article_id)
+        .where(StoryArticle.story_id.in_(story_ids))
+        .order_by(StoryArticle.story_id, Article.published_at.desc(), Article.id.desc())
+    ).all()
+    for story_id, title, summary in rows:
+        if len(texts[story_id]) < WORD_CHECK_ARTICLES:
+            texts[story_id].append(_word_text(title or "", summary or ""))
+    return {story_id: " ".join(parts) for story_id, parts in texts.items()}
 
 
 def _record_events(

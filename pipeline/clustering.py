@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,6 +19,17 @@ NOISE = -1
 Algorithm = Literal["average", "hdbscan"]
 _BLOCK = 2048
 """Rows of the similarity matrix computed at once: bounds memory at _BLOCK x window floats."""
+_HEADLINE_SHARE = 0.5
+"""A cluster whose mean body share (body length over full_body_chars, at most 1) is below
+this is a cluster of headlines, which the second merge pass may join."""
+_NAME = re.compile(r"\b(?:[A-Z][\w'\-]*|\d[\d,.]*\d|\d)\b")
+"""Capitalised words and numbers: names, places, flight numbers, tolls."""
+_NOT_NAMES = frozenset(
+    "a after an and are as at before but by can for from he her his how i in is it its may "  # noqa: SIM905
+    "new of on or said says she that the their they this to was we were what when who why "
+    "will with".split()
+)
+"""Capitalised only because they open a sentence or a Title Case headline."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class ClusterParams:
     full_body_chars: int = 600
     min_cluster_size: int = 2
     max_cluster_distance: float = 0.75
+    headline_merge_similarity: float = 0.6
+    headline_merge_name_similarity: float = 0.1
     min_samples: int = 1
     cluster_selection_epsilon: float = 0.6
 
@@ -70,7 +84,10 @@ def cluster_vectors(
     close together (every shooting reads alike), the words that differ (places, names,
     numbers) tell events apart; a headline alone carries too few words for TF-IDF to be
     trusted, so the lexical weight of a pair grows with the shorter body, up to
-    ``full_body_chars``. ``hdbscan``: the earlier density clustering on vectors only.
+    ``full_body_chars``. Headlines alone leave a broad story (hundreds of differently
+    worded headlines) in many clusters, so a second pass joins clusters of headlines whose
+    centroids are close and whose names (capitalised words, numbers) are shared; see
+    ``_merge_headline_clusters``. ``hdbscan``: the earlier density clustering on vectors only.
 
     Either way, members farther than ``max_cluster_distance`` (cosine) from the centroid of
     the rest become noise, which caps how far a story can spread; clusters smaller than
@@ -86,6 +103,9 @@ def cluster_vectors(
     else:
         raw = _average_linkage(unit, _lexical(texts, count, params), params)
     capped = _cap_spread(unit, raw, params)
+    if params.algorithm == "average":
+        merged = _merge_headline_clusters(unit, capped, texts, params)
+        capped = _cap_spread(unit, merged, params)
     return canonical_labels(capped)
 
 
@@ -177,6 +197,58 @@ def _average_linkage(
     small = (labels != NOISE) & (sizes[np.maximum(labels, 0)] < params.min_cluster_size)
     labels[small] = NOISE
     return labels
+
+
+def _merge_headline_clusters(
+    unit: npt.NDArray[np.float64],
+    labels: Labels,
+    texts: Sequence[ArticleText] | None,
+    params: ClusterParams,
+) -> Labels:
+    """Join clusters of headlines whose centroids have at least ``headline_merge_similarity``
+    cosine and whose names at least ``headline_merge_name_similarity`` TF-IDF cosine.
+
+    The pair cut keeps headline-only clusters apart when they are worded differently; the
+    centroid of a cluster is steadier than any pair, and shared names (a flight number, a
+    person) confirm the story. Clusters with bodies are left alone: the cut has already read
+    their words, and there look-alike events (same topic, other names) would merge.
+    Joined transitively, so the result does not depend on the order of pairs.
+    """
+    found = sorted(set(labels.tolist()) - {NOISE})
+    if texts is None or len(found) < 2:
+        return labels
+    from scipy.cluster.hierarchy import DisjointSet
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    full = max(params.full_body_chars, 1)
+    share = np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64)
+    headline = [label for label in found if share[labels == label].mean() < _HEADLINE_SHARE]
+    if len(headline) < 2:
+        return labels
+    documents = [f"{t.title}. {t.body[: params.full_body_chars]}" for t in texts]
+    try:
+        names = TfidfVectorizer(analyzer=_names, sublinear_tf=True, dtype=np.float64).fit(documents)
+    except ValueError:  # no name in the whole window
+        return labels
+    members = [np.flatnonzero(labels == label) for label in headline]
+    centres = np.stack([normalise(unit[rows].mean(axis=0, keepdims=True))[0] for rows in members])
+    joined = names.transform([" ".join(documents[i] for i in rows) for rows in members])
+    close = (centres @ centres.T >= params.headline_merge_similarity) & (
+        (joined @ joined.T).toarray() >= params.headline_merge_name_similarity
+    )
+    groups = DisjointSet(range(len(headline)))
+    for first, second in zip(*np.nonzero(np.triu(close, k=1)), strict=True):
+        groups.merge(int(first), int(second))
+    out = labels.copy()
+    for index, rows in enumerate(members):
+        out[rows] = headline[groups[index]]
+    return out
+
+
+def _names(document: str) -> list[str]:
+    """The capitalised words and numbers of a text, lower-cased."""
+    words = (match.group(0).lower() for match in _NAME.finditer(document))
+    return [word for word in words if word not in _NOT_NAMES]
 
 
 def _groups(component: npt.NDArray[np.int32]) -> list[npt.NDArray[np.int64]]:

@@ -85,6 +85,20 @@ class Settings(BaseSettings):
         description="An article joins a cluster only if its cosine distance to the "
         "cluster centroid is below this; farther members become noise.",
     )
+    headline_merge_similarity: float = Field(
+        0.6,
+        ge=-1,
+        le=1.01,
+        description="Clusters of headlines (little body text) whose centroids have at least "
+        "this cosine join when they also share names (above 1 turns the pass off).",
+    )
+    headline_merge_name_similarity: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Least TF-IDF cosine of two headline clusters' capitalised words and "
+        "numbers for them to join.",
+    )
     attach_similarity: float = Field(
         0.8,
         ge=-1,
@@ -105,7 +119,14 @@ class Settings(BaseSettings):
         ge=-1,
         le=1,
         description="A new cluster with no shared articles continues an existing story "
-        "when their centroids have at least this cosine similarity.",
+        "(of any age) when their centroids have at least this cosine similarity.",
+    )
+    story_match_word_similarity: float = Field(
+        0.6,
+        ge=0,
+        le=1.01,
+        description="A match by centroid also needs this TF-IDF cosine between the cluster's "
+        "texts and the story's latest titles and summaries (above 1: no such match).",
     )
     fetch_connect_timeout_seconds: float = Field(
         10.0, gt=0, description="Time to establish a connection to a feed's server."

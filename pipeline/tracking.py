@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.types import FloatArray
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,46 @@ class KnownStory:
     centroid: FloatArray | None
     members: frozenset[int]
     """Its articles that are in the current window."""
+    recent: bool = True
+    """Seen in the previous window: a close centroid alone may continue it. An older story
+    also needs the word check, else every look-alike event months later would join it."""
+    text: str = ""
+    """Its latest titles and summaries, for the word check."""
+
+
+@dataclass(frozen=True)
+class WordCheck:
+    """Shared words a match by centroid needs besides close centroids.
+
+    Embeddings of one topic sit close (every shooting reads alike, months apart); the
+    names, places and numbers tell a continuation from a look-alike event.
+    """
+
+    window: Sequence[str]
+    """The window's article texts: word weights (IDF) come from them, so the words common
+    this week (the topic) count little."""
+    clusters: Mapping[int, str]
+    """Each cluster's member texts, joined."""
+    min_similarity: float
+    """Least TF-IDF cosine between a cluster's text and the story's text."""
+
+    @cached_property
+    def _vectorizer(self) -> TfidfVectorizer | None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+        try:
+            vectorizer.fit(self.window)
+        except ValueError:  # no word survives stop-word removal in the whole window
+            return None
+        return vectorizer
+
+    def similarity(self, label: int, story_text: str) -> float:
+        """TF-IDF cosine of cluster ``label``'s text and ``story_text`` (0 with no known word)."""
+        if self._vectorizer is None:
+            return 0.0
+        pair = self._vectorizer.transform([self.clusters.get(label, ""), story_text])
+        return float(pair[0].multiply(pair[1]).sum())
 
 
 def match_clusters(
@@ -25,6 +70,7 @@ def match_clusters(
     centroids: Mapping[int, FloatArray],
     stories: list[KnownStory],
     min_similarity: float,
+    words: WordCheck | None = None,
 ) -> dict[int, int | None]:
     """Map each cluster label to the story it continues, or ``None`` for a new story.
 
@@ -32,8 +78,9 @@ def match_clusters(
     when a story splits the larger part keeps its id, and when two stories merge the one
     contributing more articles survives. Then clusters sharing nothing are matched to a
     remaining story whose centroid is at least ``min_similarity`` (cosine) away, most
-    similar pair first. Each story continues at most one cluster. Ties break on the lower
-    story id and cluster label, so the result does not depend on input order.
+    similar pair first; a story that is not ``recent`` only if, given ``words``, their
+    texts also share enough words. Each story continues at most one cluster. Ties break on
+    the lower story id and cluster label, so the result does not depend on input order.
     """
     matched: dict[int, int | None] = {}
     taken: set[int] = set()
@@ -51,6 +98,7 @@ def match_clusters(
             matched[label] = story_id
             taken.add(story_id)
 
+    older = {story.id: story.text for story in stories if not story.recent}
     similar = sorted(
         (-float(np.dot(centroids[label], story.centroid)), story.id, label)
         for label in clusters
@@ -61,9 +109,16 @@ def match_clusters(
     for negative_similarity, story_id, label in similar:
         if -negative_similarity < min_similarity:
             break
-        if label not in matched and story_id not in taken:
-            matched[label] = story_id
-            taken.add(story_id)
+        if label in matched or story_id in taken:
+            continue
+        if (
+            story_id in older
+            and words is not None
+            and words.similarity(label, older[story_id]) < words.min_similarity
+        ):
+            continue
+        matched[label] = story_id
+        taken.add(story_id)
 
     for label in clusters:
         matched.setdefault(label, None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine, select
 
 from models import Article, Story, StoryArticle
@@ -144,3 +145,52 @@ def test_lone_follow_up_joins_its_story_after_the_window(
     assert unrelated not in membership
     with session_scope(engine) as session:
         assert session.get_one(Story, quake_story).article_count == 5
+
+
+@pytest.mark.parametrize(
+    ("titles", "continues"),
+    [
+        (
+            [
+                "Springfield bar shooting: John Doe charged",
+                "John Doe, Springfield gunman, in court",
+            ],
+            True,
+        ),
+        (
+            [
+                "Oakland gas station shooting leaves two hurt",
+                "Oakland police hunt gas station gunman",
+            ],
+            False,
+        ),
+    ],
+    ids=["same-names-months-later", "look-alike-event"],
+)
+def test_new_cluster_continues_an_old_story_only_with_shared_words(
+    engine: Engine, settings: Settings, titles: list[str], continues: bool
+) -> None:
+    feeds = add_feeds(engine, OUTLETS)
+    topic = direction(1)
+    first = [
+        "Man shot dead outside Springfield bar",
+        "Springfield bar shooting: police name John Doe",
+        "John Doe sought after Springfield bar killing",
+    ]
+    for i, title in enumerate(first):
+        add_article(engine, feeds[OUTLETS[i]], title, T0 + timedelta(hours=i), near(topic, i))
+    cluster(engine, settings, now=T0 + timedelta(hours=3))
+    (old,) = set(story_of(engine).values())
+
+    later = T0 + timedelta(days=90)
+    new = [
+        add_article(
+            engine, feeds[OUTLETS[i]], title, later + timedelta(hours=i), near(topic, 40 + i)
+        )
+        for i, title in enumerate(titles)
+    ]
+    report = cluster(engine, settings, now=later + timedelta(hours=3))
+    membership = story_of(engine)
+    assert report.clusters == 1
+    assert (membership[new[0]] == old) is continues
+    assert membership[new[0]] == membership[new[1]]

@@ -128,3 +128,43 @@ def test_average_linkage_equals_the_dense_computation(cut: float) -> None:
     sizes = np.bincount(dense)
     expected = canonical_labels(np.where(sizes[dense] >= 2, dense, NOISE).astype(np.int64))
     assert cluster_vectors(vectors, params).tolist() == expected.tolist()
+
+
+def broad_story_vectors() -> np.ndarray:
+    """Two groups of six on one topic: each pair across the groups too far for the cut
+    (cosine 0.37), the two centroids close (0.65), as headlines of one broad story are."""
+    vectors = np.zeros((12, 15), dtype=np.float64)
+    vectors[:, 0] = 1.0
+    vectors[:6, 1] = vectors[6:, 2] = np.sqrt(0.3)
+    vectors[np.arange(12), 3 + np.arange(12)] = np.sqrt(1.4)
+    return vectors.astype(np.float32)
+
+
+SEARCH = ["MH370 search widens", "Malaysia Airlines MH370: no trace", "Where is MH370?"]
+SEARCH += ["Malaysia Airlines jet still missing", "MH370 families wait", "Malaysia MH370 radar"]
+CRIMEA = ["Crimea votes on Sunday", "Putin defends Crimea move", "Kiev warns Crimea"]
+CRIMEA += ["Crimea parliament declares", "Sevastopol fleet on alert", "Crimea referendum"]
+BODIES = (
+    "Officials in Kuala Lumpur gave no new details about the radar data today. " * 9,
+    "Vietnamese navy ships combed waters south of Ca Mau for floating debris. " * 9,
+)
+
+
+@pytest.mark.parametrize(
+    ("titles", "bodies", "expected"),
+    [
+        (SEARCH + SEARCH[::-1], ("", ""), [0] * 12),
+        (SEARCH + CRIMEA, ("", ""), [0] * 6 + [1] * 6),
+        (SEARCH + SEARCH[::-1], BODIES, [0] * 6 + [1] * 6),
+    ],
+    ids=["headlines-sharing-names-join", "headlines-without-shared-names", "bodies-left-alone"],
+)
+def test_second_pass_joins_headline_clusters_of_one_story(
+    titles: list[str], bodies: tuple[str, str], expected: list[int]
+) -> None:
+    vectors = broad_story_vectors()
+    texts = [ArticleText(title, bodies[row // 6]) for row, title in enumerate(titles)]
+    assert cluster_vectors(
+        vectors, ClusterParams(headline_merge_similarity=1.01), texts
+    ).tolist() == ([0] * 6 + [1] * 6)
+    assert cluster_vectors(vectors, ClusterParams(), texts).tolist() == expected

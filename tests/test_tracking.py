@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.tracking import KnownStory, attach_to_stories, match_clusters
+from pipeline.tracking import KnownStory, WordCheck, attach_to_stories, match_clusters
 
 
 def unit(*values: float) -> np.ndarray:
@@ -63,6 +63,60 @@ def test_result_does_not_depend_on_story_order() -> None:
         clusters, centroids, [b, a], 0.8
     )
     assert match_clusters(clusters, centroids, [a, b], 0.8) == {0: 10}
+
+
+SHOOTING = "Man shot dead outside bar in Springfield; police seek gunman named John Doe"
+WINDOW = [
+    "Two wounded in shooting at Oakland gas station, police say",
+    "Teen shot in Memphis drive-by; no arrests",
+    "Man shot outside bar in Springfield dies; police name suspect John Doe",
+    "Springfield bar shooting: John Doe arrested",
+]
+
+
+def words(min_similarity: float = 0.3) -> WordCheck:
+    return WordCheck(
+        window=WINDOW, clusters={0: " ".join(WINDOW[2:])}, min_similarity=min_similarity
+    )
+
+
+@pytest.mark.parametrize(
+    ("story", "expected"),
+    [
+        (KnownStory(10, unit(1, 0), members(), recent=False, text=SHOOTING), 10),
+        (KnownStory(10, unit(1, 0), members(), recent=False, text=WINDOW[0]), None),
+        (KnownStory(10, unit(1, 0), members(), recent=False, text=""), None),
+        (KnownStory(10, unit(1, 0), members(), recent=True, text=WINDOW[0]), 10),
+        (KnownStory(10, unit(0, 1), members(), recent=False, text=SHOOTING), None),
+    ],
+    ids=[
+        "old-story-same-names",
+        "old-look-alike-event",
+        "old-story-no-text",
+        "recent-story-centroid-alone",
+        "old-story-far-centroid",
+    ],
+)
+def test_old_story_needs_shared_words(story: KnownStory, expected: int | None) -> None:
+    result = match_clusters({0: members(7, 8)}, {0: unit(1, 0)}, [story], 0.8, words())
+    assert result == {0: expected}
+
+
+def test_word_check_passes_over_a_look_alike_to_the_next_story() -> None:
+    look_alike = KnownStory(10, unit(1, 0), members(), recent=False, text=WINDOW[1])
+    same = KnownStory(11, unit(1, 0.2), members(), recent=False, text=SHOOTING)
+    result = match_clusters({0: members(7, 8)}, {0: unit(1, 0)}, [look_alike, same], 0.8, words())
+    assert result == {0: 11}
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [([SHOOTING, WINDOW[2]], True), (["the a of", "and the"], False)],
+    ids=["shared-names", "no-known-word"],
+)
+def test_word_similarity(window: list[str], expected: bool) -> None:
+    check = WordCheck(window=window, clusters={0: window[-1]}, min_similarity=0.3)
+    assert (check.similarity(0, window[0]) >= 0.3) is expected
 
 
 @pytest.mark.parametrize(
