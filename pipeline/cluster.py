@@ -373,16 +373,20 @@ def _record_events(
         story = stories[event.story_id]
         if event.kind == MERGED:
             story.merged_into_id = event.other_story_id
-        session.add(
-            StoryEvent(
-                story_id=event.story_id,
-                run_id=run.id,
-                at=run.now,
-                kind=event.kind,
-                other_story_id=event.other_story_id,
-                article_count=story.article_count,
-            )
-        )
+        session.add(_event(story, event.kind, run.now, run.id, event.other_story_id))
+
+
+def _event(
+    story: Story, kind: str, at: datetime, run_id: int | None, other: int | None
+) -> StoryEvent:
+    return StoryEvent(
+        story_id=story.id,
+        run_id=run_id,
+        at=at,
+        kind=kind,
+        other_story_id=other,
+        article_count=story.article_count,
+    )
 
 
 def _refresh_keywords(
@@ -415,16 +419,7 @@ def mark_dormant(session: Session, now: datetime, settings: Settings) -> list[in
     for story in stale:
         story.status = DORMANT
         story.updated_at = now
-        session.add(
-            StoryEvent(
-                story_id=story.id,
-                run_id=None,
-                at=now,
-                kind=DORMANT,
-                other_story_id=None,
-                article_count=story.article_count,
-            )
-        )
+        session.add(_event(story, DORMANT, now, None, None))
     return [story.id for story in stale]
 
 
