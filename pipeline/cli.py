@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from pipeline import logs
 from pipeline.db import display_url, make_engine, migrate, require_schema, session_scope
-from pipeline.errors import ConfigError, DatabaseError, StorylineError
+from pipeline.errors import ConfigError, DatabaseError, StorylineError, first_line
 from pipeline.progress import terminal_progress
 from pipeline.settings import Settings
 
@@ -40,8 +40,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except StorylineError as exc:
             _fail(str(exc))
         except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            _fail(f"the database failed during the run ({reason}); check it and rerun")
+            _fail(f"the database failed during the run ({first_line(exc)}); check it and rerun")
         raise AssertionError("unreachable")
 
     return wrapper

@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import Table
 
-from pipeline.errors import DatabaseError
+from pipeline.errors import DatabaseError, first_line
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -74,7 +74,7 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = first_line(exc)
         raise DatabaseError(
             f"cannot connect to database {display_url(str(engine.url))} ({reason}); "
             "check that the server is running and the URL (--db or STORYLINE_DATABASE_URL) is right"
@@ -101,7 +101,7 @@ def migrate(engine: Engine) -> str:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = first_line(exc)
         hint = (
             "install pgvector on the server (scripts/install-pgvector.sh)"
             if "vector" in reason
@@ -144,14 +144,18 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def insert_or_ignore(session: Session, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the session's backend (SQLite or PostgreSQL)."""
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
+
+
 def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert rows, skipping any that collide with a unique constraint; returns rows inserted."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
     inserted = 0
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = list(rows[start : start + INSERT_CHUNK])
-        statement = module.insert(table).values(chunk).on_conflict_do_nothing()
+        statement = insert_or_ignore(session, table).values(chunk)
         # Count what RETURNING gives back: rowcount is not reliable across drivers here.
         inserted += len(session.execute(statement.returning(*table.primary_key.columns)).all())
     return inserted

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from models import EMBEDDING_DIM, Article, Embedding
 from models.types import FloatArray
 from pipeline.db import insert_ignore, session_scope
-from pipeline.errors import ModelError
+from pipeline.errors import ModelError, first_line
 from pipeline.progress import Progress
 from pipeline.settings import Settings
 
@@ -54,7 +54,7 @@ class SentenceTransformerEmbedder:
             transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             self._model = SentenceTransformer(resolve_model_path(name), device="cpu")
         except (OSError, ValueError, ImportError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             raise ModelError(
                 f"cannot load embedding model {name!r} ({reason}); set STORYLINE_MODEL_NAME "
                 "to a model directory on disk or an installed packaged model"

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message, for one-sentence reports.
+
+    For a database error, the driver's own message (``exc.orig``) says what went wrong;
+    an error with no message is named by its type.
+    """
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
+
+
 class StorylineError(Exception):
     """Base class: the CLI prints ``str(exc)`` and exits non-zero, without a traceback."""
 

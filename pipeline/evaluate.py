@@ -24,7 +24,7 @@ from models import Article, Feed, StoryArticle
 from pipeline.cluster import cluster
 from pipeline.db import session_scope
 from pipeline.embed import embed
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, first_line
 from pipeline.ingest import load_duplicate_index, store_entries
 from pipeline.parse import EntryRecord, canonical_url, content_hash, html_to_text
 from pipeline.progress import Progress
@@ -61,7 +61,7 @@ def load_corpus(path: Path) -> list[LabelledArticle]:
         try:
             articles.append(LabelledArticle.model_validate(json.loads(line)))
         except (json.JSONDecodeError, ValidationError) as exc:
-            reason = str(exc).strip().splitlines()[0]
+            reason = first_line(exc)
             raise ConfigError(
                 f"corpus {path} line {number} is not a labelled article ({reason})"
             ) from exc
@@ -304,5 +304,5 @@ def _store(
     for feed_id in sorted(by_feed):
         with session_scope(engine) as session:
             store_entries(
-                session, session.get_one(Feed, feed_id), by_feed[feed_id], settings, now, duplicates
+                session, session.get_one(Feed, feed_id), by_feed[feed_id], now, duplicates
             )

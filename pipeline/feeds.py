@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Article, Feed
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, first_line
 
 
 class FeedSpec(BaseModel):
@@ -59,7 +59,7 @@ def load_feeds_file(path: Path) -> list[FeedSpec]:
             f"cannot read feeds file {path} ({exc.strerror}); check the path"
         ) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"feeds file {path} is not valid YAML ({_first_line(exc)})") from exc
+        raise ConfigError(f"feeds file {path} is not valid YAML ({first_line(exc)})") from exc
     if not isinstance(raw, dict) or "feeds" not in raw:
         raise ConfigError(f"feeds file {path} needs a top-level `feeds:` list")
     try:
@@ -95,10 +95,6 @@ def _start_over(feed: Feed) -> None:
     feed.retry_after_until = None
     feed.next_check_at = None
     feed.identity = "guid"
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import Article, Feed
-from pipeline.db import session_scope
+from pipeline.db import insert_or_ignore, session_scope
 from pipeline.duplicates import DuplicateIndex, signature
+from pipeline.errors import first_line
 from pipeline.fetch import Fetched, FetchError, HostLimits, fetch, make_client
 from pipeline.identity import GUID, LINK, guids_changed, guids_collide, identity_key
 from pipeline.language import detect_language, normalise_language
@@ -186,7 +186,7 @@ def _store_or_record(
         # nothing of this feed was stored: forget what was counted for it
         for name, value in vars(counted).items():
             setattr(report, name, value)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = first_line(exc)
         failed = replace(result, error=f"the database refused this feed's entries ({reason})")
         log.warning("feed not stored", extra={"feed": result.job.name, "reason": reason})
         with session_scope(engine) as session:
@@ -231,7 +231,7 @@ def _store(
     feed.last_error = (
         f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
     )
-    stored = store_entries(session, feed, parsed.entries, settings, now, duplicates)
+    stored = store_entries(session, feed, parsed.entries, now, duplicates)
     report.entries += len(parsed.entries)
     report.new_articles += stored.new
     report.updated_articles += stored.updated
@@ -281,7 +281,6 @@ def store_entries(
     session: Session,
     feed: Feed,
     entries: list[EntryRecord],
-    settings: Settings,
     now: datetime,
     duplicates: DuplicateIndex | None,
 ) -> Stored:
@@ -367,10 +366,7 @@ def _insert(
         "minhash": minhash,
         "duplicate_of_id": first_copy,
     }
-    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(Article).values(values).on_conflict_do_nothing().returning(Article.id)
-    )
+    statement = insert_or_ignore(session, Article).values(values).returning(Article.id)
     article_id = session.execute(statement).scalar()
     if article_id is None:
         return None
