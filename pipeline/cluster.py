@@ -83,6 +83,10 @@ def params_from(settings: Settings) -> ClusterParams:
         max_cluster_distance=settings.max_cluster_distance,
         headline_merge_similarity=settings.headline_merge_similarity,
         headline_merge_name_similarity=settings.headline_merge_name_similarity,
+        event_split_ratio=settings.event_split_ratio,
+        name_link_similarity=settings.name_link_similarity,
+        max_neighbours=settings.max_neighbours,
+        max_component=settings.max_component,
     )
 
 

@@ -17,8 +17,9 @@ from models.types import FloatArray
 Labels = npt.NDArray[np.int64]
 NOISE = -1
 Algorithm = Literal["average", "hdbscan"]
-_BLOCK = 2048
-"""Rows of the similarity matrix computed at once: bounds memory at _BLOCK x window floats."""
+_BLOCK_CELLS = 16_000_000
+"""Cells of the similarity matrix computed at once (rows x window), ~128 MB per float64
+array: bounds the memory of the graph's construction whatever the window's size."""
 _HEADLINE_SHARE = 0.5
 """A cluster whose mean body share (body length over full_body_chars, at most 1) is below
 this is a cluster of headlines, which the second merge pass may join."""
@@ -53,6 +54,10 @@ class ClusterParams:
     max_cluster_distance: float = 0.75
     headline_merge_similarity: float = 0.6
     headline_merge_name_similarity: float = 0.1
+    event_split_ratio: float = 0.4
+    max_neighbours: int = 100
+    max_component: int = 5000
+    name_link_similarity: float = 0.15
     min_samples: int = 1
     cluster_selection_epsilon: float = 0.6
 
@@ -87,7 +92,12 @@ def cluster_vectors(
     ``full_body_chars``. Headlines alone leave a broad story (hundreds of differently
     worded headlines) in many clusters, so a second pass joins clusters of headlines whose
     centroids are close and whose names (capitalised words, numbers) are shared; see
-    ``_merge_headline_clusters``. ``hdbscan``: the earlier density clustering on vectors only.
+    ``_merge_headline_clusters``. Before that, clusters of full articles are checked by
+    their names (capitalised words, numbers): members that name nothing another member
+    names leave (``_require_shared_names``), and a cluster that holds two events of one
+    kind (two earthquakes, two pirate attacks) is cut in two when its halves name
+    different things (``_split_events``). ``hdbscan``: the earlier density clustering on
+    vectors only.
 
     Either way, members farther than ``max_cluster_distance`` (cosine) from the centroid of
     the rest become noise, which caps how far a story can spread; clusters smaller than
@@ -104,7 +114,8 @@ def cluster_vectors(
         raw = _average_linkage(unit, _lexical(texts, count, params), params)
     capped = _cap_spread(unit, raw, params)
     if params.algorithm == "average":
-        merged = _merge_headline_clusters(unit, capped, texts, params)
+        split = _split_events(_require_shared_names(capped, texts, params), texts, params)
+        merged = _merge_headline_clusters(unit, split, texts, params)
         capped = _cap_spread(unit, merged, params)
     return canonical_labels(capped)
 
@@ -153,36 +164,28 @@ def _blend(
 def _average_linkage(
     unit: npt.NDArray[np.float64], lexical: _Lexical, params: ClusterParams
 ) -> Labels:
-    """Average linkage cut at ``link_distance``, exactly, without an n x n matrix.
+    """Average linkage cut at ``link_distance`` without an n x n matrix.
 
     Two groups merge only if their mean similarity reaches the cut, so at least one pair
     across them does: every final cluster lies inside one connected component of the graph
     of pairs at least that similar. The graph is built in row blocks; the dense linkage then
-    runs per component, so cost follows the largest component, not the window.
+    runs per component, so cost follows the largest component, not the window. That is
+    exact while each article keeps all its close pairs and each component fits in
+    ``max_component`` articles. Real news is denser than that: in a window of many topics
+    one component holds nearly every article (99 % of the dev corpora at the default cut),
+    and a dense linkage on 50,000 articles needs tens of GB. So each article keeps only its
+    ``max_neighbours`` most similar pairs, and a component larger than ``max_component``
+    is cut by raising the similarity its pairs need until every piece fits (see
+    ``_pieces``); the linkage then runs per piece, an approximation only where a window is
+    that dense.
     """
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
-    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
     count = unit.shape[0]
-    least = 1.0 - params.link_distance
-    sources: list[npt.NDArray[np.int64]] = []
-    targets: list[npt.NDArray[np.int64]] = []
-    for start in range(0, count, _BLOCK):
-        stop = min(start + _BLOCK, count)
-        embedding = unit[start:stop] @ unit.T
-        words = (lexical.tfidf[start:stop] @ lexical.tfidf.T).toarray()
-        mix = np.minimum(lexical.weight[start:stop, None], lexical.weight[None, :])
-        similar = (1 - mix) * embedding + mix * words >= least
-        row, col = np.nonzero(similar)
-        sources.append(row.astype(np.int64) + start)
-        targets.append(col.astype(np.int64))
-    source, target = np.concatenate(sources), np.concatenate(targets)
-    graph = sparse.csr_matrix((np.ones(source.shape[0]), (source, target)), shape=(count, count))
-    _, component = connected_components(graph, directed=False)
-
+    graph = _neighbour_graph(unit, lexical, 1.0 - params.link_distance, params.max_neighbours)
     labels = np.full(count, NOISE, dtype=np.int64)
     next_label = 0
-    for members in _groups(component):
+    for members in _pieces(graph, np.arange(count), params.max_component):
         if members.shape[0] < 2:
             continue
         distance = 1.0 - _blend(unit, lexical, members)
@@ -197,6 +200,65 @@ def _average_linkage(
     small = (labels != NOISE) & (sizes[np.maximum(labels, 0)] < params.min_cluster_size)
     labels[small] = NOISE
     return labels
+
+
+def _neighbour_graph(
+    unit: npt.NDArray[np.float64], lexical: _Lexical, least: float, keep: int
+) -> sparse.csr_matrix:
+    """Symmetric graph of blended similarities >= ``least``, each row's ``keep`` largest;
+    stored as similarity + 2, so every kept pair has a positive weight."""
+    count = unit.shape[0]
+    sources: list[npt.NDArray[np.int64]] = []
+    targets: list[npt.NDArray[np.int64]] = []
+    weights: list[npt.NDArray[np.float32]] = []
+    block = max(16, _BLOCK_CELLS // max(count, 1))
+    for start in range(0, count, block):
+        stop = min(start + block, count)
+        similarity = unit[start:stop] @ unit.T
+        if lexical.weight[start:stop].any():  # else headlines only: no word share to mix
+            words = (lexical.tfidf[start:stop] @ lexical.tfidf.T).toarray()
+            mix = np.minimum(lexical.weight[start:stop, None], lexical.weight[None, :])
+            similarity = (1 - mix) * similarity + mix * words
+        similarity[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        if keep < count - 1:
+            # Below each row's keep-th largest value, pairs are dropped; ties are kept.
+            kth = -np.partition(-similarity, keep - 1, axis=1)[:, keep - 1 : keep]
+            similarity[similarity < kth] = -np.inf
+        row, col = np.nonzero(similarity >= least)
+        sources.append(row.astype(np.int64) + start)
+        targets.append(col.astype(np.int64))
+        weights.append((similarity[row, col] + 2.0).astype(np.float32))
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    graph = sparse.csr_matrix(
+        (np.concatenate(weights), (source, target)), shape=(count, count), dtype=np.float32
+    )
+    return sparse.csr_matrix(graph.maximum(graph.T))
+
+
+def _pieces(
+    graph: sparse.csr_matrix, members: npt.NDArray[np.int64], largest: int
+) -> list[npt.NDArray[np.int64]]:
+    """Connected components of ``graph`` over ``members``, in order of their first member;
+    one larger than ``largest`` is split by dropping its weakest pairs, step by step (its
+    pairs' similarity quantiles), until every piece fits."""
+    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
+
+    sub = graph[members][:, members]
+    _, component = connected_components(sub, directed=False)
+    out: list[npt.NDArray[np.int64]] = []
+    for group in _groups(component):
+        if group.shape[0] <= largest:
+            out.append(members[group])
+            continue
+        inner = sparse.csr_matrix(sub[group][:, group])
+        # Drop the weakest tenth of its pairs (at least those of the weakest value).
+        floor = float(np.quantile(inner.data, 0.1))
+        inner.data[inner.data <= floor] = 0
+        inner.eliminate_zeros()
+        out.extend(
+            members[group][piece] for piece in _pieces(inner, np.arange(group.shape[0]), largest)
+        )
+    return sorted(out, key=lambda piece: int(piece[0]))
 
 
 def _merge_headline_clusters(
@@ -243,6 +305,122 @@ def _merge_headline_clusters(
     for index, rows in enumerate(members):
         out[rows] = headline[groups[index]]
     return out
+
+
+def _split_events(
+    labels: Labels, texts: Sequence[ArticleText] | None, params: ClusterParams
+) -> Labels:
+    """Cut clusters that hold two events of one kind, by the names each half uses.
+
+    Two earthquakes, or two pirate attacks, read alike to the embedding and share the
+    topic's words, which the window-wide IDF weighs heavily when the window holds many
+    topics. Inside the cluster the topic's words are common and the names (places, people,
+    ships, numbers) are what differ: the names of each article are weighted by TF-IDF fit on
+    the cluster alone, the cluster is bisected by average linkage on them, and the cut is
+    kept when the names shared across the halves are fewer than ``event_split_ratio`` of
+    those shared within them. One event's coverage repeats its names, so it stays whole.
+    Only clusters of full articles, large enough that each half is a cluster, are tried;
+    halves are tried again.
+    """
+    if texts is None or params.event_split_ratio <= 0:
+        return labels
+    full = max(params.full_body_chars, 1)
+    share = np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64)
+    smallest = max(params.min_cluster_size, 2)
+    out = labels.copy()
+    next_label = int(labels.max()) + 1
+    pending = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
+    while pending:
+        members = pending.pop()
+        if members.shape[0] < 2 * smallest or share[members].mean() < _HEADLINE_SHARE:
+            continue
+        documents = [
+            f"{texts[int(i)].title}. {texts[int(i)].body[: params.lexical_chars]}" for i in members
+        ]
+        halves = _bisect_by_names(documents, params.event_split_ratio, smallest)
+        if halves is None:
+            continue
+        out[members[halves]] = next_label
+        next_label += 1
+        pending += [members[~halves], members[halves]]
+    return out
+
+
+def _require_shared_names(
+    labels: Labels, texts: Sequence[ArticleText] | None, params: ClusterParams
+) -> Labels:
+    """Keep together only the members of a full-article cluster that name the same things.
+
+    Reports of one event name its place, its people, its numbers; reports of look-alike
+    events (three children shot by accident in three towns) share the topic's words and
+    little else. Two members are linked when the TF-IDF cosine of their names (capitalised
+    words and numbers, IDF from the window, so a name in every article weighs little) is at
+    least ``name_link_similarity``; each connected group of linked members becomes a cluster
+    (the first keeps the label), and a member linked to none becomes noise, free to be
+    attached to a story later. Clusters of headlines are left alone: a headline names too
+    little to be judged this way.
+    """
+    if texts is None or params.name_link_similarity <= 0:
+        return labels
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    full = max(params.full_body_chars, 1)
+    share = np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64)
+    documents = [f"{t.title}. {t.body[: params.lexical_chars]}" for t in texts]
+    try:
+        names = TfidfVectorizer(analyzer=_names, sublinear_tf=True, dtype=np.float64)
+        matrix = sparse.csr_matrix(names.fit_transform(documents))
+    except ValueError:  # no name in the whole window
+        return labels
+    out = labels.copy()
+    next_label = int(labels.max()) + 1
+    for label in sorted(set(labels.tolist()) - {NOISE}):
+        members = np.flatnonzero(labels == label)
+        if share[members].mean() < _HEADLINE_SHARE:
+            continue
+        linked = (matrix[members] @ matrix[members].T).toarray() >= params.name_link_similarity
+        np.fill_diagonal(linked, False)
+        _, part = connected_components(sparse.csr_matrix(linked), directed=False)
+        for index, group in enumerate(_groups(part)):
+            if group.shape[0] < max(params.min_cluster_size, 2):
+                out[members[group]] = NOISE
+            elif index > 0:
+                out[members[group]] = next_label
+                next_label += 1
+    return out
+
+
+def _bisect_by_names(
+    documents: list[str], ratio: float, smallest: int
+) -> npt.NDArray[np.bool_] | None:
+    """The second half of the best two-way cut by names, or None if the cluster is one event."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    try:
+        # min_df=2: a name only one article uses cannot tie a half together.
+        names = TfidfVectorizer(
+            analyzer=_names, sublinear_tf=True, min_df=2, dtype=np.float64
+        ).fit_transform(documents)
+    except ValueError:  # no name used twice
+        return None
+    similarity = (names @ names.T).toarray()
+    distance = np.clip(1.0 - similarity, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(distance[np.triu_indices(len(documents), k=1)], method="average")
+    second = fcluster(tree, t=2, criterion="maxclust") == 2
+    first = ~second
+    if min(int(first.sum()), int(second.sum())) < smallest:
+        return None
+    pairs_within = first.sum() * (first.sum() - 1) + second.sum() * (second.sum() - 1)
+    within = (
+        similarity[np.ix_(first, first)].sum()
+        + similarity[np.ix_(second, second)].sum()
+        - len(documents)
+    ) / pairs_within
+    cross = similarity[np.ix_(first, second)].mean()
+    return second if within > 0 and cross < ratio * within else None
 
 
 def _names(document: str) -> list[str]:

@@ -99,6 +99,35 @@ class Settings(BaseSettings):
         description="Least TF-IDF cosine of two headline clusters' capitalised words and "
         "numbers for them to join.",
     )
+    event_split_ratio: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="A cluster of full articles is cut in two when the names (capitalised "
+        "words, numbers) its halves share are below this fraction of those shared within "
+        "each half: two events of one kind. 0 turns splitting off.",
+    )
+    name_link_similarity: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Members of a cluster of full articles stay together only when linked "
+        "by names (capitalised words, numbers) whose TF-IDF cosine reaches this; a member "
+        "linked to none becomes noise. 0 turns the check off.",
+    )
+    max_neighbours: int = Field(
+        100,
+        ge=1,
+        description="Close pairs kept per article when the window's similarity graph is "
+        "built; bounds memory on dense windows.",
+    )
+    max_component: int = Field(
+        5000,
+        ge=2,
+        description="Largest group of articles clustered exactly at once; a larger "
+        "connected group is cut by dropping its weakest pairs first (memory grows with "
+        "its square: 5,000 needs about 1 GB).",
+    )
     attach_similarity: float = Field(
         0.8,
         ge=-1,

@@ -168,3 +168,89 @@ def test_second_pass_joins_headline_clusters_of_one_story(
         vectors, ClusterParams(headline_merge_similarity=1.01), texts
     ).tolist() == ([0] * 6 + [1] * 6)
     assert cluster_vectors(vectors, ClusterParams(), texts).tolist() == expected
+
+
+QUAKE = "The earthquake collapsed houses and rescuers searched the rubble for survivors. "
+CHILE = [
+    (QUAKE + "In Valparaiso, Chile, the 7.1 shock killed 12, said Michelle Bachelet. " + note) * 3
+    for note in ("Roads were cut.", "Power failed.", "Schools closed.")
+]
+NEPAL = [
+    (QUAKE + "In Pokhara, Nepal, the 6.4 shock killed 40, said Sushil Koirala. " + note) * 3
+    for note in ("Aid arrived.", "Tents went up.", "Rain fell.")
+]
+CHILE_RETOLD = [
+    "Chile counts its dead in Valparaiso after the 7.1 quake; Bachelet visits. " * 4,
+    "Bachelet tours Valparaiso: 12 killed as Chile shakes. " * 4,
+    "Valparaiso rubble searched. Chile's 7.1 tremor killed 12, Bachelet says. " * 4,
+]
+
+
+@pytest.mark.parametrize(
+    ("bodies", "expected"),
+    [
+        (CHILE + NEPAL, [0] * 3 + [1] * 3),
+        (CHILE + CHILE_RETOLD, [0] * 6),
+    ],
+    ids=["two-earthquakes-split", "one-earthquake-retold-stays-whole"],
+)
+def test_a_cluster_of_two_look_alike_events_splits_on_names(
+    bodies: list[str], expected: list[int]
+) -> None:
+    """Vectors alone join all six (lexical weight 0); the names in the bodies decide."""
+    vectors = look_alike_vectors()
+    texts = [ArticleText("Earthquake", body) for body in bodies]
+    params = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0)
+    assert cluster_vectors(vectors, params, texts).tolist() == expected
+    off = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0, event_split_ratio=0.0)
+    assert cluster_vectors(vectors, off, texts).tolist() == [0] * 6
+
+
+def test_headline_clusters_are_not_split_on_names() -> None:
+    vectors = look_alike_vectors()
+    texts = [ArticleText(body[:90], "") for body in CHILE + NEPAL]
+    assert cluster_vectors(vectors, ClusterParams(lexical_weight=0.0), texts).tolist() == [0] * 6
+
+
+ACCIDENT = "A child found a loaded handgun at home and shot himself by accident, police said. "
+ACCIDENTS = [
+    ACCIDENT * 3 + "The boy, 4, was taken to Springfield General; Homer Simpson was charged.",
+    ACCIDENT * 3 + "Homer Simpson of Springfield, the boy's father, was charged on Monday.",
+    ACCIDENT * 3 + "In Shelbyville, Tanner Jones, 6, was flown to Mercy Hospital.",
+    ACCIDENT * 3 + "Mercy Hospital said Tanner Jones of Shelbyville is stable.",
+    ACCIDENT * 3 + "The Ogdenville girl, 3, died at the scene on Maple Road.",
+    ACCIDENT * 3 + "Capital City detectives said the toddler, 2, is recovering.",
+]
+
+
+def test_members_that_name_nothing_in_common_leave_the_cluster() -> None:
+    """Six look-alike accidents join on vectors and topic words; names keep the two that
+    were each reported twice and send the two reported once to noise."""
+    vectors = look_alike_vectors()
+    texts = [ArticleText("Child shoots himself", body) for body in ACCIDENTS]
+    params = ClusterParams(lexical_weight=0.0, name_link_similarity=0.15)
+    assert cluster_vectors(vectors, params, texts).tolist() == [0, 0, 1, 1, NOISE, NOISE]
+    off = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0, event_split_ratio=0.0)
+    assert cluster_vectors(vectors, off, texts).tolist() == [0] * 6
+
+
+def test_a_component_too_large_is_cut_into_pieces_that_fit() -> None:
+    """Five groups bridged by weak pairs form one component; with room for 10 articles at
+    a time the weakest pairs go first: no piece is larger, and no group is torn apart."""
+    vectors = blobs([8, 5, 7, 3, 6], spread=0.05, seed=11)
+    bridge = ClusterParams(link_distance=1.05, max_cluster_distance=2.0)  # every pair links
+    assert cluster_vectors(vectors, bridge).tolist() == [0] * 29
+    guarded = ClusterParams(link_distance=1.05, max_cluster_distance=2.0, max_component=10)
+    labels = cluster_vectors(vectors, guarded)
+    assert np.bincount(labels[labels != NOISE]).max() <= 10
+    groups = np.repeat(np.arange(5), [8, 5, 7, 3, 6])
+    assert all(len(set(labels[groups == group].tolist())) == 1 for group in range(5))
+    assert len(set(labels.tolist())) >= 3
+    assert cluster_vectors(vectors, guarded).tolist() == labels.tolist()
+
+
+def test_keeping_few_neighbours_still_finds_tight_groups() -> None:
+    vectors = blobs([8, 5, 7, 3, 6], spread=0.05, seed=11)
+    expected = cluster_vectors(vectors, ClusterParams())
+    assert cluster_vectors(vectors, ClusterParams(max_neighbours=3)).tolist() == expected.tolist()
+    assert len(set(expected.tolist())) == 5
