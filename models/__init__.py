@@ -6,6 +6,7 @@ these classes describe them for queries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -145,7 +146,16 @@ class Story(Base):
     """A story: related coverage across outlets, with an id that survives re-clustering."""
 
     __tablename__ = "stories"
-    __table_args__ = (Index("ix_stories_status_last_seen", "status", "last_seen"),)
+    __table_args__ = (
+        Index("ix_stories_status_last_seen", "status", "last_seen"),
+        # pgvector's HNSW index for nearest-centroid queries; PostgreSQL only (migration 0005).
+        Index(  # named in POSTGRESQL_ONLY
+            "ix_stories_centroid_hnsw",
+            "centroid",
+            postgresql_using="hnsw",
+            postgresql_ops={"centroid": "vector_cosine_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(Text)
@@ -245,3 +255,17 @@ __all__ = [
     "StoryEvent",
     "StoryHour",
 ]
+
+
+POSTGRESQL_ONLY = frozenset({"ix_stories_centroid_hnsw"})
+"""Schema objects that exist only on PostgreSQL (pgvector indexes)."""
+
+
+def in_schema_of(dialect: str) -> Callable[..., bool]:
+    """An Alembic ``include_object`` hook: leave out what this dialect does not have, so
+    comparing the models with a migrated SQLite database sees no missing pgvector index."""
+
+    def include(obj: object, name: str | None, type_: str, *_: object) -> bool:
+        return dialect == "postgresql" or name not in POSTGRESQL_ONLY
+
+    return include

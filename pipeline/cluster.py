@@ -10,12 +10,11 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy import Engine, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
@@ -230,23 +229,31 @@ def _apply(
         centroids[label] = centroid(vectors[rows])
 
     # Any live story, however old, may be continued; one not seen in the previous window
-    # only if the word check tells a follow-up from a look-alike event.
+    # only if the word check tells a follow-up from a look-alike event. Older stories are
+    # many (they never expire), so only those close to some cluster are loaded.
     recent = window_start - timedelta(hours=settings.window_hours)
     in_window = set(current.values())
-    candidates = session.execute(
-        select(Story.id, Story.centroid, Story.last_seen)
-        .where(Story.id.in_(in_window) | Story.status.in_(LIVE))
-        .order_by(Story.id)
-    ).all()
+    candidates: list[tuple[int, FloatArray | None, datetime]] = [
+        (row[0], row[1], row[2])
+        for row in session.execute(
+            select(Story.id, Story.centroid, Story.last_seen)
+            .where(
+                or_(
+                    Story.id.in_(in_window),
+                    and_(Story.status.in_(LIVE), Story.last_seen >= recent),
+                )
+            )
+            .order_by(Story.id)
+        )
+    ]
+    older = _older_near(
+        session, centroids, recent, in_window, settings.story_match_similarity - 1e-6
+    )
+    candidates = sorted([*candidates, *older], key=lambda row: row[0])
     window_members: dict[int, set[int]] = defaultdict(set)
     for article_id, story_id in current.items():
         window_members[story_id].add(article_id)
-    older = [
-        (story_id, center)
-        for story_id, center, last_seen in candidates
-        if story_id not in in_window and last_seen < recent
-    ]
-    texts = _story_texts(session, _near(centroids, older, settings.story_match_similarity))
+    texts = _story_texts(session, [row[0] for row in older])
     known = [
         KnownStory(
             story_id,
@@ -333,24 +340,48 @@ def _word_text(title: str, summary: str) -> str:
     return f"{title}. {summary[:WORD_CHECK_CHARS]}"
 
 
-def _near(
+NEAREST_STORIES = 20
+"""Older stories a cluster asks the centroid index for on PostgreSQL."""
+SCAN_BATCH = 5000
+"""Older stories scanned at once elsewhere."""
+
+
+def _older_near(
+    session: Session,
     centroids: dict[int, FloatArray],
-    stories: Sequence[tuple[int, FloatArray | None]],
+    before: datetime,
+    exclude: set[int],
     min_similarity: float,
-) -> list[int]:
-    """Stories whose centroid is close enough to some cluster's for a match by centroid
-    (with a hair of slack: the matcher computes in float32)."""
-    known = [(story_id, center) for story_id, center in stories if center is not None]
-    if not centroids or not known:
+) -> list[tuple[int, FloatArray, datetime]]:
+    """Live stories last seen before ``before`` whose centroid is at least ``min_similarity``
+    (cosine) to some cluster's: the only older stories a cluster can continue.
+
+    On PostgreSQL each cluster asks the HNSW index on ``stories.centroid`` (pgvector,
+    migration 0005) for its ``NEAREST_STORIES`` nearest; elsewhere the stories are scanned in
+    batches, memory bounded and time linear in the number of live stories.
+    """
+    if not centroids:
         return []
-    matrix = np.stack([center for _, center in known]).astype(np.float64)
+    query = select(Story.id, Story.centroid, Story.last_seen).where(
+        Story.status.in_(LIVE), Story.last_seen < before, Story.centroid.is_not(None)
+    )
     clusters = np.stack(list(centroids.values())).astype(np.float64)
-    best = (clusters @ matrix.T).max(axis=0)
-    return [
-        story_id
-        for (story_id, _), top in zip(known, best, strict=True)
-        if top >= min_similarity - 1e-6
-    ]
+    rows: list[tuple[int, FloatArray | None, datetime]] = []
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        for wanted in centroids.values():
+            nearest = query.order_by(Story.centroid.op("<=>")(wanted)).limit(NEAREST_STORIES)
+            rows.extend((row[0], row[1], row[2]) for row in session.execute(nearest))
+    else:
+        for batch in session.execute(query.execution_options(yield_per=SCAN_BATCH)).partitions():
+            rows.extend((row[0], row[1], row[2]) for row in batch)
+    found: dict[int, tuple[int, FloatArray, datetime]] = {}
+    for story_id, center, last_seen in rows:
+        if story_id in exclude or story_id in found or center is None:
+            continue
+        if float((clusters @ center.astype(np.float64)).max()) >= min_similarity:
+            found[story_id] = (story_id, center, last_seen)
+    return [found[story_id] for story_id in sorted(found)]
 
 
 def _story_texts(session: Session, story_ids: list[int]) -> dict[int, str]:

@@ -194,3 +194,40 @@ def test_new_cluster_continues_an_old_story_only_with_shared_words(
     assert report.clusters == 1
     assert (membership[new[0]] == old) is continues
     assert membership[new[0]] == membership[new[1]]
+
+
+def test_only_older_stories_near_a_cluster_are_loaded(engine: Engine) -> None:
+    """Older live stories are found by centroid (pgvector's index on PostgreSQL, a batched
+    scan on SQLite); far, recent, excluded and merged ones are not returned."""
+    from pipeline.cluster import _older_near
+
+    topic = direction(1)
+    before = T0 - timedelta(days=3)
+    with session_scope(engine) as session:
+
+        def story(center: np.ndarray, last_seen: timedelta, status: str = "active") -> int:
+            row = Story(
+                title="s",
+                article_count=2,
+                source_count=1,
+                original_count=2,
+                first_seen=T0 - last_seen,
+                last_seen=T0 - last_seen,
+                model="m",
+                status=status,
+                created_at=T0,
+                updated_at=T0,
+                centroid=(center / np.linalg.norm(center)).astype(np.float32),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+        near_old = story(near(topic, 2, spread=0.02), timedelta(days=200), "dormant")
+        story(direction(3), timedelta(days=200))  # far
+        story(near(topic, 4, spread=0.02), timedelta(days=1))  # recent: loaded elsewhere
+        excluded = story(near(topic, 5, spread=0.02), timedelta(days=30))
+        story(near(topic, 6, spread=0.02), timedelta(days=30), "merged")
+        found = _older_near(session, {0: topic.astype(np.float32)}, before, {excluded}, 0.8)
+    assert [row[0] for row in found] == [near_old]
+    assert np.allclose(np.linalg.norm(found[0][1]), 1.0, atol=1e-5)

@@ -4,13 +4,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from models import Base
+from models import Base, in_schema_of
 from pipeline.db import VERSION_TABLE, alembic_config, current_revision, migrate
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "version_table": VERSION_TABLE,
+                "include_object": in_schema_of(conn.dialect.name),
+            },
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 

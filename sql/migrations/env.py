@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from models import Base
+from models import Base, in_schema_of
 
 VERSION_TABLE = "storyline_alembic_version"
 
@@ -24,6 +24,7 @@ if connection is None:
             target_metadata=Base.metadata,
             version_table=VERSION_TABLE,
             render_as_batch=own_connection.dialect.name == "sqlite",
+            include_object=in_schema_of(own_connection.dialect.name),
         )
         context.run_migrations()
 else:
@@ -32,6 +33,7 @@ else:
         target_metadata=Base.metadata,
         version_table=VERSION_TABLE,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=in_schema_of(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
