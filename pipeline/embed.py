@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from sqlalchemy import Engine, and_, or_, select, update
@@ -18,7 +19,10 @@ from models.types import FloatArray
 from pipeline.db import insert_ignore, session_scope
 from pipeline.errors import ModelError, first_line
 from pipeline.progress import Progress
-from pipeline.settings import Settings
+from pipeline.settings import EmbedBackend, Settings, default_cache_dir
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -40,29 +44,13 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU."""
+    """A sentence-transformers model on the CPU, run by PyTorch."""
 
     def __init__(self, name: str, *, offline: bool = True) -> None:
-        if offline:
-            # Read by huggingface_hub when sentence-transformers loads: forbid network access.
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        try:
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-            self._model = SentenceTransformer(resolve_model_path(name), device="cpu")
-        except (OSError, ValueError, ImportError) as exc:
-            reason = first_line(exc)
-            raise ModelError(
-                f"cannot load embedding model {name!r} ({reason}); set STORYLINE_MODEL_NAME "
-                "to a model directory on disk or an installed packaged model"
-            ) from exc
+        self._model = load_sentence_transformer(name, offline=offline)
         self.name = name
         self.version = model_version(name)
-        dim = self._model.get_embedding_dimension()
-        self.dim = int(dim) if dim is not None else EMBEDDING_DIM
+        self.dim = embedding_dim(self._model)
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         vectors = self._model.encode(
@@ -73,6 +61,31 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def load_sentence_transformer(name: str, *, offline: bool = True) -> SentenceTransformer:
+    """The model on the CPU, or a ModelError naming it and what to do."""
+    if offline:
+        # Read by huggingface_hub when sentence-transformers loads: forbid network access.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        return SentenceTransformer(resolve_model_path(name), device="cpu")
+    except (OSError, ValueError, ImportError) as exc:
+        reason = first_line(exc)
+        raise ModelError(
+            f"cannot load embedding model {name!r} ({reason}); set STORYLINE_MODEL_NAME "
+            "to a model directory on disk or an installed packaged model"
+        ) from exc
+
+
+def embedding_dim(model: SentenceTransformer) -> int:
+    dim = model.get_embedding_dimension()
+    return int(dim) if dim is not None else EMBEDDING_DIM
 
 
 def model_version(name: str) -> str:
@@ -106,9 +119,28 @@ def resolve_model_path(name: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(name: str, offline: bool = True) -> SentenceTransformerEmbedder:
-    """One loaded model per process and name."""
+def load_embedder(
+    name: str,
+    offline: bool = True,
+    backend: EmbedBackend = "torch",
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """One loaded model per process, name and backend.
+
+    ``onnx-int8`` keeps its exported model in ``cache_dir`` (default: ``~/.cache/storyline``).
+    """
+    if backend == "onnx-int8":
+        from pipeline.onnx_backend import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(name, offline=offline, cache_dir=cache_dir or default_cache_dir())
     return SentenceTransformerEmbedder(name, offline=offline)
+
+
+def settings_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for: model, backend and cache directory."""
+    return load_embedder(
+        settings.model_name, settings.hf_offline, settings.embed_backend, settings.model_cache_dir
+    )
 
 
 def article_text(title: str, summary: str, body_chars: int) -> str:
@@ -132,26 +164,30 @@ def embed(
     settings: Settings,
     embedder: Embedder | None = None,
     progress: Progress | None = None,
+    *,
+    article_ids: Collection[int] | None = None,
 ) -> EmbedReport:
     """Embed every article that has no current vector for the configured model.
 
     One transaction per batch: an interrupted run keeps finished batches and a rerun
-    embeds only what is still missing.
+    embeds only what is still missing. ``article_ids`` limits the run to those articles
+    (a scheduler hands batches of them to separate workers; ``pipeline.plan``).
     """
     model = settings.model_name
+    query = (
+        select(Article.id, Article.title, Article.summary, Article.content_hash, Embedding.id)
+        .outerjoin(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model))
+        .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.content_hash))
+        .order_by(Article.id)
+    )
+    if article_ids is not None:
+        query = query.where(Article.id.in_(list(article_ids)))
     with session_scope(engine) as session:
-        todo = session.execute(
-            select(Article.id, Article.title, Article.summary, Article.content_hash, Embedding.id)
-            .outerjoin(
-                Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model)
-            )
-            .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.content_hash))
-            .order_by(Article.id)
-        ).all()
+        todo = session.execute(query).all()
     report = EmbedReport()
     if not todo:
         return report
-    encoder = embedder or load_embedder(model, settings.hf_offline)
+    encoder = embedder or settings_embedder(settings)
     if encoder.dim != EMBEDDING_DIM:
         raise ModelError(
             f"model {model!r} gives {encoder.dim}-dimensional vectors but the database stores "

@@ -5,6 +5,8 @@ Code receives a ``Settings``; it never reads the environment itself.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError
@@ -14,6 +16,14 @@ from pipeline.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///storyline.db"
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+EmbedBackend = Literal["torch", "onnx-int8"]
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/storyline``, else ``~/.cache/storyline``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "storyline"
 
 
 class Settings(BaseSettings):
@@ -28,6 +38,17 @@ class Settings(BaseSettings):
     model_name: str = Field(
         DEFAULT_MODEL,
         description="sentence-transformers model name or local path used for embeddings.",
+    )
+    embed_backend: EmbedBackend = Field(
+        "torch",
+        description="How the model runs: 'torch' is sentence-transformers on PyTorch; "
+        "'onnx-int8' is its ONNX export with int8 weights on ONNX Runtime, exported once into "
+        "model_cache_dir: 2-3 times faster on CPU, vectors within cosine 0.98 of PyTorch's, "
+        "but replay BCubed F1 up to 0.013 lower with the clustering thresholds as tuned.",
+    )
+    model_cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="Where files derived from the model (the ONNX export) are kept between runs.",
     )
     embed_batch_size: int = Field(64, ge=1, description="Articles embedded per model call.")
     embed_text_chars: int = Field(

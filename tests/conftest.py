@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -16,6 +17,16 @@ from pipeline.settings import Settings
 PG_ADMIN_URL = os.environ.get(
     "STORYLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temporary model cache for the session, never the user's: the ONNX export is made
+    once per session (on first use) and shared by every test and the CLI's subprocesses."""
+    path = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORYLINE_MODEL_CACHE_DIR", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")
