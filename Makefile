@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.embed
 	$(BIN)/python -m bench.cluster --sizes 2000,10000
+	$(BIN)/python -m bench.dags --db sqlite
 
 clean:
 	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal

@@ -1,20 +1,37 @@
 """Storyline: news feeds in, evolving multi-outlet stories out.
 
 A plain library: the CLI (``pipeline.cli``), the Airflow DAGs (``dags/``) and the tests
-call the same stage functions.
+call the same stage functions (``pipeline.ingest.ingest``, ``pipeline.embed.embed``,
+``pipeline.cluster.cluster``).
+
+Nothing is imported here eagerly (the names below load on first use, PEP 562), so
+``import pipeline.settings`` stays light: the DAG processor reads the settings while
+parsing the DAG files without loading numpy, SQLAlchemy or the clustering code.
 """
 
-from pipeline.cluster import ClusterReport, cluster
-from pipeline.embed import EmbedReport, embed
-from pipeline.ingest import IngestReport, ingest
-from pipeline.settings import Settings
+from __future__ import annotations
 
-__all__ = [
-    "ClusterReport",
-    "EmbedReport",
-    "IngestReport",
-    "Settings",
-    "cluster",
-    "embed",
-    "ingest",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.cluster import ClusterReport
+    from pipeline.embed import EmbedReport
+    from pipeline.ingest import IngestReport
+    from pipeline.settings import Settings
+
+_EXPORTS = {
+    "ClusterReport": "pipeline.cluster",
+    "EmbedReport": "pipeline.embed",
+    "IngestReport": "pipeline.ingest",
+    "Settings": "pipeline.settings",
+}
+
+__all__ = ["ClusterReport", "EmbedReport", "IngestReport", "Settings"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

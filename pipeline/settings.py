@@ -229,6 +229,40 @@ class Settings(BaseSettings):
         "Storyline/0.1 (+https://github.com/storyline-news/storyline)",
         description="User-Agent sent with every feed request.",
     )
+    airflow_conn_id: str = Field(
+        "storyline_db",
+        description="Airflow connection whose URI is the stories database, for the DAGs "
+        "(docker-compose.yml: env AIRFLOW_CONN_STORYLINE_DB, also stored by airflow-init).",
+    )
+    feed_pool: str = Field(
+        "storyline_feeds",
+        description="Airflow pool the feed-fetching tasks run in: caps fetches across workers.",
+    )
+    feed_pool_slots: int = Field(
+        8, ge=1, description="Slots of feed_pool, as the deployment creates it."
+    )
+    ingest_interval_minutes: int = Field(
+        15, ge=1, description="Minutes between two runs of the ingest DAG."
+    )
+    ingest_task_feeds: int = Field(
+        10,
+        ge=1,
+        description="Feeds per mapped ingest task (a host's feeds always share one task, "
+        "so fetch_per_host holds across workers); 1 gives one task per feed.",
+    )
+    embed_task_batch: int = Field(
+        256,
+        ge=1,
+        description="Articles per mapped embed task: the backlog is split into tasks of "
+        "this many, which workers embed in parallel.",
+    )
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="Maintenance deletes stories whose newest article is older than this, "
+        "and articles this old that belong to no kept story (with their embeddings); "
+        "unset keeps everything.",
+    )
     log_level: str = Field("WARNING", description="Root log level (DEBUG, INFO, WARNING).")
 
     @classmethod

@@ -1,19 +1,23 @@
-"""The Airflow DAG in ``dags/storyline.py``: it parses, and it runs end to end.
+"""The Airflow DAGs in ``dags/``: they load, they have the shape the issue asks for, and
+ingest -> embed -> cluster (and maintenance) run end to end against PostgreSQL, with the
+feeds served over real HTTP; a task killed midway loses nothing and doubles nothing.
 
 Airflow never runs inside the pytest process: importing it configures logging and global
-state for the whole process. Each check runs ``python -c`` in a subprocess with its own
-``AIRFLOW_HOME`` under ``tmp_path``, a SQLite metadata database there, and no examples, so
-nothing of the user's Airflow installation is read or written.
+state for the whole process. Each check runs ``tests/airflow_runner.py`` in a subprocess
+with its own ``AIRFLOW_HOME`` (a SQLite metadata database there, no examples), so nothing
+of the user's Airflow installation is read or written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -25,44 +29,21 @@ import pytest
 import yaml
 from sqlalchemy import Engine, func, select
 
-from models import Article, Embedding, Story, StoryArticle
+from models import Article, Embedding, Feed, Story, StoryArticle
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.feeds import load_feeds_file, sync_feeds
-from pipeline.stories import current_stories
+from pipeline.stories import StoryView, current_stories
+from tests.airflow_runner import RESULT_MARKER, airflow_env
 from tests.factories import row_counts
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, RecordedRequest, Response
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
 AIRFLOW = Path(sys.executable).parent / "airflow"
-DAG_ID = "storyline"
-RESULT_MARKER = "@@STORYLINE-RESULT@@ "
+DAG_IDS = ["storyline_cluster", "storyline_embed", "storyline_ingest", "storyline_maintenance"]
+RSS_HEADERS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 
 # -- running Airflow in a subprocess ---------------------------------------------------
-
-
-def airflow_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of an isolated Airflow: nothing from the user's AIRFLOW_* or STORYLINE_*."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AIRFLOW_", "AIRFLOW__", "STORYLINE_", "_AIRFLOW"))
-    }
-    home.mkdir(parents=True, exist_ok=True)
-    no_proxy = ",".join(filter(None, [env.get("NO_PROXY", ""), "127.0.0.1,localhost"]))
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        NO_PROXY=no_proxy,
-        no_proxy=no_proxy,
-    )
-    env.update(extra)
-    return env
 
 
 @dataclass(frozen=True)
@@ -74,14 +55,21 @@ class Ran:
     result: dict[str, Any]
 
 
-def run_python(code: str, env: dict[str, str], *args: str, timeout: float = 600) -> Ran:
-    """Run ``code`` in a fresh interpreter; it prints one ``RESULT_MARKER`` + JSON line."""
-    return _run([sys.executable, "-c", code, *args], env, timeout=timeout, expect_result=True)
+def runner(env: dict[str, str], *args: str, timeout: float = 600) -> Ran:
+    """Run ``tests/airflow_runner.py`` with ``args``; it prints one result line."""
+    return _run([sys.executable, "-m", "tests.airflow_runner", *args], env, timeout=timeout)
 
 
-def _run(
-    command: list[str], env: dict[str, str], *, timeout: float, expect_result: bool = False
-) -> Ran:
+def run_dags(env: dict[str, str], *steps: dict[str, Any]) -> list[dict[str, Any]]:
+    """``dag.test()`` each step's DAG in turn, in one subprocess; each run's report."""
+    ran = runner(env, "run", json.dumps(list(steps)))
+    runs: list[dict[str, Any]] = ran.result["runs"]
+    for run in runs:
+        print(f"{run['dag_id']}: {run['state']} in {run['seconds']:.1f}s")
+    return runs
+
+
+def _run(command: list[str], env: dict[str, str], *, timeout: float) -> Ran:
     start = time.perf_counter()
     proc = subprocess.run(
         command,
@@ -95,7 +83,7 @@ def _run(
     )
     seconds = time.perf_counter() - start
     output = (
-        f"$ {' '.join(command[:2])} ... ({seconds:.1f}s)\n"
+        f"$ {' '.join(command[:4])} ... ({seconds:.1f}s)\n"
         f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
     )
     # Shown by pytest only when the test fails.
@@ -105,156 +93,155 @@ def _run(
             f"{command[0]} exited {proc.returncode} after {seconds:.1f}s:\n{_tail(output)}",
             pytrace=False,
         )
-    result: dict[str, Any] = {}
-    if expect_result:
-        lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
-        if not lines:
-            pytest.fail(f"no result line in the output:\n{_tail(output)}", pytrace=False)
-        result = json.loads(lines[-1][len(RESULT_MARKER) :])
-    return Ran(output, seconds, result)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    if not lines:
+        pytest.fail(f"no result line in the output:\n{_tail(output)}", pytrace=False)
+    return Ran(output, seconds, json.loads(lines[-1][len(RESULT_MARKER) :]))
 
 
 def _tail(output: str, lines: int = 80) -> str:
     return "\n".join(output.splitlines()[-lines:])
 
 
-# -- the DAG parses ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated Airflow metadata database for the module's runs."""
+    home = tmp_path_factory.mktemp("airflow")
+    _run_plain([str(AIRFLOW), "db", "migrate"], airflow_env(home))
+    return home
 
-PARSE_SCRIPT = f"""
-import json, time
-start = time.perf_counter()
-from airflow.dag_processing.dagbag import DagBag
-imported = time.perf_counter()
-bag = DagBag()
-parsed = time.perf_counter()
-dag = bag.dags.get({DAG_ID!r})
-summary = {{
-    "import_errors": bag.import_errors,
-    "warnings": {{path: list(w) for path, w in bag.captured_warnings.items()}},
-    "dag_ids": sorted(bag.dag_ids),
-    "import_airflow_s": imported - start,
-    "dagbag_s": parsed - imported,
-    "file_s": max([s.duration.total_seconds() for s in bag.dagbag_stats], default=0.0),
-}}
-if dag is not None:
-    summary.update(
-        tags=sorted(dag.tags),
-        owner=dag.owner,
-        schedule=getattr(dag.timetable, "expression", None),
-        timetable=type(dag.timetable).__name__,
-        catchup=dag.catchup,
-        max_active_runs=dag.max_active_runs,
-        start_date=dag.start_date.isoformat(),
-        has_doc=bool(dag.doc_md),
-        tasks={{
-            t.task_id: {{
-                "upstream": sorted(t.upstream_task_ids),
-                "downstream": sorted(t.downstream_task_ids),
-                "owner": t.owner,
-                "retries": t.retries,
-                "retry_delay_s": t.retry_delay.total_seconds(),
-                "retry_exponential_backoff": float(t.retry_exponential_backoff),
-            }}
-            for t in dag.tasks
-        }},
-        topological=[t.task_id for t in dag.topological_sort()],
+
+def _run_plain(command: list[str], env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=False
     )
-
-# run_time(): data_interval_end, else logical_date, else the fallback; always a plain datetime.
-import datetime as dt
-import importlib.util
-import pendulum
-
-path = {str(DAGS_FOLDER / "storyline.py")!r}
-spec = importlib.util.spec_from_file_location("storyline_dag_module", path)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-end, logical = pendulum.datetime(2026, 5, 1, 12), pendulum.datetime(2026, 5, 1, 11)
-fallback = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-cases = {{
-    "interval": {{"data_interval_end": end, "logical_date": logical}},
-    "logical": {{"data_interval_end": None, "logical_date": logical}},
-    "none": {{"data_interval_end": None, "logical_date": None}},
-    "empty": {{}},
-}}
-summary["run_time"] = {{}}
-for name, context in cases.items():
-    value = module.run_time(context, fallback=fallback)
-    summary["run_time"][name] = [value.isoformat(), type(value).__name__]
-print({RESULT_MARKER!r} + json.dumps(summary, default=str))
-"""
+    if proc.returncode != 0:
+        pytest.fail(f"{command} exited {proc.returncode}:\n{proc.stderr[-4000:]}", pytrace=False)
 
 
-def test_dag_file_parses(tmp_path: Path) -> None:
-    ran = run_python(PARSE_SCRIPT, airflow_env(tmp_path / "airflow"), timeout=120)
-    summary = ran.result
+# -- the DAGs load and have the right shape --------------------------------------------
 
-    assert summary["import_errors"] == {}
-    assert summary["warnings"] == {}
-    assert summary["dag_ids"] == [DAG_ID]
-    assert summary["file_s"] < 1.0, f"parsing dags/storyline.py took {summary['file_s']:.2f}s"
-    assert summary["tags"] == ["storyline"]
-    assert summary["owner"] == "storyline"
-    assert summary["catchup"] is False
-    assert summary["max_active_runs"] == 1
-    assert summary["schedule"] == "*/15 * * * *"
-    assert summary["timetable"] == "CronTriggerTimetable"
-    assert summary["start_date"] == "2026-01-01T00:00:00+00:00"
-    assert summary["has_doc"]
 
-    tasks = summary["tasks"]
-    assert summary["topological"] == ["ingest", "embed", "cluster"]
-    assert tasks["ingest"]["upstream"] == []
-    assert tasks["embed"]["upstream"] == ["ingest"]
-    assert tasks["cluster"]["upstream"] == ["embed"]
-    assert tasks["cluster"]["downstream"] == []
-    for task in tasks.values():
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The DAG folder as the DAG processor loads it, described by the runner."""
+    return runner(airflow_env(tmp_path_factory.mktemp("airflow-parse")), "parse").result
+
+
+def test_dags_load_with_no_import_errors(parsed: dict[str, Any]) -> None:
+    assert parsed["import_errors"] == {}
+    assert parsed["warnings"] == {}
+    assert parsed["dag_ids"] == DAG_IDS
+    for name, seconds in parsed["file_s"].items():
+        assert seconds < 1.0, f"parsing dags/{name} took {seconds:.2f}s"
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_every_dag_has_tags_an_owner_and_retries(parsed: dict[str, Any], dag_id: str) -> None:
+    dag = parsed["dags"][dag_id]
+    assert dag["tags"] == ["storyline"]
+    assert dag["owner"] == "storyline"
+    assert dag["has_doc"]
+    assert dag["catchup"] is False
+    assert dag["max_active_runs"] == 1
+    assert dag["start_date"] == "2026-01-01T00:00:00+00:00"
+    for task in dag["tasks"].values():
         assert task["owner"] == "storyline"
-        assert task["retries"] == 2
+        assert task["retries"] == 3
         assert task["retry_delay_s"] == 60
         assert task["retry_exponential_backoff"] == 2.0
+        assert task["max_retry_delay_s"] == 15 * 60
+        assert task["execution_timeout_s"] == 3600
 
-    assert summary["run_time"] == {
+
+def _assets(timetable: dict[str, Any]) -> list[str]:
+    condition = timetable["__var"]["asset_condition"]
+    return [asset["name"] for asset in condition["objects"]]
+
+
+def test_ingest_maps_the_due_feeds_in_the_feed_pool(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["storyline_ingest"]
+    assert dag["timetable"]["__type"] == "airflow.timetables.trigger.DeltaTriggerTimetable"
+    assert dag["timetable"]["__var"]["delta"] == 15 * 60
+    assert dag["topological"] == ["plan_feeds", "fetch_feeds", "publish"]
+    tasks = dag["tasks"]
+    assert tasks["fetch_feeds"]["upstream"] == ["plan_feeds"]
+    assert tasks["fetch_feeds"]["mapped"] is True
+    assert tasks["fetch_feeds"]["pool"] == "storyline_feeds"
+    assert "label" in tasks["fetch_feeds"]["map_index_template"]
+    assert tasks["plan_feeds"]["pool"] == tasks["publish"]["pool"] == "default_pool"
+    assert tasks["publish"]["upstream"] == ["fetch_feeds"]
+    assert tasks["publish"]["outlets"] == ["storyline_articles"]
+
+
+def test_embed_runs_on_new_articles_mapped_over_batches(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["storyline_embed"]
+    assert dag["timetable"]["__type"] == "airflow.timetables.simple.AssetTriggeredTimetable"
+    assert _assets(dag["timetable"]) == ["storyline_articles"]
+    assert dag["topological"] == ["plan_batches", "embed_batch", "publish"]
+    tasks = dag["tasks"]
+    assert tasks["embed_batch"]["mapped"] is True
+    assert "article_ids" in tasks["embed_batch"]["map_index_template"]
+    assert tasks["publish"]["upstream"] == ["embed_batch", "plan_batches"]
+    assert tasks["publish"]["outlets"] == ["storyline_embeddings"]
+
+
+def test_cluster_runs_on_new_embeddings_and_hourly(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["storyline_cluster"]
+    timetable = dag["timetable"]
+    assert timetable["__type"] == "airflow.timetables.assets.AssetOrTimeSchedule"
+    assert _assets(timetable) == ["storyline_embeddings"]
+    assert timetable["__var"]["timetable"]["__var"]["expression"] == "0 * * * *"
+    assert dag["topological"] == ["cluster", "publish"]
+    assert dag["tasks"]["publish"]["outlets"] == ["storyline_stories"]
+
+
+def test_maintenance_runs_daily(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["storyline_maintenance"]
+    assert dag["timetable"]["__type"] == "airflow.timetables.trigger.CronTriggerTimetable"
+    assert dag["timetable"]["__var"]["expression"] == "30 3 * * *"
+    tasks = dag["tasks"]
+    assert tasks["apply_retention"]["upstream"] == ["mark_dormant"]
+    assert tasks["optimise"]["upstream"] == ["apply_retention"]
+    assert tasks["publish"]["upstream"] == ["apply_retention", "mark_dormant"]
+    assert tasks["publish"]["outlets"] == ["storyline_stories"]
+
+
+def test_settings_shape_the_dags(tmp_path: Path) -> None:
+    env = airflow_env(
+        tmp_path / "airflow",
+        STORYLINE_INGEST_INTERVAL_MINUTES="5",
+        STORYLINE_FEED_POOL="feeds_elsewhere",
+    )
+    dag = runner(env, "parse").result["dags"]["storyline_ingest"]
+    assert dag["timetable"]["__var"]["delta"] == 5 * 60
+    assert dag["tasks"]["fetch_feeds"]["pool"] == "feeds_elsewhere"
+
+
+def test_run_time_falls_back_to_the_runs_own_time(parsed: dict[str, Any]) -> None:
+    # data_interval_end, else logical_date, else the run's run_after (asset-triggered and
+    # manual runs have no logical date), else the fallback; always a plain UTC datetime
+    assert parsed["run_time"] == {
         "interval": ["2026-05-01T12:00:00+00:00", "datetime"],
         "logical": ["2026-05-01T11:00:00+00:00", "datetime"],
+        "run_after": ["2026-05-01T10:30:00+00:00", "datetime"],
         "none": ["2030-01-01T00:00:00+00:00", "datetime"],
         "empty": ["2030-01-01T00:00:00+00:00", "datetime"],
     }
 
 
-# -- the DAG runs end to end ---------------------------------------------------------------
+def test_connection_becomes_a_database_url(parsed: dict[str, Any]) -> None:
+    assert parsed["database_url"] == {
+        # pipeline.db.make_engine points postgres:// at psycopg 3
+        "postgresql": "postgres://story:p%40ss@db.internal:5432/storyline",
+        "psycopg": "postgresql+psycopg://story@db.internal/storyline",
+        "sslmode": "postgres://story@db.internal:5432/storyline?sslmode=require",
+        "sqlite-uri": "sqlite:////var/lib/storyline/stories.db",
+        "sqlite-fields": "sqlite:////var/lib/storyline/stories.db",
+    }
 
-DAG_TEST_SCRIPT = f"""
-import json, sys, time
-from airflow.dag_processing.dagbag import DagBag
 
-bag = DagBag()
-assert not bag.import_errors, bag.import_errors
-dag = bag.dags[{DAG_ID!r}]
-# Fail fast: a failing task would otherwise wait out its retry delays inside dag.test().
-for task in dag.tasks:
-    task.retries = 0
-
-# "manual": no logical date, like a run triggered by hand or by an asset in Airflow 3.
-kwargs = {{"logical_date": None}} if sys.argv[1:] == ["manual"] else {{}}
-start = time.perf_counter()
-run = dag.test(**kwargs)
-seconds = time.perf_counter() - start
-
-from airflow import settings
-from airflow.models.xcom import XComModel
-
-with settings.Session() as session:
-    states = {{ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)}}
-    rows = session.scalars(
-        XComModel.get_many(run_id=run.run_id, dag_ids={DAG_ID!r}, key="return_value")
-    ).all()
-    xcoms = {{row.task_id: XComModel.deserialize_value(row) for row in rows}}
-print({RESULT_MARKER!r} + json.dumps(
-    {{"state": str(run.state), "tasks": states, "xcoms": xcoms, "dag_test_s": seconds}},
-    default=str,
-))
-"""
+# -- the DAGs run end to end ---------------------------------------------------------------
 
 OUTLETS = ("Daily Planet", "Global Wire", "Metro Courier")
 
@@ -359,11 +346,11 @@ class Item:
     event: str | None
 
 
-def feed_items(base_url: str, now: datetime) -> dict[str, list[Item]]:
+def feed_items(now: datetime) -> dict[str, list[Item]]:
     """Five items per outlet: one on each shared event plus three unrelated singletons.
 
-    Published 1-20 hours before ``now``: inside the 72-hour cluster window that ends at
-    the run's time, whichever of its data-interval end or logical date Airflow gives.
+    Published 1-15 hours before ``now``: inside the 72-hour cluster window that ends at
+    the run's time, whichever of its data-interval end or run_after Airflow gives.
     """
     feeds: dict[str, list[Item]] = {}
     for index, outlet in enumerate(OUTLETS):
@@ -376,7 +363,7 @@ def feed_items(base_url: str, now: datetime) -> dict[str, list[Item]]:
         feeds[slug] = [
             Item(
                 guid=f"urn:{slug}:{number}",
-                link=f"{base_url}/{slug}/articles/{number}.html",
+                link=f"https://{slug}.example/articles/{number}.html",
                 title=title,
                 description=description,
                 published=now - timedelta(hours=1 + 3 * number + index),
@@ -414,96 +401,352 @@ def rss(outlet: str, items: list[Item]) -> bytes:
 @pytest.fixture
 def stories_engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
+    migrate(engine)  # what `storyline init` does
     yield engine
     engine.dispose()
 
 
+def register(engine: Engine, feeds_file: Path, urls: dict[str, str], now: datetime) -> None:
+    """Write the feeds file for ``urls`` (slug -> URL) and sync it, as ``feeds sync`` does."""
+    feeds_file.write_text(
+        yaml.safe_dump(
+            {
+                "feeds": [
+                    {"name": slug, "url": url, "outlet": outlet}
+                    for (slug, url), outlet in zip(urls.items(), OUTLETS, strict=True)
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(feeds_file), now)
+
+
+def tasks_of(run: dict[str, Any]) -> dict[str, Any]:
+    """Each task's state; a mapped task's as the list of its instances' states."""
+    return {
+        task_id: [ti["state"] for ti in entry] if isinstance(entry, list) else entry["state"]
+        for task_id, entry in run["tasks"].items()
+    }
+
+
+def check_stories(engine: Engine, served: list[Item]) -> list[StoryView]:
+    """Every served item stored once and embedded once; each shared event one story."""
+    with session_scope(engine) as session:
+        stored = session.execute(select(Article.guid, Article.url)).all()
+        assert sorted(stored) == sorted((item.guid, item.link) for item in served)
+        embedded = session.scalars(select(Embedding.article_id)).all()
+        assert sorted(embedded) == sorted(session.scalars(select(Article.id)))
+        members = session.scalar(select(func.count()).select_from(StoryArticle))
+        assert members == session.scalar(
+            select(func.coalesce(func.sum(Story.article_count), 0)).where(
+                Story.status.in_(("active", "dormant"))
+            )
+        )
+        stories = current_stories(session)
+    story_of = {article.url: story.id for story in stories for article in story.articles}
+    for event in ("quake", "rates"):
+        links = {item.link for item in served if item.event == event}
+        homes = {story_of.get(link) for link in links}
+        assert None not in homes, (event, stories)
+        assert len(homes) == 1, (event, stories)
+        (home,) = [story for story in stories if story.id in homes]
+        assert home.source_count == len(OUTLETS), home
+        assert {a.url for a in home.articles} == links, home
+    return stories
+
+
 @pytest.mark.airflow
 @pytest.mark.postgres
-def test_dag_runs_end_to_end(tmp_path: Path, pg_url: str, stories_engine: Engine) -> None:
+def test_dags_run_end_to_end(
+    airflow_home: Path, pg_url: str, stories_engine: Engine, tmp_path: Path
+) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    env = airflow_env(tmp_path / "airflow", STORYLINE_DATABASE_URL=pg_url)
-    _run([str(AIRFLOW), "db", "migrate"], env, timeout=300)
-
+    # The stories database is the Airflow connection; the fallback URL must not be used.
+    env = airflow_env(
+        airflow_home,
+        AIRFLOW_CONN_STORYLINE_DB=pg_url,
+        STORYLINE_DATABASE_URL="postgresql://nobody@127.0.0.1:9/not-this-one",
+        STORYLINE_INGEST_TASK_FEEDS="1",
+        STORYLINE_EMBED_TASK_BATCH="5",
+    )
+    feeds = feed_items(now)
+    served = [item for items in feeds.values() for item in items]
     with FeedServer() as server:
-        feeds = feed_items(server.base_url, now)
+        urls = {}
         for (slug, items), outlet in zip(feeds.items(), OUTLETS, strict=True):
-            server.route(
-                f"/{slug}.xml",
-                rss(outlet, items),
-                headers={"Content-Type": "application/rss+xml; charset=utf-8"},
-            )
-        feeds_file = tmp_path / "feeds.yaml"
-        feeds_file.write_text(
-            yaml.safe_dump(
-                {
-                    "feeds": [
-                        {"name": slug, "url": server.url(f"/{slug}.xml"), "outlet": outlet}
-                        for slug, outlet in zip(feeds, OUTLETS, strict=True)
-                    ]
-                }
-            ),
-            encoding="utf-8",
-        )
-        migrate(stories_engine)  # what `storyline init` does
-        with session_scope(stories_engine) as session:
-            sync_feeds(session, load_feeds_file(feeds_file), now)
+            server.route(f"/{slug}.xml", rss(outlet, items), headers=RSS_HEADERS)
+            # two hosts, so the due feeds make two batches (a host's feeds share one)
+            host = "localhost" if slug == "global-wire" else "127.0.0.1"
+            urls[slug] = f"http://{host}:{server.port}/{slug}.xml"
+        register(stories_engine, tmp_path / "feeds.yaml", urls, now)
 
-        first = run_python(DAG_TEST_SCRIPT, env)
-        print(f"dag.test() #1: {first.result['dag_test_s']:.1f}s, process {first.seconds:.1f}s")
-        assert first.result["state"] == "success", first.result
-        assert first.result["tasks"] == dict.fromkeys(("ingest", "embed", "cluster"), "success")
+        started = datetime.now(UTC)
+        ingest, embed, cluster = run_dags(
+            env,
+            {"dag_id": "storyline_ingest"},
+            # as started by the asset events: no logical date
+            {"dag_id": "storyline_embed", "logical_date": None},
+            {"dag_id": "storyline_cluster", "logical_date": None},
+        )
+        cycle = sum(run["seconds"] for run in (ingest, embed, cluster))
+        print(f"one ingest -> embed -> cluster cycle in dag.test(): {cycle:.1f}s")
         for slug in feeds:
             assert len(server.requests_for(f"/{slug}.xml")) == 1
         assert server.errors == []
 
-        served = [item for items in feeds.values() for item in items]
-        xcoms = first.result["xcoms"]
-        assert xcoms["ingest"]["feeds"] == len(feeds)
-        assert xcoms["ingest"]["failed"] == 0, xcoms["ingest"]["errors"]
-        assert xcoms["ingest"]["new_articles"] == len(served)
-        assert xcoms["embed"]["embedded"] == len(served)
-        assert xcoms["cluster"]["articles"] == len(served)
-        assert xcoms["cluster"]["skipped"] is False
+    # ingest: one mapped task per host's batch, named after its feeds
+    assert ingest["state"] == "success", ingest
+    assert tasks_of(ingest) == {
+        "plan_feeds": "success",
+        "fetch_feeds": ["success", "success"],
+        "publish": "success",
+    }
+    fetched = ingest["tasks"]["fetch_feeds"]
+    assert sorted(ti["label"] for ti in fetched) == ["daily-planet, metro-courier", "global-wire"]
+    assert sum(ti["xcom"]["new_articles"] for ti in fetched) == len(served)
+    assert all(ti["xcom"]["failed"] == 0 for ti in fetched), fetched
+    summary = ingest["tasks"]["publish"]["xcom"]
+    assert (summary["feeds"], summary["new_articles"], summary["failed"]) == (3, len(served), 0)
+    assert ingest["asset_events"] == [
+        {
+            "asset": "storyline_articles",
+            "extra": {"feeds": 3, "new_articles": len(served), "updated_articles": 0},
+        }
+    ]
 
-        with session_scope(stories_engine) as session:
-            stored = session.execute(select(Article.guid, Article.url)).all()
-            assert sorted(stored) == sorted((item.guid, item.link) for item in served)
-            unembedded = session.scalar(
-                select(func.count())
-                .select_from(Article)
-                .outerjoin(Embedding, Embedding.article_id == Article.id)
-                .where(Embedding.id.is_(None))
+    # embed: the 15 articles split over three mapped tasks
+    assert embed["state"] == "success", embed
+    assert tasks_of(embed) == {
+        "plan_batches": "success",
+        "embed_batch": ["success"] * 3,
+        "publish": "success",
+    }
+    batches = embed["tasks"]["embed_batch"]
+    assert [ti["xcom"]["articles"] for ti in batches] == [5, 5, 5]
+    assert [ti["xcom"]["embedded"] for ti in batches] == [5, 5, 5]
+    assert all(ti["label"].startswith("5 articles, ids ") for ti in batches), batches
+    assert embed["tasks"]["publish"]["xcom"]["articles_per_task"] == [5, 5, 5]
+    assert [event["asset"] for event in embed["asset_events"]] == ["storyline_embeddings"]
+
+    # cluster: the window ends at the run's run_after, since it has no logical date
+    assert cluster["state"] == "success", cluster
+    assert tasks_of(cluster) == {"cluster": "success", "publish": "success"}
+    report = cluster["tasks"]["cluster"]["xcom"]
+    assert started <= datetime.fromisoformat(report["now"]) <= datetime.now(UTC)
+    assert (report["articles"], report["skipped"]) == (len(served), False)
+    assert report["stories_created"] >= 2
+    assert [event["asset"] for event in cluster["asset_events"]] == ["storyline_stories"]
+    stories = check_stories(stories_engine, served)
+    assert len([story for story in stories if story.source_count >= 2]) >= 2
+
+    # A second cycle finds nothing to do; a rerun of the cluster at an explicit time (as a
+    # backfill would) sees the same window: nothing is fetched, written or doubled.
+    counts = row_counts(stories_engine)
+    again = run_dags(
+        env,
+        {"dag_id": "storyline_ingest", "logical_date": None},
+        {"dag_id": "storyline_embed", "logical_date": None},
+        {"dag_id": "storyline_cluster", "logical_date": None},
+        {"dag_id": "storyline_cluster", "logical_date": (now + timedelta(minutes=1)).isoformat()},
+    )
+    assert [run["state"] for run in again] == ["success"] * 4, again
+    assert tasks_of(again[0]) == {
+        "plan_feeds": "success",
+        "fetch_feeds": "skipped",  # mapped over no batch
+        "publish": "skipped",
+    }
+    assert again[0]["tasks"]["plan_feeds"]["xcom"] == []  # fetched minutes ago: none is due
+    assert tasks_of(again[1])["publish"] == "skipped"
+    for rerun in again[2:]:
+        assert rerun["tasks"]["cluster"]["xcom"]["skipped"] is True
+        assert rerun["tasks"]["cluster"]["xcom"]["stories_created"] == 0
+        assert tasks_of(rerun)["publish"] == "skipped"
+    assert [event for run in again for event in run["asset_events"]] == []
+    assert row_counts(stories_engine) == counts
+
+    # Maintenance, with the database from STORYLINE_DATABASE_URL as there is no connection
+    # (the plain CLI's way), and a retention of 12 hours.
+    with session_scope(stories_engine) as session:
+        before = session.execute(
+            select(Article.id, Article.published_at, StoryArticle.story_id).outerjoin(
+                StoryArticle, StoryArticle.article_id == Article.id
             )
-            assert unembedded == 0
-            stories = current_stories(session)
-        story_of = {article.url: story.id for story in stories for article in story.articles}
-        for event in ("quake", "rates"):
-            links = {item.link for item in served if item.event == event}
-            homes = {story_of.get(link) for link in links}
-            assert None not in homes, (event, stories)
-            assert len(homes) == 1, (event, stories)
-            (home,) = [story for story in stories if story.id in homes]
-            assert home.source_count == len(OUTLETS), home
-            assert {a.url for a in home.articles} == links, home
-        multi_outlet = [story for story in stories if story.source_count >= 2]
-        assert len(multi_outlet) >= 2
+        ).all()
+    fallback = airflow_env(
+        airflow_home, STORYLINE_DATABASE_URL=pg_url, STORYLINE_RETENTION_DAYS="0.5"
+    )
+    (maintenance,) = run_dags(fallback, {"dag_id": "storyline_maintenance", "logical_date": None})
+    assert maintenance["state"] == "success", maintenance
+    tasks = maintenance["tasks"]
+    assert tasks["mark_dormant"]["xcom"]["dormant"] == 0
+    retention = tasks["apply_retention"]["xcom"]
+    cutoff = datetime.fromisoformat(retention["cutoff"])
+    doomed = {row.id for row in before if row.published_at < cutoff and row.story_id is None}
+    assert len(doomed) >= 3  # the oldest singletons
+    assert (retention["articles"], retention["stories"]) == (len(doomed), 0)
+    with session_scope(stories_engine) as session:
+        assert set(session.scalars(select(Article.id))) == {row.id for row in before} - doomed
+        assert session.scalar(select(func.count()).select_from(Embedding)) == len(before) - len(
+            doomed
+        )
+    assert tasks["optimise"]["xcom"]["vacuumed"] is True
+    assert tasks["publish"]["state"] == "skipped"  # no story went dormant or was deleted
 
-        counts = row_counts(stories_engine, (Article, Embedding, Story, StoryArticle))
-        # The second run has no logical date (as when triggered by hand or by an asset):
-        # the cluster task falls back to the current time, and nothing changes.
-        before = datetime.now(UTC)
-        second = run_python(DAG_TEST_SCRIPT, env, "manual")
-        print(f"dag.test() #2: {second.result['dag_test_s']:.1f}s, process {second.seconds:.1f}s")
-        assert second.result["state"] == "success", second.result
-        assert second.result["tasks"] == dict.fromkeys(("ingest", "embed", "cluster"), "success")
-        assert datetime.fromisoformat(second.result["xcoms"]["cluster"]["now"]) >= before
-        assert second.result["xcoms"]["cluster"]["skipped"] is True
-        # the feeds were fetched minutes ago: none is due yet, none is requested again
-        assert second.result["xcoms"]["ingest"]["feeds"] == 0
-        assert second.result["xcoms"]["ingest"]["new_articles"] == 0
-        assert second.result["xcoms"]["embed"]["embedded"] == 0
-        assert second.result["xcoms"]["cluster"]["stories_created"] == 0
-        assert row_counts(stories_engine, (Article, Embedding, Story, StoryArticle)) == counts
-        for slug in feeds:
-            assert len(server.requests_for(f"/{slug}.xml")) == 1
+
+# -- a task killed midway --------------------------------------------------------------
+
+
+class Gate:
+    """A feed that answers only when released: the fetch of it hangs until then."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.open = threading.Event()
+
+    def __call__(self, request: RecordedRequest) -> Response:
+        self.open.wait(timeout=120)
+        return Response(200, RSS_HEADERS, self.body)
+
+
+def wait_for(
+    condition: Callable[[], bool], proc: subprocess.Popen[str], what: str, timeout: float = 300
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            err = proc.communicate()[1]
+            pytest.fail(f"the run ended ({proc.returncode}) before {what}:\n{err[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def article_count(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(Article)) or 0
+
+
+EMBED_UNTIL_KILLED = """
+import os, signal, sys
+from pipeline.db import make_engine
+from pipeline.embed import embed
+from pipeline.settings import Settings
+
+settings = Settings.load(database_url=sys.argv[1], embed_batch_size=4)
+engine = make_engine(settings.database_url)
+
+def die_after_first_batch(done: int, total: int) -> None:
+    # called after each batch's transaction committed: die as a killed worker would
+    os.kill(os.getpid(), signal.SIGKILL)
+
+embed(engine, settings, progress=die_after_first_batch, article_ids=[int(i) for i in sys.argv[2:]])
+"""
+
+
+@pytest.mark.airflow
+@pytest.mark.postgres
+def test_killed_tasks_lose_nothing_and_double_nothing(
+    airflow_home: Path, pg_url: str, stories_engine: Engine, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    env = airflow_env(
+        airflow_home, AIRFLOW_CONN_STORYLINE_DB=pg_url, STORYLINE_EMBED_TASK_BATCH="5"
+    )
+    feeds = feed_items(now)
+    served = [item for items in feeds.values() for item in items]
+    first, hanging, last = list(feeds)
+    gate = Gate(rss(OUTLETS[1], feeds[hanging]))
+    with FeedServer() as server:
+        server.route(f"/{first}.xml", rss(OUTLETS[0], feeds[first]), headers=RSS_HEADERS)
+        server.respond(f"/{hanging}.xml", gate)
+        server.route(f"/{last}.xml", rss(OUTLETS[2], feeds[last]), headers=RSS_HEADERS)
+        register(
+            stories_engine,
+            tmp_path / "feeds.yaml",
+            {slug: server.url(f"/{slug}.xml") for slug in feeds},
+            now,
+        )
+
+        # 1. The ingest task stores the first feed (one transaction per feed, in order),
+        #    hangs on the second, and is killed there with its whole process group.
+        steps = json.dumps([{"dag_id": "storyline_ingest"}])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.airflow_runner", "run", steps],
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            wait_for(
+                lambda: (
+                    bool(server.requests_for(f"/{hanging}.xml"))
+                    and article_count(stories_engine) == len(feeds[first])
+                ),
+                proc,
+                "the first feed stored and the second requested",
+            )
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate(timeout=60)
+            gate.open.set()
+        assert proc.returncode == -signal.SIGKILL
+        with session_scope(stories_engine) as session:
+            done = dict(session.execute(select(Feed.name, Feed.last_success_at)).all())
+        assert done[first] is not None
+        assert done[hanging] is None
+        assert done[last] is None
+        assert article_count(stories_engine) == len(feeds[first])
+
+        # 2. The rerun fetches only the feeds the killed run did not finish.
+        asked = {slug: len(server.requests_for(f"/{slug}.xml")) for slug in feeds}
+        (ingest,) = run_dags(env, {"dag_id": "storyline_ingest"})
+        assert ingest["state"] == "success", ingest
+        (fetched,) = ingest["tasks"]["fetch_feeds"]
+        assert (fetched["xcom"]["feeds"], fetched["xcom"]["new_articles"]) == (
+            2,
+            len(feeds[hanging]) + len(feeds[last]),
+        )
+        again = {slug: len(server.requests_for(f"/{slug}.xml")) - asked[slug] for slug in feeds}
+        assert again == {first: 0, hanging: 1, last: 1}
+    assert article_count(stories_engine) == len(served)
+
+    # 3. An embed worker dies (SIGKILL) right after its first batch of 4 committed.
+    with session_scope(stories_engine) as session:
+        ids = list(session.scalars(select(Article.id).order_by(Article.id)))
+    killed = subprocess.run(
+        [sys.executable, "-c", EMBED_UNTIL_KILLED, pg_url, *map(str, ids[:10])],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-4000:]
+    with session_scope(stories_engine) as session:
+        assert sorted(session.scalars(select(Embedding.article_id))) == ids[:4]
+
+    # 4. The embed DAG plans what is still missing, then the cluster runs.
+    embed, cluster = run_dags(
+        env,
+        {"dag_id": "storyline_embed", "logical_date": None},
+        {"dag_id": "storyline_cluster", "logical_date": None},
+    )
+    assert embed["state"] == cluster["state"] == "success", (embed, cluster)
+    plan = embed["tasks"]["plan_batches"]["xcom"]
+    assert [i for batch in plan for i in batch] == ids[4:]
+    assert [len(batch) for batch in plan] == [4, 4, 3]
+    assert sum(ti["xcom"]["embedded"] for ti in embed["tasks"]["embed_batch"]) == len(ids) - 4
+    check_stories(stories_engine, served)
+    with session_scope(stories_engine) as session:
+        assert session.scalar(select(func.count(func.distinct(Article.url)))) == len(served)
+        assert session.scalar(select(func.count()).select_from(Embedding)) == len(served)

@@ -1,0 +1,195 @@
+"""One ingest -> embed -> cluster cycle of the Airflow DAGs on the demo feeds, timed.
+
+    .venv/bin/python -m bench.dags [--embed-task-batch 256,16] [--db postgresql|sqlite]
+
+The bundled demo feeds (``pipeline/demo``) are served by a local HTTP server and registered
+in a scratch stories database (PostgreSQL by default: ``STORYLINE_TEST_PG_URL``, else
+``postgres@127.0.0.1:5432``). Then, in one subprocess with its own ``AIRFLOW_HOME``,
+``dag.test()`` runs ``storyline_ingest``, then ``storyline_embed`` and ``storyline_cluster``
+with no logical date, as when their assets start them; the cluster run's ``run_after`` is
+the demo's newest article, so its window holds the demo news (from 2015). Printed per
+``embed_task_batch``: each DAG run's wall time, the cycle's, the mapped tasks, how many
+articles each embedded, and every task's duration.
+
+``dag.test()`` runs every task in its one process, so the model is loaded once; a real
+worker starts each task in a fresh process. The cold start of an embed task (imports and
+model load, no articles) is measured separately and printed, to weigh against the
+batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine
+
+from pipeline.db import make_engine, migrate, session_scope
+from pipeline.feeds import FeedSpec, load_feeds_file, sync_feeds
+from pipeline.parse import parse_feed
+from tests.airflow_runner import RESULT_MARKER, airflow_env
+from tests.feedserver import FeedServer
+
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW = Path(sys.executable).parent / "airflow"
+COLD_START = """
+import time
+start = time.perf_counter()
+from pipeline.embed import settings_embedder
+from pipeline.settings import Settings
+settings_embedder(Settings.load())
+print(time.perf_counter() - start)
+"""
+
+
+def demo_feeds() -> tuple[list[FeedSpec], dict[str, bytes], datetime]:
+    """The demo registry, each feed's document, and the newest article's time."""
+    folder = Path(str(resources.files("pipeline.demo")))
+    specs = load_feeds_file(folder / "feeds.yaml")
+    bodies = {spec.name: Path(spec.url).read_bytes() for spec in specs}
+    fetched = datetime.now(UTC)
+    newest = max(
+        entry.published_at
+        for body in bodies.values()
+        for entry in parse_feed(body, fetched_at=fetched).entries
+    )
+    return specs, bodies, newest
+
+
+def scratch_database(kind: str, folder: Path) -> tuple[str, Any]:
+    """A new stories database and a function that drops it."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'stories.db'}", lambda: None
+    from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    url = create_pg_database(admin, prefix="storyline_bench")
+
+    def drop() -> None:
+        drop_pg_database(admin, url)
+        admin.dispose()
+
+    return url, drop
+
+
+def cycle(kind: str, embed_task_batch: int) -> dict[str, Any]:
+    specs, bodies, newest = demo_feeds()
+    with tempfile.TemporaryDirectory(prefix="storyline-bench-dags-") as scratch:
+        folder = Path(scratch)
+        url, drop = scratch_database(kind, folder)
+        try:
+            with FeedServer() as server:
+                for spec in specs:
+                    server.route(f"/{spec.name}.xml", bodies[spec.name])
+                served = [
+                    spec.model_copy(update={"url": server.url(f"/{spec.name}.xml")})
+                    for spec in specs
+                ]
+                engine = make_engine(url)
+                migrate(engine)
+                with session_scope(engine) as session:
+                    sync_feeds(session, served, datetime.now(UTC))
+                engine.dispose()
+                env = airflow_env(
+                    folder / "airflow",
+                    AIRFLOW_CONN_STORYLINE_DB=url,
+                    STORYLINE_EMBED_TASK_BATCH=str(embed_task_batch),
+                )
+                subprocess.run(
+                    [str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, check=True
+                )
+                steps = [
+                    {"dag_id": "storyline_ingest"},
+                    {"dag_id": "storyline_embed", "logical_date": None},
+                    # no logical date, and run_after at the demo's newest article: the
+                    # window ends there (a run before the DAGs' start_date gets no tasks)
+                    {
+                        "dag_id": "storyline_cluster",
+                        "logical_date": None,
+                        "run_after": newest.isoformat(),
+                    },
+                ]
+                start = time.perf_counter()
+                proc = subprocess.run(
+                    [sys.executable, "-m", "tests.airflow_runner", "run", json.dumps(steps)],
+                    env=env,
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                process_s = time.perf_counter() - start
+        finally:
+            drop()
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"the DAG runs failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    runs = json.loads(lines[-1][len(RESULT_MARKER) :])["runs"]
+    return {"runs": runs, "process_s": process_s}
+
+
+def report(embed_task_batch: int, result: dict[str, Any]) -> None:
+    runs = {run["dag_id"]: run for run in result["runs"]}
+    for dag_id, run in runs.items():
+        if run["state"] != "success":
+            raise SystemExit(f"{dag_id} ended {run['state']}: {json.dumps(run['tasks'])[:4000]}")
+    ingest = runs["storyline_ingest"]["tasks"]["publish"]["xcom"]
+    embeds = runs["storyline_embed"]["tasks"]["embed_batch"]
+    cluster = runs["storyline_cluster"]["tasks"]["cluster"]["xcom"]
+    cycle_s = sum(run["seconds"] for run in result["runs"])
+    print(f"\nembed_task_batch={embed_task_batch}")
+    print(
+        f"  ingest  {runs['storyline_ingest']['seconds']:6.1f}s  {ingest['feeds']} feeds, "
+        f"{ingest['new_articles']} new articles, "
+        f"{len(runs['storyline_ingest']['tasks']['fetch_feeds'])} fetch task(s)"
+    )
+    print(
+        f"  embed   {runs['storyline_embed']['seconds']:6.1f}s  {len(embeds)} mapped task(s), "
+        f"articles per task {[ti['xcom']['articles'] for ti in embeds]}, "
+        f"task seconds {[round(ti['seconds'], 1) for ti in embeds]}"
+    )
+    print(
+        f"  cluster {runs['storyline_cluster']['seconds']:6.1f}s  {cluster['articles']} articles, "
+        f"{cluster['stories_created']} stories"
+    )
+    print(f"  cycle   {cycle_s:6.1f}s in dag.test(); {result['process_s']:.1f}s with the process")
+    for dag_id, run in runs.items():
+        seconds = {
+            task_id: [round(ti["seconds"], 1) for ti in entry]
+            if isinstance(entry, list)
+            else round(entry["seconds"] or 0.0, 1)
+            for task_id, entry in run["tasks"].items()
+        }
+        print(f"    {dag_id} task seconds: {seconds}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--embed-task-batch", default="256,16", help="comma-separated sizes")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args()
+    cold = subprocess.run(
+        [sys.executable, "-c", COLD_START],
+        env=airflow_env(Path(tempfile.gettempdir()) / "storyline-bench-cold"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(f"cold start of an embed task (imports + model load): {float(cold.stdout):.1f}s")
+    for size in (int(value) for value in args.embed_task_batch.split(",")):
+        report(size, cycle(args.db, size))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""What the four Storyline DAGs share: defaults, assets, the stories database, run times.
+
+Light on purpose: the DAG processor imports this while parsing the DAG files, so it loads
+``airflow.sdk`` and the settings (pydantic) only. The pipeline, SQLAlchemy and the models
+are imported inside the functions the tasks call. (Airflow puts the DAG folder on
+``sys.path``, so the DAG files import this module as ``_common``.)
+
+The stories database is the Airflow connection ``settings.airflow_conn_id``
+(``storyline_db``; in compose the env ``AIRFLOW_CONN_STORYLINE_DB``). Only when no such
+connection exists do tasks fall back to ``STORYLINE_DATABASE_URL``.
+
+Task parameters fed by upstream tasks are typed ``Any``: while the DAG is built they hold
+``XComArg`` placeholders, and only the running task sees the values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow.sdk import Asset
+
+from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+OWNER = "storyline"
+TAGS = ["storyline"]
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    # Airflow 3.3 takes a multiplier: 1, 2, 4 minutes between tries, at most 15.
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=15),
+    # A task stuck on a lock must not hold its DAG (one active run) forever.
+    "execution_timeout": timedelta(hours=1),
+}
+
+# What the DAGs hand on to each other. The URIs name tables of the stories database.
+ARTICLES = Asset(name="storyline_articles", uri="storyline://stories/articles")
+"""Articles are waiting for an embedding (marked by ``storyline_ingest``)."""
+EMBEDDINGS = Asset(name="storyline_embeddings", uri="storyline://stories/embeddings")
+"""New or refreshed embeddings (marked by ``storyline_embed``)."""
+STORIES = Asset(name="storyline_stories", uri="storyline://stories/stories")
+"""Stories changed (marked by ``storyline_cluster`` and ``storyline_maintenance``)."""
+
+
+def parse_settings() -> Settings:
+    """The settings the DAG files need while parsing (intervals, pool name)."""
+    return Settings.load()
+
+
+class ConnectionLike(Protocol):
+    """The fields of an Airflow ``Connection`` that name a database."""
+
+    conn_type: str | None
+    host: str | None
+    schema: str | None
+
+    def get_uri(self) -> str: ...
+
+
+def database_url(connection: ConnectionLike) -> str:
+    """A SQLAlchemy URL for the database an Airflow connection describes.
+
+    PostgreSQL connections (``postgres``/``postgresql`` or ``postgresql+psycopg`` URIs,
+    or fields) become their URI, which ``pipeline.db`` points at psycopg 3; extras become
+    query parameters (``sslmode=require``). Airflow keeps a SQLite URI's path in
+    ``schema`` (fields: ``host``), so SQLite is rebuilt from that.
+    """
+    if (connection.conn_type or "").lower() == "sqlite":
+        path = connection.host or connection.schema
+        if not path:
+            raise ValueError("the SQLite connection names no database file")
+        return f"sqlite:///{path}"
+    return connection.get_uri()
+
+
+def stories_database_url(settings: Settings) -> str:
+    """The URL of the Airflow connection ``settings.airflow_conn_id``, else
+    ``settings.database_url`` (``STORYLINE_DATABASE_URL``) when there is no such connection."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        connection = BaseHook.get_connection(settings.airflow_conn_id)
+    except AirflowNotFoundException:
+        return settings.database_url
+    return database_url(connection)
+
+
+def task_settings() -> Settings:
+    """The settings of a running task, with the stories database from the connection."""
+    settings = Settings.load()
+    return Settings.load(database_url=stories_database_url(settings))
+
+
+@contextmanager
+def stories_db(*, migrate: bool = False) -> Iterator[tuple[Settings, Engine]]:
+    """Settings and an engine on the stories database, disposed of afterwards.
+
+    The schema is created or upgraded first with ``migrate`` (idempotent), else it must
+    exist already (``storyline init``): otherwise the task fails with one sentence.
+    """
+    from pipeline.db import make_engine, require_schema
+    from pipeline.db import migrate as migrate_schema
+
+    settings = task_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        if migrate:
+            migrate_schema(engine)
+        else:
+            require_schema(engine)
+        yield settings, engine
+    finally:
+        engine.dispose()
+
+
+def run_time(context: Mapping[str, Any], *, fallback: datetime | None = None) -> datetime:
+    """The moment a run stands for, as a plain UTC ``datetime``.
+
+    ``data_interval_end`` if the run has one, else ``logical_date``, else the run's
+    ``run_after`` (asset-triggered and manual runs have neither in Airflow 3; ``run_after``
+    is fixed for the run, so a retry or a rerun sees the same moment), else ``fallback``
+    or the current time.
+    """
+    for key in ("data_interval_end", "logical_date"):
+        value = context.get(key)
+        if isinstance(value, datetime):
+            return _plain(value)
+    run_after = getattr(context.get("dag_run"), "run_after", None)
+    if isinstance(run_after, datetime):
+        return _plain(run_after)
+    return fallback or datetime.now(UTC)
+
+
+def _plain(value: datetime) -> datetime:
+    # Airflow hands out pendulum DateTimes; the pipeline wants plain datetimes.
+    return datetime.fromisoformat(value.isoformat()).astimezone(UTC)
+
+
+def as_json(report: Any) -> dict[str, Any]:
+    """A stage's report (a dataclass) as a JSON-able dict for XCom; times in ISO 8601."""
+    return {key: _jsonable(value) for key, value in dataclasses.asdict(report).items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value

@@ -1,0 +1,84 @@
+"""``storyline_embed``: embed the articles that have no vector yet, when new ones arrive.
+
+Scheduled on the ``storyline_articles`` asset (marked by ``storyline_ingest``).
+
+* ``plan_batches`` lists the articles with no current embedding for the configured model,
+  split into batches of at most ``embed_task_batch``;
+* ``embed_batch`` is mapped over the batches, so several workers share the work: each
+  embeds its articles (one transaction per ``embed_batch_size``);
+* ``publish`` marks the ``storyline_embeddings`` asset, which starts
+  ``storyline_cluster``, when the plan had work; otherwise it is skipped.
+
+One run at a time: runs overlapping would plan the same articles. A retry or a rerun
+embeds only what is still missing (unique ``(article, model)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _common import ARTICLES, DEFAULT_ARGS, EMBEDDINGS, START_DATE, TAGS, as_json, stories_db
+from airflow.sdk import dag, get_current_context, task
+
+MAP_INDEX = (
+    "{% set ids = task.op_kwargs['article_ids'] %}"
+    "{{ ids | length }} articles, ids {{ ids | first }}-{{ ids | last }}"
+)
+
+
+@dag(
+    dag_id="storyline_embed",
+    description="Embed the articles that have no vector yet.",
+    schedule=[ARTICLES],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=TAGS,
+    doc_md=__doc__,
+)
+def storyline_embed() -> None:
+    @task
+    def plan_batches() -> list[list[int]]:
+        """The ids of the articles missing an embedding, in batches for ``embed_batch``."""
+        from pipeline.plan import embed_batches
+
+        with stories_db() as (settings, engine):
+            return embed_batches(engine, settings)
+
+    @task(map_index_template=MAP_INDEX)
+    def embed_batch(article_ids: list[int]) -> dict[str, Any]:
+        """Embed those of ``article_ids`` that still need it."""
+        from pipeline.embed import embed
+
+        with stories_db() as (settings, engine):
+            report = embed(engine, settings, article_ids=article_ids)
+        return {**as_json(report), "articles": len(article_ids)}
+
+    @task(outlets=[EMBEDDINGS])
+    def publish(batches: Any, reports: Any) -> dict[str, Any]:
+        """Mark ``storyline_embeddings`` when this run had articles to embed; else skip."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        reports = list(reports)
+        summary = {
+            "tasks": len(batches),
+            "articles": sum(len(batch) for batch in batches),
+            "embedded": sum(r["embedded"] for r in reports),
+            "refreshed": sum(r["refreshed"] for r in reports),
+            "articles_per_task": [len(batch) for batch in batches],
+        }
+        # Decided on the plan, not on the counts: a retried task whose earlier attempt
+        # embedded everything reports 0, yet the run made those embeddings.
+        if not summary["articles"]:
+            raise AirflowSkipException("no article needed an embedding")
+        get_current_context()["outlet_events"][EMBEDDINGS].extra = {
+            key: summary[key] for key in ("tasks", "articles", "embedded", "refreshed")
+        }
+        return summary
+
+    batches = plan_batches()
+    publish(batches, embed_batch.expand(article_ids=batches))
+
+
+storyline_embed()

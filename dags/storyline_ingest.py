@@ -1,0 +1,99 @@
+"""``storyline_ingest``: fetch the feeds that are due, every ``ingest_interval_minutes``.
+
+* ``plan_feeds`` creates or upgrades the stories schema (a no-op once at head), then lists
+  the feeds that are due, in batches of about ``ingest_task_feeds`` (a host's feeds share
+  a batch, so ``fetch_per_host`` holds across workers);
+* ``fetch_feeds`` is mapped over the batches (named after their feeds) and runs in the
+  ``feed_pool`` pool: each fetches its feeds and stores new and changed articles, one
+  transaction per feed;
+* ``publish`` marks the ``storyline_articles`` asset, which starts ``storyline_embed``,
+  when articles are waiting for an embedding; otherwise it is skipped.
+
+A retry or a rerun fetches only the feeds still due: a feed stored by an earlier attempt
+has its next check in the future, and stored entries are matched, never inserted twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from _common import (
+    ARTICLES,
+    DEFAULT_ARGS,
+    START_DATE,
+    TAGS,
+    as_json,
+    parse_settings,
+    stories_db,
+)
+from airflow.sdk import DeltaTriggerTimetable, dag, get_current_context, task
+
+SETTINGS = parse_settings()
+
+REPORT_SUMS = (
+    "feeds",
+    "failed",
+    "not_modified",
+    "entries",
+    "new_articles",
+    "updated_articles",
+    "reprints",
+)
+
+
+@dag(
+    dag_id="storyline_ingest",
+    description="Fetch the feeds that are due and store new articles.",
+    schedule=DeltaTriggerTimetable(timedelta(minutes=SETTINGS.ingest_interval_minutes)),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=TAGS,
+    doc_md=__doc__,
+)
+def storyline_ingest() -> None:
+    @task
+    def plan_feeds() -> list[dict[str, Any]]:
+        """Migrate the schema, then list the due feeds in batches for ``fetch_feeds``."""
+        from pipeline.plan import due_feed_batches
+
+        with stories_db(migrate=True) as (settings, engine):
+            batches = due_feed_batches(engine, datetime.now(UTC), settings.ingest_task_feeds)
+        return [{"feed_ids": list(batch.feed_ids), "label": batch.label} for batch in batches]
+
+    @task(pool=SETTINGS.feed_pool, map_index_template="{{ task.op_kwargs['batch']['label'] }}")
+    def fetch_feeds(batch: dict[str, Any]) -> dict[str, Any]:
+        """Fetch one batch of feeds (those still due) and store their articles."""
+        from pipeline.ingest import ingest
+
+        with stories_db() as (settings, engine):
+            report = ingest(engine, settings, feed_ids=batch["feed_ids"])
+        return as_json(report)
+
+    @task(outlets=[ARTICLES])
+    def publish(reports: Any) -> dict[str, Any]:
+        """Mark ``storyline_articles`` when articles wait for an embedding; else skip."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipeline.plan import missing_embeddings
+
+        reports = list(reports)
+        summary: dict[str, Any] = {key: sum(r[key] for r in reports) for key in REPORT_SUMS}
+        summary["errors"] = {k: v for r in reports for k, v in r["errors"].items()}
+        with stories_db() as (settings, engine):
+            # Asked of the database, not the reports: articles stored by an earlier,
+            # interrupted attempt or run are waiting too.
+            waiting = bool(missing_embeddings(engine, settings, limit=1))
+        if not waiting:
+            raise AirflowSkipException("no article is waiting for an embedding")
+        get_current_context()["outlet_events"][ARTICLES].extra = {
+            key: summary[key] for key in ("feeds", "new_articles", "updated_articles")
+        }
+        return summary
+
+    publish(fetch_feeds.expand(batch=plan_feeds()))
+
+
+storyline_ingest()
