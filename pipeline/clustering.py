@@ -108,14 +108,15 @@ def cluster_vectors(
     if count < params.min_cluster_size or count < 2:
         return np.full(count, NOISE, dtype=np.int64)
     unit = normalise(vectors).astype(np.float64)
+    read = _read(texts, count, params)
     if params.algorithm == "hdbscan":
         raw = _hdbscan(unit, params)
     else:
-        raw = _average_linkage(unit, _lexical(texts, count, params), params)
+        raw = _average_linkage(unit, _lexical(read, count, params), params)
     capped = _cap_spread(unit, raw, params)
     if params.algorithm == "average":
-        split = _split_events(_require_shared_names(capped, texts, params), texts, params)
-        merged = _merge_headline_clusters(unit, split, texts, params)
+        split = _split_events(_require_shared_names(capped, read, params), read, params)
+        merged = _merge_headline_clusters(unit, split, read, params)
         capped = _cap_spread(unit, merged, params)
     return canonical_labels(capped)
 
@@ -128,27 +129,45 @@ class _Lexical:
     """Per article, how much its words may count: lexical_weight scaled by body length."""
 
 
-def _lexical(texts: Sequence[ArticleText] | None, count: int, params: ClusterParams) -> _Lexical:
-    weight = np.zeros(count, dtype=np.float64)
-    empty = sparse.csr_matrix((count, 1), dtype=np.float64)
-    if texts is None or params.lexical_weight == 0:
-        return _Lexical(empty, weight)
+@dataclass(frozen=True)
+class _Read:
+    """What the passes read of the window's texts, computed once."""
+
+    texts: Sequence[ArticleText]
+    documents: list[str]
+    """Title and the first ``lexical_chars`` of the body."""
+    share: npt.NDArray[np.float64]
+    """Body length over ``full_body_chars``, at most 1: how much the words may be trusted."""
+
+
+def _read(texts: Sequence[ArticleText] | None, count: int, params: ClusterParams) -> _Read | None:
+    if texts is None:
+        return None
     if len(texts) != count:
         raise ValueError(f"{len(texts)} texts for {count} vectors; give one text per vector")
+    full = max(params.full_body_chars, 1)
+    return _Read(
+        texts,
+        [f"{t.title}. {t.body[: params.lexical_chars]}" for t in texts],
+        np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64),
+    )
+
+
+def _lexical(read: _Read | None, count: int, params: ClusterParams) -> _Lexical:
+    weight = np.zeros(count, dtype=np.float64)
+    empty = sparse.csr_matrix((count, 1), dtype=np.float64)
+    if read is None or params.lexical_weight == 0:
+        return _Lexical(empty, weight)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    documents = [f"{t.title}. {t.body[: params.lexical_chars]}" for t in texts]
     try:
         # IDF from the window itself: what is common this week (the topic) weighs little.
         matrix = TfidfVectorizer(
             sublinear_tf=True, stop_words="english", dtype=np.float64
-        ).fit_transform(documents)
+        ).fit_transform(read.documents)
     except ValueError:  # no word survives stop-word removal in the whole window
         return _Lexical(empty, weight)
-    full = max(params.full_body_chars, 1)
-    lengths = np.array([len(t.body.strip()) for t in texts], dtype=np.float64)
-    weight = params.lexical_weight * np.minimum(lengths / full, 1.0)
-    return _Lexical(sparse.csr_matrix(matrix), weight)
+    return _Lexical(sparse.csr_matrix(matrix), params.lexical_weight * read.share)
 
 
 def _blend(
@@ -264,7 +283,7 @@ def _pieces(
 def _merge_headline_clusters(
     unit: npt.NDArray[np.float64],
     labels: Labels,
-    texts: Sequence[ArticleText] | None,
+    read: _Read | None,
     params: ClusterParams,
 ) -> Labels:
     """Join clusters of headlines whose centroids have at least ``headline_merge_similarity``
@@ -277,17 +296,15 @@ def _merge_headline_clusters(
     Joined transitively, so the result does not depend on the order of pairs.
     """
     found = sorted(set(labels.tolist()) - {NOISE})
-    if texts is None or len(found) < 2:
+    if read is None or len(found) < 2:
         return labels
     from scipy.cluster.hierarchy import DisjointSet
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    full = max(params.full_body_chars, 1)
-    share = np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64)
-    headline = [label for label in found if share[labels == label].mean() < _HEADLINE_SHARE]
+    headline = [label for label in found if read.share[labels == label].mean() < _HEADLINE_SHARE]
     if len(headline) < 2:
         return labels
-    documents = [f"{t.title}. {t.body[: params.full_body_chars]}" for t in texts]
+    documents = [f"{t.title}. {t.body[: params.full_body_chars]}" for t in read.texts]
     try:
         names = TfidfVectorizer(analyzer=_names, sublinear_tf=True, dtype=np.float64).fit(documents)
     except ValueError:  # no name in the whole window
@@ -307,9 +324,7 @@ def _merge_headline_clusters(
     return out
 
 
-def _split_events(
-    labels: Labels, texts: Sequence[ArticleText] | None, params: ClusterParams
-) -> Labels:
+def _split_events(labels: Labels, read: _Read | None, params: ClusterParams) -> Labels:
     """Cut clusters that hold two events of one kind, by the names each half uses.
 
     Two earthquakes, or two pirate attacks, read alike to the embedding and share the
@@ -322,21 +337,17 @@ def _split_events(
     Only clusters of full articles, large enough that each half is a cluster, are tried;
     halves are tried again.
     """
-    if texts is None or params.event_split_ratio <= 0:
+    if read is None or params.event_split_ratio <= 0:
         return labels
-    full = max(params.full_body_chars, 1)
-    share = np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64)
     smallest = max(params.min_cluster_size, 2)
     out = labels.copy()
     next_label = int(labels.max()) + 1
     pending = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
     while pending:
         members = pending.pop()
-        if members.shape[0] < 2 * smallest or share[members].mean() < _HEADLINE_SHARE:
+        if members.shape[0] < 2 * smallest or read.share[members].mean() < _HEADLINE_SHARE:
             continue
-        documents = [
-            f"{texts[int(i)].title}. {texts[int(i)].body[: params.lexical_chars]}" for i in members
-        ]
+        documents = [read.documents[int(i)] for i in members]
         halves = _bisect_by_names(documents, params.event_split_ratio, smallest)
         if halves is None:
             continue
@@ -346,9 +357,7 @@ def _split_events(
     return out
 
 
-def _require_shared_names(
-    labels: Labels, texts: Sequence[ArticleText] | None, params: ClusterParams
-) -> Labels:
+def _require_shared_names(labels: Labels, read: _Read | None, params: ClusterParams) -> Labels:
     """Keep together only the members of a full-article cluster that name the same things.
 
     Reports of one event name its place, its people, its numbers; reports of look-alike
@@ -360,24 +369,21 @@ def _require_shared_names(
     attached to a story later. Clusters of headlines are left alone: a headline names too
     little to be judged this way.
     """
-    if texts is None or params.name_link_similarity <= 0:
+    if read is None or params.name_link_similarity <= 0:
         return labels
     from scipy.sparse.csgraph import connected_components
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    full = max(params.full_body_chars, 1)
-    share = np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64)
-    documents = [f"{t.title}. {t.body[: params.lexical_chars]}" for t in texts]
     try:
         names = TfidfVectorizer(analyzer=_names, sublinear_tf=True, dtype=np.float64)
-        matrix = sparse.csr_matrix(names.fit_transform(documents))
+        matrix = sparse.csr_matrix(names.fit_transform(read.documents))
     except ValueError:  # no name in the whole window
         return labels
     out = labels.copy()
     next_label = int(labels.max()) + 1
     for label in sorted(set(labels.tolist()) - {NOISE}):
         members = np.flatnonzero(labels == label)
-        if share[members].mean() < _HEADLINE_SHARE:
+        if read.share[members].mean() < _HEADLINE_SHARE:
             continue
         linked = (matrix[members] @ matrix[members].T).toarray() >= params.name_link_similarity
         np.fill_diagonal(linked, False)
