@@ -12,7 +12,7 @@ QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
 
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint pytest pgvector bench clean
+.PHONY: install demo test lint pytest pgvector chromium bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or pass PYTHON=..." >&2; exit 1; }
@@ -31,12 +31,16 @@ demo: install
 pgvector:
 	@scripts/install-pgvector.sh
 
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; it downloads none).
+chromium:
+	@scripts/install-chromium.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: install pgvector
+pytest: install pgvector chromium
 	$(BIN)/pytest
 
 test: lint pytest
@@ -46,6 +50,7 @@ bench: install
 	$(BIN)/python -m bench.embed
 	$(BIN)/python -m bench.cluster --sizes 2000,10000
 	$(BIN)/python -m bench.dags --db sqlite
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal

@@ -376,5 +376,33 @@ def demo(db: str | None) -> None:
     _print_stories(ctx.engine, None, "table")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port."
+)
+@db_option
+@handle_errors
+def serve(host: str, port: int, db: str | None) -> None:
+    """Serve the read-only HTTP API and the dashboard (OpenAPI schema at /openapi.json)."""
+    import uvicorn
+
+    from pipeline.api import create_app
+
+    ctx = Context(db)
+    ctx.ready_engine()
+    verbose = click.get_current_context().find_root().params.get("verbose", False)
+    click.echo(
+        f"serving {display_url(ctx.settings.database_url)} on http://{host}:{port}/", err=True
+    )
+    uvicorn.run(
+        create_app(ctx.settings),
+        host=host,
+        port=port,
+        log_level="info" if verbose else "warning",
+        access_log=verbose,
+    )
+
+
 def main() -> None:
     cli(prog_name="storyline")

@@ -1,0 +1,283 @@
+"""The read-only HTTP API (FastAPI): stories, one story, health, and the dashboard page.
+
+A thin layer over ``pipeline.stories``: it parses and validates parameters, opens one
+session per request and shapes the answers; the queries live with the rest of the story
+reading code. Run it with ``storyline serve``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from pipeline import stories
+from pipeline.db import display_url, make_engine, session_scope
+from pipeline.errors import first_line
+from pipeline.settings import Settings
+
+WEB_DIR = Path(str(resources.files("pipeline") / "web"))
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    keywords: list[str]
+    status: str
+    articles: int
+    outlets: int
+    first_seen: datetime
+    last_seen: datetime
+    articles_last_24h: int
+
+
+class StoryList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    updated_at: datetime | None
+    """When the newest successful cluster run finished."""
+    items: list[Summary]
+
+
+class ArticleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    url: str | None
+    outlet: str
+    published_at: datetime
+    duplicate_of: int | None
+
+
+class OutletOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    outlet: str
+    articles: int
+    first_article_at: datetime
+
+
+class HourOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    hour: datetime
+    articles: int
+    outlets: int
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    other_story_id: int | None
+
+
+class StoryOut(BaseModel):
+    id: int
+    title: str
+    keywords: list[str]
+    status: str
+    articles: list[ArticleOut]
+    """Newest first."""
+    outlets: list[OutletOut]
+    """The first to publish first."""
+    first_seen: datetime
+    last_seen: datetime
+    articles_last_24h: int
+    merged_into_id: int | None
+    timeline: list[HourOut]
+    history: list[EventOut]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    stories: int
+    last_run_at: datetime | None
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _session(request: Request) -> Iterator[Session]:
+    """One read transaction per request, on the app's engine."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API on the stories database of ``settings``; the engine is made once, here."""
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Storyline",
+        summary="News stories clustered from many outlets, with their articles and history.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    _add_error_handlers(app, engine)
+
+    @app.get(
+        "/api/health",
+        response_model=Health,
+        responses={503: {"model": Problem, "description": "The database is unreachable."}},
+    )
+    def health(db: SessionDep) -> Health:
+        """Whether the API can read the stories database, and how fresh the stories are."""
+        clock = stories.pipeline_clock(db)
+        return Health(
+            status="ok",
+            database="ok",
+            stories=stories.story_count(db),
+            last_run_at=clock.finished_at,
+        )
+
+    @app.get("/api/stories", response_model=StoryList)
+    def list_stories(
+        db: SessionDep,
+        status: Annotated[
+            list[stories.StoryStatus] | None,
+            Query(description="Repeat for several; default: active and dormant."),
+        ] = None,
+        since: Annotated[
+            datetime | None, Query(description="Stories seen at or after this (ISO 8601).")
+        ] = None,
+        until: Annotated[
+            datetime | None, Query(description="Stories seen at or before this (ISO 8601).")
+        ] = None,
+        outlet: Annotated[
+            str | None, Query(description="Stories with an article from this outlet.")
+        ] = None,
+        q: Annotated[
+            str | None,
+            Query(max_length=200, description="Substring of the title or a keyword, any case."),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 20,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        order: Annotated[
+            stories.StoryOrder,
+            Query(
+                description="rank: most articles in the last 24 h, then outlets, articles, "
+                "last seen; recent: last seen; size: articles."
+            ),
+        ] = "rank",
+    ) -> StoryList:
+        """Stories matching every filter given, one page at a time."""
+        query = stories.StoryQuery(
+            statuses=tuple(dict.fromkeys(status)) if status else stories.DEFAULT_STATUSES,
+            since=_utc(since),
+            until=_utc(until),
+            outlet=outlet,
+            text=q,
+            order=order,
+            limit=limit,
+            offset=offset,
+        )
+        clock = stories.pipeline_clock(db)
+        page = stories.list_stories(db, query, clock.at(datetime.now(UTC)))
+        return StoryList(
+            total=page.total,
+            limit=limit,
+            offset=offset,
+            updated_at=clock.finished_at,
+            items=[Summary.model_validate(item) for item in page.items],
+        )
+
+    @app.get(
+        "/api/stories/{story_id}",
+        response_model=StoryOut,
+        responses={404: {"model": Problem, "description": "No story has this id."}},
+    )
+    def get_story(story_id: int, db: SessionDep) -> StoryOut:
+        """One story with its articles, outlets, hourly timeline and lineage."""
+        clock = stories.pipeline_clock(db)
+        detail = stories.story_detail(db, story_id, clock.at(datetime.now(UTC)))
+        if detail is None:
+            raise HTTPException(status_code=404, detail=f"story {story_id} not found")
+        s = detail.summary
+        return StoryOut(
+            id=s.id,
+            title=s.title,
+            keywords=s.keywords,
+            status=s.status,
+            articles=[ArticleOut.model_validate(a) for a in detail.articles],
+            outlets=[OutletOut.model_validate(o) for o in detail.outlets],
+            first_seen=s.first_seen,
+            last_seen=s.last_seen,
+            articles_last_24h=s.articles_last_24h,
+            merged_into_id=s.merged_into_id,
+            timeline=[HourOut.model_validate(h) for h in detail.timeline],
+            history=[EventOut.model_validate(e) for e in detail.history],
+        )
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is taken as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _add_error_handlers(app: FastAPI, engine: Engine) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's list of errors stays in "detail"; "message" says it in one sentence.
+        errors: list[dict[str, Any]] = list(exc.errors())
+        message = "; ".join(f"{_where(error['loc'])}: {error['msg']}" for error in errors)
+        return JSONResponse(
+            status_code=422,
+            content=jsonable_encoder({"detail": errors, "message": f"invalid request: {message}"}),
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def unreachable(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={
+                "detail": f"the stories database {display_url(str(engine.url))} cannot be "
+                f"read ({first_line(exc)}); check that it is running and migrated "
+                "(storyline init)"
+            },
+        )
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in loc]
+    if len(parts) >= 2 and parts[0] in ("query", "path"):
+        return f"{parts[0]} parameter {parts[1]!r}"
+    return ".".join(parts)
