@@ -43,6 +43,15 @@ DEFAULT_ARGS: dict[str, Any] = {
     "execution_timeout": timedelta(hours=1),
 }
 
+DAG_DEFAULTS: dict[str, Any] = {
+    "start_date": START_DATE,
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+    "tags": TAGS,
+}
+"""What every Storyline DAG shares: no catch-up, one active run at a time."""
+
 # What the DAGs hand on to each other. The URIs name tables of the stories database.
 ARTICLES = Asset(name="storyline_articles", uri="storyline://stories/articles")
 """Articles are waiting for an embedding (marked by ``storyline_ingest``)."""

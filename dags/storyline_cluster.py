@@ -19,11 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from _common import (
-    DEFAULT_ARGS,
+    DAG_DEFAULTS,
     EMBEDDINGS,
-    START_DATE,
     STORIES,
-    TAGS,
     as_json,
     run_time,
     stories_db,
@@ -43,12 +41,8 @@ from airflow.sdk import (
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"), assets=[EMBEDDINGS]
     ),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
     doc_md=__doc__,
+    **DAG_DEFAULTS,
 )
 def storyline_cluster() -> None:
     @task

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import ARTICLES, DEFAULT_ARGS, EMBEDDINGS, START_DATE, TAGS, as_json, stories_db
+from _common import (
+    ARTICLES,
+    DAG_DEFAULTS,
+    EMBEDDINGS,
+    as_json,
+    stories_db,
+)
 from airflow.sdk import dag, get_current_context, task
 
 MAP_INDEX = (
@@ -30,12 +36,8 @@ MAP_INDEX = (
     dag_id="storyline_embed",
     description="Embed the articles that have no vector yet.",
     schedule=[ARTICLES],
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
     doc_md=__doc__,
+    **DAG_DEFAULTS,
 )
 def storyline_embed() -> None:
     @task

@@ -20,9 +20,7 @@ from typing import Any
 
 from _common import (
     ARTICLES,
-    DEFAULT_ARGS,
-    START_DATE,
-    TAGS,
+    DAG_DEFAULTS,
     as_json,
     parse_settings,
     stories_db,
@@ -46,12 +44,8 @@ REPORT_SUMS = (
     dag_id="storyline_ingest",
     description="Fetch the feeds that are due and store new articles.",
     schedule=DeltaTriggerTimetable(timedelta(minutes=SETTINGS.ingest_interval_minutes)),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
     doc_md=__doc__,
+    **DAG_DEFAULTS,
 )
 def storyline_ingest() -> None:
     @task

@@ -19,10 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from _common import (
-    DEFAULT_ARGS,
-    START_DATE,
+    DAG_DEFAULTS,
     STORIES,
-    TAGS,
     as_json,
     run_time,
     stories_db,
@@ -34,12 +32,8 @@ from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
     dag_id="storyline_maintenance",
     description="Dormant stories, retention, VACUUM/ANALYZE.",
     schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=TAGS,
     doc_md=__doc__,
+    **DAG_DEFAULTS,
 )
 def storyline_maintenance() -> None:
     @task
