@@ -21,8 +21,9 @@ _BLOCK_CELLS = 16_000_000
 """Cells of the similarity matrix computed at once (rows x window), ~128 MB per float64
 array: bounds the memory of the graph's construction whatever the window's size."""
 _HEADLINE_SHARE = 0.5
-"""A cluster whose mean body share (body length over full_body_chars, at most 1) is below
-this is a cluster of headlines, which the second merge pass may join."""
+"""A cluster whose mean text share (title and body length over full_body_chars, at most 1)
+is below this is a cluster of headlines: too few names to be judged by the name passes,
+and the headline merge pass may join it."""
 _NAME = re.compile(r"\b(?:[A-Z][\w'\-]*|\d[\d,.]*\d|\d)\b")
 """Capitalised words and numbers: names, places, flight numbers, tolls."""
 _NOT_NAMES = frozenset(
@@ -138,6 +139,9 @@ class _Read:
     """Title and the first ``lexical_chars`` of the body."""
     share: npt.NDArray[np.float64]
     """Body length over ``full_body_chars``, at most 1: how much the words may be trusted."""
+    text_share: npt.NDArray[np.float64]
+    """Title and body length over ``full_body_chars``, at most 1: whether there are names
+    to read. A lead sentence given as the title counts (some sources cut the body short)."""
 
 
 def _read(texts: Sequence[ArticleText] | None, count: int, params: ClusterParams) -> _Read | None:
@@ -150,6 +154,10 @@ def _read(texts: Sequence[ArticleText] | None, count: int, params: ClusterParams
         texts,
         [f"{t.title}. {t.body[: params.lexical_chars]}" for t in texts],
         np.array([min(len(t.body.strip()) / full, 1.0) for t in texts], dtype=np.float64),
+        np.array(
+            [min((len(t.title.strip()) + len(t.body.strip())) / full, 1.0) for t in texts],
+            dtype=np.float64,
+        ),
     )
 
 
@@ -301,7 +309,9 @@ def _merge_headline_clusters(
     from scipy.cluster.hierarchy import DisjointSet
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    headline = [label for label in found if read.share[labels == label].mean() < _HEADLINE_SHARE]
+    headline = [
+        label for label in found if read.text_share[labels == label].mean() < _HEADLINE_SHARE
+    ]
     if len(headline) < 2:
         return labels
     documents = [f"{t.title}. {t.body[: params.full_body_chars]}" for t in read.texts]
@@ -345,7 +355,7 @@ def _split_events(labels: Labels, read: _Read | None, params: ClusterParams) -> 
     pending = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {NOISE})]
     while pending:
         members = pending.pop()
-        if members.shape[0] < 2 * smallest or read.share[members].mean() < _HEADLINE_SHARE:
+        if members.shape[0] < 2 * smallest or read.text_share[members].mean() < _HEADLINE_SHARE:
             continue
         documents = [read.documents[int(i)] for i in members]
         halves = _bisect_by_names(documents, params.event_split_ratio, smallest)
@@ -383,7 +393,7 @@ def _require_shared_names(labels: Labels, read: _Read | None, params: ClusterPar
     next_label = int(labels.max()) + 1
     for label in sorted(set(labels.tolist()) - {NOISE}):
         members = np.flatnonzero(labels == label)
-        if read.share[members].mean() < _HEADLINE_SHARE:
+        if read.text_share[members].mean() < _HEADLINE_SHARE:
             continue
         linked = (matrix[members] @ matrix[members].T).toarray() >= params.name_link_similarity
         np.fill_diagonal(linked, False)

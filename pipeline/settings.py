@@ -153,16 +153,12 @@ class Settings(BaseSettings):
         0.8,
         ge=-1,
         le=1.01,
-        description="An article no cluster took joins the story whose centroid is at least "
-        "this cosine-similar (above 1 turns attaching off).",
+        description="An article no cluster took joins the story (of any age) whose centroid "
+        "is at least this cosine-similar; a story not seen in the last two windows also "
+        "needs the word check (above 1 turns attaching off).",
     )
     dormant_after_hours: float = Field(
         72.0, gt=0, description="A story with no new article for this long goes dormant."
-    )
-    attach_horizon_days: float = Field(
-        365.0,
-        gt=0,
-        description="Stories seen within this many days may take such an article.",
     )
     story_match_similarity: float = Field(
         0.80,
@@ -175,8 +171,9 @@ class Settings(BaseSettings):
         0.6,
         ge=0,
         le=1.01,
-        description="A match by centroid also needs this TF-IDF cosine between the cluster's "
-        "texts and the story's latest titles and summaries (above 1: no such match).",
+        description="A match by centroid to a story not seen in the last two windows also "
+        "needs this TF-IDF cosine between the cluster's (or lone article's) texts and the "
+        "story's latest titles and summaries (above 1: no such match).",
     )
     fetch_connect_timeout_seconds: float = Field(
         10.0, gt=0, description="Time to establish a connection to a feed's server."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -56,6 +56,12 @@ class WordCheck:
         except ValueError:  # no word survives stop-word removal in the whole window
             return None
         return vectorizer
+
+    def with_texts(self, clusters: Mapping[int, str]) -> WordCheck:
+        """The same check (same window, same word weights) for other texts; fit only once."""
+        other = replace(self, clusters=clusters)
+        other.__dict__["_vectorizer"] = self._vectorizer
+        return other
 
     def similarity(self, label: int, story_text: str) -> float:
         """TF-IDF cosine of cluster ``label``'s text and ``story_text`` (0 with no known word)."""
@@ -127,23 +133,44 @@ def match_clusters(
 
 def attach_to_stories(
     vectors: FloatArray,
-    stories: Mapping[int, FloatArray],
+    stories: Sequence[KnownStory],
     min_similarity: float,
+    words: WordCheck | None = None,
 ) -> list[int | None]:
     """For each vector (an article no cluster took), the story whose centroid is most similar
-    (cosine) if at least ``min_similarity``, else ``None``.
+    (cosine) if at least ``min_similarity``, else ``None``; a story that is not ``recent``
+    only if, given ``words``, the article's text (``words.clusters[row]``) also shares
+    enough words with it, else the next most similar.
 
     A clustering needs two close articles in one window; a lone follow-up, or a report that
-    arrives after its story has left the window, would stay unattached without this. Ties
-    break on the lower story id.
+    arrives after its story has left the window, would stay unattached without this. The
+    word check is the one a cluster needs to continue an older story: a lone report of a
+    look-alike event months later reads like the old story to the embedding. Ties break on
+    the lower story id.
     """
-    if vectors.shape[0] == 0 or not stories:
+    usable = sorted((story for story in stories if story.centroid is not None), key=_story_id)
+    if vectors.shape[0] == 0 or not usable:
         return [None] * vectors.shape[0]
-    ids = sorted(stories)
-    matrix = np.stack([stories[story_id] for story_id in ids]).astype(np.float64)
-    similarity = vectors.astype(np.float64) @ matrix.T
-    best = np.argmax(similarity, axis=1)
-    return [
-        ids[int(column)] if similarity[row, column] >= min_similarity else None
-        for row, column in enumerate(best)
-    ]
+    matrix = np.stack([story.centroid for story in usable if story.centroid is not None])
+    similarity = vectors.astype(np.float64) @ matrix.astype(np.float64).T
+    chosen: list[int | None] = []
+    for row in range(vectors.shape[0]):
+        found = None
+        for column in np.argsort(-similarity[row], kind="stable"):
+            if similarity[row, column] < min_similarity:
+                break
+            story = usable[int(column)]
+            if (
+                not story.recent
+                and words is not None
+                and words.similarity(row, story.text) < words.min_similarity
+            ):
+                continue
+            found = story.id
+            break
+        chosen.append(found)
+    return chosen
+
+
+def _story_id(story: KnownStory) -> int:
+    return story.id

@@ -147,6 +147,22 @@ def test_lone_follow_up_joins_its_story_after_the_window(
         assert session.get_one(Story, quake_story).article_count == 5
 
 
+def springfield_story(
+    engine: Engine, settings: Settings, feeds: dict[str, int], topic: np.ndarray
+) -> int:
+    """Three reports of one shooting, clustered into one story; its id."""
+    first = [
+        "Man shot dead outside Springfield bar",
+        "Springfield bar shooting: police name John Doe",
+        "John Doe sought after Springfield bar killing",
+    ]
+    for i, title in enumerate(first):
+        add_article(engine, feeds[OUTLETS[i]], title, T0 + timedelta(hours=i), near(topic, i))
+    cluster(engine, settings, now=T0 + timedelta(hours=3))
+    (old,) = set(story_of(engine).values())
+    return old
+
+
 @pytest.mark.parametrize(
     ("titles", "continues"),
     [
@@ -172,15 +188,7 @@ def test_new_cluster_continues_an_old_story_only_with_shared_words(
 ) -> None:
     feeds = add_feeds(engine, OUTLETS)
     topic = direction(1)
-    first = [
-        "Man shot dead outside Springfield bar",
-        "Springfield bar shooting: police name John Doe",
-        "John Doe sought after Springfield bar killing",
-    ]
-    for i, title in enumerate(first):
-        add_article(engine, feeds[OUTLETS[i]], title, T0 + timedelta(hours=i), near(topic, i))
-    cluster(engine, settings, now=T0 + timedelta(hours=3))
-    (old,) = set(story_of(engine).values())
+    old = springfield_story(engine, settings, feeds, topic)
 
     later = T0 + timedelta(days=90)
     new = [
@@ -194,6 +202,31 @@ def test_new_cluster_continues_an_old_story_only_with_shared_words(
     assert report.clusters == 1
     assert (membership[new[0]] == old) is continues
     assert membership[new[0]] == membership[new[1]]
+
+
+@pytest.mark.parametrize(
+    ("title", "joins"),
+    [
+        ("John Doe, Springfield bar gunman, sentenced", True),
+        ("Oakland gas station shooting leaves two hurt", False),
+    ],
+    ids=["same-names-months-later", "look-alike-event"],
+)
+def test_lone_article_joins_an_old_story_only_with_shared_words(
+    engine: Engine, settings: Settings, title: str, joins: bool
+) -> None:
+    """A lone report months later (no second article to cluster with) goes to its old story
+    when it names the same things, and stays alone when it only reads alike."""
+    feeds = add_feeds(engine, OUTLETS)
+    topic = direction(1)
+    old = springfield_story(engine, settings, feeds, topic)
+
+    later = T0 + timedelta(days=90)
+    lone = add_article(engine, feeds[OUTLETS[0]], title, later, near(topic, 40))
+    add_article(engine, feeds[OUTLETS[1]], "Unrelated council vote", later, direction(9))
+    report = cluster(engine, settings, now=later + timedelta(hours=1))
+    assert report.clusters == 0
+    assert (story_of(engine).get(lone) == old) is joins
 
 
 def test_only_older_stories_near_a_cluster_are_loaded(engine: Engine) -> None:

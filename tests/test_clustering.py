@@ -212,6 +212,16 @@ def test_headline_clusters_are_not_split_on_names() -> None:
     assert cluster_vectors(vectors, ClusterParams(lexical_weight=0.0), texts).tolist() == [0] * 6
 
 
+def test_lead_sentence_titles_with_short_bodies_are_split_on_names() -> None:
+    """Some sources give the lead sentence as the title and cut the body short: the title
+    and body together have enough names to judge, though the body alone is brief."""
+    vectors = look_alike_vectors()
+    texts = [ArticleText(body[:200], body[200:350]) for body in CHILE + NEPAL]
+    params = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0)
+    assert all(len(text.body) / params.full_body_chars < 0.5 for text in texts)
+    assert cluster_vectors(vectors, params, texts).tolist() == [0] * 3 + [1] * 3
+
+
 ACCIDENT = "A child found a loaded handgun at home and shot himself by accident, police said. "
 ACCIDENTS = [
     ACCIDENT * 3 + "The boy, 4, was taken to Springfield General; Homer Simpson was charged.",

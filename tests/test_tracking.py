@@ -119,6 +119,10 @@ def test_word_similarity(window: list[str], expected: bool) -> None:
     assert (check.similarity(0, window[0]) >= 0.3) is expected
 
 
+def recent(centres: dict[int, np.ndarray]) -> list[KnownStory]:
+    return [KnownStory(story_id, centre, members()) for story_id, centre in centres.items()]
+
+
 @pytest.mark.parametrize(
     ("vector", "stories", "expected"),
     [
@@ -132,8 +136,52 @@ def test_word_similarity(window: list[str], expected: bool) -> None:
 def test_attach_to_stories(
     vector: np.ndarray, stories: dict[int, np.ndarray], expected: int | None
 ) -> None:
-    assert attach_to_stories(vector[None, :], stories, 0.9) == [expected]
+    assert attach_to_stories(vector[None, :], recent(stories), 0.9) == [expected]
 
 
 def test_attach_nothing_to_attach() -> None:
-    assert attach_to_stories(np.zeros((0, 2), np.float32), {10: unit(1, 0)}, 0.9) == []
+    assert attach_to_stories(np.zeros((0, 2), np.float32), recent({10: unit(1, 0)}), 0.9) == []
+
+
+def lone_words() -> WordCheck:
+    """The word check with row 0 (the lone article) reading as the Springfield follow-up."""
+    return words().with_texts({0: WINDOW[3]})
+
+
+@pytest.mark.parametrize(
+    ("story", "expected"),
+    [
+        (KnownStory(10, unit(1, 0), members(), recent=False, text=SHOOTING), 10),
+        (KnownStory(10, unit(1, 0), members(), recent=False, text=WINDOW[0]), None),
+        (KnownStory(10, unit(1, 0), members(), recent=True, text=WINDOW[0]), 10),
+        (KnownStory(10, unit(0, 1), members(), recent=False, text=SHOOTING), None),
+    ],
+    ids=[
+        "old-story-same-names",
+        "old-look-alike-event",
+        "recent-story-centroid-alone",
+        "old-story-far-centroid",
+    ],
+)
+def test_lone_article_joins_an_old_story_only_with_shared_words(
+    story: KnownStory, expected: int | None
+) -> None:
+    assert attach_to_stories(unit(1, 0)[None, :], [story], 0.9, lone_words()) == [expected]
+
+
+def test_lone_article_passes_over_a_look_alike_to_the_next_story() -> None:
+    look_alike = KnownStory(10, unit(1, 0), members(), recent=False, text=WINDOW[1])
+    same = KnownStory(11, unit(1, 0.2), members(), recent=False, text=SHOOTING)
+    chosen = attach_to_stories(unit(1, 0)[None, :], [same, look_alike], 0.9, lone_words())
+    assert chosen == [11]
+
+
+def test_word_check_with_other_texts_keeps_the_window_weights() -> None:
+    check = words()
+    other = check.with_texts({5: WINDOW[2]})
+    assert other.similarity(5, SHOOTING) == pytest.approx(
+        WordCheck(window=WINDOW, clusters={5: WINDOW[2]}, min_similarity=0.3).similarity(
+            5, SHOOTING
+        )
+    )
+    assert other.similarity(0, SHOOTING) == 0.0  # the new texts replace the old
