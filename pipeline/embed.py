@@ -183,7 +183,7 @@ def embed(
     if article_ids is not None:
         query = query.where(Article.id.in_(list(article_ids)))
     with session_scope(engine) as session:
-        todo = session.execute(query).all()
+        todo = list(session.execute(query).all())
     report = EmbedReport()
     if not todo:
         return report
@@ -193,12 +193,16 @@ def embed(
             f"model {model!r} gives {encoder.dim}-dimensional vectors but the database stores "
             f"{EMBEDDING_DIM}; use a {EMBEDDING_DIM}-dimensional model"
         )
+    texts = {
+        row.id: article_text(row.title, row.summary, settings.embed_text_chars) for row in todo
+    }
+    # Like lengths in each batch: the model pads every text of a batch to its longest, and
+    # sentence-transformers sorts only within one call.
+    todo = sorted(todo, key=lambda row: (len(texts[row.id]), row.id))
     size = settings.embed_batch_size
     for start in range(0, len(todo), size):
         batch = todo[start : start + size]
-        vectors = encoder.encode(
-            [article_text(row.title, row.summary, settings.embed_text_chars) for row in batch]
-        )
+        vectors = encoder.encode([texts[row.id] for row in batch])
         now = datetime.now(UTC)
         with session_scope(engine) as session:
             fresh: list[dict[str, object]] = []

@@ -719,7 +719,8 @@ def test_killed_tasks_lose_nothing_and_double_nothing(
         assert again == {first: 0, hanging: 1, last: 1}
     assert article_count(stories_engine) == len(served)
 
-    # 3. An embed worker dies (SIGKILL) right after its first batch of 4 committed.
+    # 3. An embed worker dies (SIGKILL) right after its first batch of 4 committed (the
+    #    backlog is embedded shortest text first, so which four is up to the texts).
     with session_scope(stories_engine) as session:
         ids = list(session.scalars(select(Article.id).order_by(Article.id)))
     killed = subprocess.run(
@@ -733,7 +734,9 @@ def test_killed_tasks_lose_nothing_and_double_nothing(
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-4000:]
     with session_scope(stories_engine) as session:
-        assert sorted(session.scalars(select(Embedding.article_id))) == ids[:4]
+        embedded = sorted(session.scalars(select(Embedding.article_id)))
+    assert len(embedded) == 4, embedded
+    assert set(embedded) <= set(ids[:10]), embedded
 
     # 4. The embed DAG plans what is still missing, then the cluster runs.
     embed, cluster = run_dags(
@@ -743,7 +746,7 @@ def test_killed_tasks_lose_nothing_and_double_nothing(
     )
     assert embed["state"] == cluster["state"] == "success", (embed, cluster)
     plan = embed["tasks"]["plan_batches"]["xcom"]
-    assert [i for batch in plan for i in batch] == ids[4:]
+    assert [i for batch in plan for i in batch] == [i for i in ids if i not in embedded]
     assert [len(batch) for batch in plan] == [4, 4, 3]
     assert sum(ti["xcom"]["embedded"] for ti in embed["tasks"]["embed_batch"]) == len(ids) - 4
     check_stories(stories_engine, served)
