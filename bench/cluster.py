@@ -1,6 +1,7 @@
 """Clustering time and memory as the window grows.
 
     .venv/bin/python -m bench.cluster [--sizes 2000,10000,50000] [--seeds 2000]
+        [--corpus PATH.jsonl]
 
 Two kinds of window, each timed through ``cluster_vectors`` with the default parameters as
 the cluster stage calls it, without texts (the word similarity plays no part):
@@ -8,8 +9,8 @@ the cluster stage calls it, without texts (the word similarity plays no part):
 - ``synthetic``: unit vectors in 384 dimensions, 80 % in stories of 2-60 articles around
   a random topic direction, 20 % unrelated singletons. Stories this far apart never touch,
   so the similarity graph falls into small components: the easy case.
-- ``real-density``: the first ``--seeds`` headlines of the UCI dev corpus
-  (``../shared/datasets/uci-2014-03.jsonl``) embedded with the configured model, and the
+- ``real-density``: the first ``--seeds`` headlines of ``--corpus`` (the UCI dev corpus,
+  ``../shared/datasets/uci-2014-03.jsonl``) embedded with the configured model, and the
   window made of jittered copies of their vectors (cosine about 0.9 to the original).
   Real news is dense: at the default cut one connected component holds ~99 % of a window
   of many topics, which is what the neighbour cap and the component guard are for.
@@ -21,7 +22,6 @@ tracemalloc (numpy reports its buffers to it).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import tracemalloc
 from pathlib import Path
@@ -30,6 +30,8 @@ import numpy as np
 
 from pipeline.cluster import params_from
 from pipeline.clustering import ClusterParams, cluster_vectors
+from pipeline.errors import ConfigError
+from pipeline.evaluate import load_corpus
 from pipeline.settings import Settings
 
 UCI = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "uci-2014-03.jsonl"
@@ -63,11 +65,10 @@ def real_density_window(seeds: np.ndarray, size: int, seed: int = 0) -> np.ndarr
     return shuffled
 
 
-def embed_seeds(settings: Settings, count: int) -> np.ndarray:
+def embed_seeds(settings: Settings, corpus: Path, count: int) -> np.ndarray:
     from pipeline.embed import load_embedder
 
-    lines = UCI.read_text(encoding="utf-8").splitlines()[:count]
-    titles = [json.loads(line)["title"] for line in lines]
+    titles = [article.title for article in load_corpus(corpus)[:count]]
     vectors: np.ndarray = load_embedder(settings.model_name, settings.hf_offline).encode(titles)
     return vectors
 
@@ -88,12 +89,13 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="2000,10000,50000")
     parser.add_argument("--seeds", type=int, default=2000)
+    parser.add_argument("--corpus", type=Path, default=UCI, help="headlines for real-density")
     args = parser.parse_args()
     settings = Settings.load()
     params = params_from(settings)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"clustering benchmark, default parameters: {params}")
-    seeds = embed_seeds(settings, args.seeds)
+    seeds = embed_seeds(settings, args.corpus, args.seeds)
     print(
         f"{'window':>12} {'articles':>9} {'seconds':>9} {'peak MiB':>9} {'clusters':>9} "
         f"{'noise':>7} {'x first':>8}"
@@ -112,4 +114,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ConfigError as exc:  # a missing or malformed corpus: one line, no traceback
+        raise SystemExit(f"bench.cluster: {exc}") from None

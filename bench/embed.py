@@ -14,7 +14,6 @@ among the benchmark texts is the same. With ``--repeat N`` each row is the best 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -28,6 +27,8 @@ from models import Article, Feed
 from models.types import FloatArray
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.embed import Embedder, article_text, embed, load_embedder
+from pipeline.errors import ConfigError
+from pipeline.evaluate import LabelledArticle, load_corpus
 from pipeline.onnx_backend import OnnxInt8Embedder
 from pipeline.parse import content_hash
 from pipeline.settings import EmbedBackend, Settings
@@ -46,13 +47,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs per row")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines()][
-        : args.limit
-    ]
+    rows = load_corpus(args.corpus)[: args.limit]
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(model_cache_dir=Path(tmp) / "cache")
-        texts = [article_text(r["title"], r["text"] or "", settings.embed_text_chars) for r in rows]
+        texts = [article_text(r.title, r.text, settings.embed_text_chars) for r in rows]
         started = time.perf_counter()
         onnx = OnnxInt8Embedder(
             settings.model_name, offline=settings.hf_offline, cache_dir=settings.model_cache_dir
@@ -134,7 +133,7 @@ def _keep_best(seconds: dict[str, float], key: str, took: float) -> None:
     seconds[key] = min(seconds.get(key, took), took)
 
 
-def _insert(engine: Engine, rows: list[dict[str, str]]) -> None:
+def _insert(engine: Engine, rows: list[LabelledArticle]) -> None:
     with session_scope(engine) as session:
         feed = Feed(
             name="bench",
@@ -153,15 +152,18 @@ def _insert(engine: Engine, rows: list[dict[str, str]]) -> None:
                     feed_id=feed.id,
                     guid=str(index),
                     url=None,
-                    title=row["title"],
-                    summary=row["text"] or "",
+                    title=row.title,
+                    summary=row.text,
                     published_at=NOW,
                     published_estimated=False,
                     fetched_at=NOW,
-                    content_hash=content_hash(row["title"], row["text"] or ""),
+                    content_hash=content_hash(row.title, row.text),
                 )
             )
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ConfigError as exc:  # a missing or malformed corpus: one line, no traceback
+        raise SystemExit(f"bench.embed: {exc}") from None
