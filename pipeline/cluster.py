@@ -73,6 +73,7 @@ def params_from(settings: Settings) -> ClusterParams:
     return ClusterParams(
         algorithm=settings.cluster_algorithm,
         link_distance=settings.link_distance,
+        headline_link_slack=settings.headline_link_slack,
         lexical_weight=settings.lexical_weight,
         lexical_chars=settings.lexical_chars,
         full_body_chars=settings.lexical_full_body_chars,

@@ -48,6 +48,7 @@ class ClusterParams:
 
     algorithm: Algorithm = "average"
     link_distance: float = 0.6
+    headline_link_slack: float = 0.05
     lexical_weight: float = 0.5
     lexical_chars: int = 3000
     full_body_chars: int = 600
@@ -128,6 +129,9 @@ class _Lexical:
     """Unit-length TF-IDF rows (all zero for a text with no known words)."""
     weight: npt.NDArray[np.float64]
     """Per article, how much its words may count: lexical_weight scaled by body length."""
+    share: npt.NDArray[np.float64]
+    """Per article, its text share (1 where the texts are unknown): where its pairs are cut,
+    from ``link_distance + headline_link_slack`` (a bare headline) to ``link_distance``."""
 
 
 @dataclass(frozen=True)
@@ -164,8 +168,9 @@ def _read(texts: Sequence[ArticleText] | None, count: int, params: ClusterParams
 def _lexical(read: _Read | None, count: int, params: ClusterParams) -> _Lexical:
     weight = np.zeros(count, dtype=np.float64)
     empty = sparse.csr_matrix((count, 1), dtype=np.float64)
+    share = np.ones(count, dtype=np.float64) if read is None else read.text_share
     if read is None or params.lexical_weight == 0:
-        return _Lexical(empty, weight)
+        return _Lexical(empty, weight, share)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     try:
@@ -174,18 +179,45 @@ def _lexical(read: _Read | None, count: int, params: ClusterParams) -> _Lexical:
             sublinear_tf=True, stop_words="english", dtype=np.float64
         ).fit_transform(read.documents)
     except ValueError:  # no word survives stop-word removal in the whole window
-        return _Lexical(empty, weight)
-    return _Lexical(sparse.csr_matrix(matrix), params.lexical_weight * read.share)
+        return _Lexical(empty, weight, share)
+    return _Lexical(sparse.csr_matrix(matrix), params.lexical_weight * read.share, share)
 
 
-def _blend(
-    unit: npt.NDArray[np.float64], lexical: _Lexical, rows: npt.NDArray[np.int64]
+Rows = slice | npt.NDArray[np.int64]
+
+
+def _similarity(
+    unit: npt.NDArray[np.float64],
+    lexical: _Lexical,
+    rows: Rows,
+    cols: Rows,
+    params: ClusterParams,
 ) -> npt.NDArray[np.float64]:
-    """Blended similarity of ``rows`` against ``rows`` (square, dense)."""
-    embedding = unit[rows] @ unit[rows].T
-    words = (lexical.tfidf[rows] @ lexical.tfidf[rows].T).toarray()
-    mix = np.minimum(lexical.weight[rows][:, None], lexical.weight[rows][None, :])
-    return np.asarray((1 - mix) * embedding + mix * words)
+    """Blended similarity of ``rows`` against ``cols`` (dense), on the scale of the cut at
+    ``link_distance``.
+
+    A pair's words count by its shorter body (``lexical.weight``). Its cut moves with its
+    shorter text (title and body, ``lexical.share``): two full articles are cut at
+    ``link_distance``, two bare headlines ``headline_link_slack`` farther, linearly between.
+    The embedding of a headline alone is noisier than of a headline and its lead, so the
+    headlines of one story sit farther apart. The distance is rescaled (``link_distance /
+    cut``) so that one linkage cut serves every pair.
+    """
+    similarity = unit[rows] @ unit[cols].T
+    if lexical.weight[rows].any():  # else headlines only: no word share to mix
+        words = (lexical.tfidf[rows] @ lexical.tfidf[cols].T).toarray()
+        mix = np.minimum(lexical.weight[rows][:, None], lexical.weight[cols][None, :])
+        similarity = (1 - mix) * similarity + mix * words
+    if params.headline_link_slack:
+        cut = 1.0 - np.minimum(lexical.share[rows][:, None], lexical.share[cols][None, :])
+        cut *= params.headline_link_slack
+        cut += params.link_distance
+        # 1 - (1 - similarity) * link_distance / cut, in place: blocks are large.
+        np.subtract(1.0, similarity, out=similarity)
+        similarity *= params.link_distance
+        similarity /= cut
+        np.subtract(1.0, similarity, out=similarity)
+    return np.asarray(similarity)
 
 
 def _average_linkage(
@@ -209,13 +241,13 @@ def _average_linkage(
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 
     count = unit.shape[0]
-    graph = _neighbour_graph(unit, lexical, 1.0 - params.link_distance, params.max_neighbours)
+    graph = _neighbour_graph(unit, lexical, params)
     labels = np.full(count, NOISE, dtype=np.int64)
     next_label = 0
     for members in _pieces(graph, np.arange(count), params.max_component):
         if members.shape[0] < 2:
             continue
-        distance = 1.0 - _blend(unit, lexical, members)
+        distance = 1.0 - _similarity(unit, lexical, members, members, params)
         distance = np.clip((distance + distance.T) / 2, 0.0, 2.0)
         np.fill_diagonal(distance, 0.0)
         condensed = distance[np.triu_indices(members.shape[0], k=1)]
@@ -230,22 +262,20 @@ def _average_linkage(
 
 
 def _neighbour_graph(
-    unit: npt.NDArray[np.float64], lexical: _Lexical, least: float, keep: int
+    unit: npt.NDArray[np.float64], lexical: _Lexical, params: ClusterParams
 ) -> sparse.csr_matrix:
-    """Symmetric graph of blended similarities >= ``least``, each row's ``keep`` largest;
-    stored as similarity + 2, so every kept pair has a positive weight."""
+    """Symmetric graph of (rescaled) blended similarities within the cut, each row's
+    ``max_neighbours`` largest; stored as similarity + 2, so every kept pair has a positive
+    weight."""
     count = unit.shape[0]
+    least, keep = 1.0 - params.link_distance, params.max_neighbours
     sources: list[npt.NDArray[np.int64]] = []
     targets: list[npt.NDArray[np.int64]] = []
     weights: list[npt.NDArray[np.float32]] = []
     block = max(16, _BLOCK_CELLS // max(count, 1))
     for start in range(0, count, block):
         stop = min(start + block, count)
-        similarity = unit[start:stop] @ unit.T
-        if lexical.weight[start:stop].any():  # else headlines only: no word share to mix
-            words = (lexical.tfidf[start:stop] @ lexical.tfidf.T).toarray()
-            mix = np.minimum(lexical.weight[start:stop, None], lexical.weight[None, :])
-            similarity = (1 - mix) * similarity + mix * words
+        similarity = _similarity(unit, lexical, slice(start, stop), slice(None), params)
         similarity[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         if keep < count - 1:
             # Below each row's keep-th largest value, pairs are dropped; ties are kept.

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         description="Average linkage: groups merge while their mean blended cosine distance "
         "is below this.",
     )
+    headline_link_slack: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Bare headlines are cut this much farther than link_distance (their "
+        "embeddings are noisier); pairs with some body text proportionally less.",
+    )
     lexical_weight: float = Field(
         0.5,
         ge=0,

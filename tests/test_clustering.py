@@ -110,6 +110,26 @@ def test_headlines_only_are_clustered_on_vectors_alone() -> None:
     assert cluster_vectors(vectors, ClusterParams(), headlines).tolist() == [0] * 6
 
 
+def pair_at(cosine: float) -> np.ndarray:
+    """Two unit vectors whose cosine is ``cosine``."""
+    angle = np.arccos(cosine)
+    return np.array([[1.0, 0.0, 0.0], [np.cos(angle), np.sin(angle), 0.0]], dtype=np.float32)
+
+
+def test_headlines_are_cut_looser_than_full_articles() -> None:
+    """A headline's embedding is noisier than a headline and its lead: a pair at cosine
+    distance 0.63 is one story as two headlines, two stories as two full articles."""
+    vectors = pair_at(0.37)
+    params = ClusterParams(lexical_weight=0.0)  # the embedding alone, for both
+    headlines = [ArticleText("Ferry sinks off Bali", ""), ArticleText("Bali ferry lost", "")]
+    body = "The ferry sank in rough seas near the island on Tuesday night. " * 12
+    full = [ArticleText(text.title, body) for text in headlines]
+    assert cluster_vectors(vectors, params, headlines).tolist() == [0, 0]
+    assert cluster_vectors(vectors, params, full).tolist() == [NOISE, NOISE]
+    same_cut = ClusterParams(lexical_weight=0.0, headline_link_slack=0.0)
+    assert cluster_vectors(vectors, same_cut, headlines).tolist() == [NOISE, NOISE]
+
+
 def test_texts_must_match_vectors() -> None:
     with pytest.raises(ValueError, match="one text per vector"):
         cluster_vectors(blobs([3]), ClusterParams(), SHOOTINGS)
@@ -131,12 +151,13 @@ def test_average_linkage_equals_the_dense_computation(cut: float) -> None:
 
 
 def broad_story_vectors() -> np.ndarray:
-    """Two groups of six on one topic: each pair across the groups too far for the cut
-    (cosine 0.37), the two centroids close (0.65), as headlines of one broad story are."""
+    """Two groups of six on one topic: each pair across the groups too far for the cut,
+    even the looser one of headlines (cosine 0.33), the two centroids close (0.63), as
+    headlines of one broad story are."""
     vectors = np.zeros((12, 15), dtype=np.float64)
     vectors[:, 0] = 1.0
     vectors[:6, 1] = vectors[6:, 2] = np.sqrt(0.3)
-    vectors[np.arange(12), 3 + np.arange(12)] = np.sqrt(1.4)
+    vectors[np.arange(12), 3 + np.arange(12)] = np.sqrt(1.7)
     return vectors.astype(np.float32)
 
 
