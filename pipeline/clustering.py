@@ -208,7 +208,8 @@ def _similarity(
         words = (lexical.tfidf[rows] @ lexical.tfidf[cols].T).toarray()
         mix = np.minimum(lexical.weight[rows][:, None], lexical.weight[cols][None, :])
         similarity = (1 - mix) * similarity + mix * words
-    if params.headline_link_slack:
+    # Only where some text is short: full articles are cut at link_distance as they are.
+    if params.headline_link_slack and min(lexical.share[rows].min(), lexical.share[cols].min()) < 1:
         cut = 1.0 - np.minimum(lexical.share[rows][:, None], lexical.share[cols][None, :])
         cut *= params.headline_link_slack
         cut += params.link_distance
