@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.cluster [--sizes 2000,10000,50000] [--seeds 2000]
         [--corpus PATH.jsonl]
 
-Two kinds of window, each timed through ``cluster_vectors`` with the default parameters as
-the cluster stage calls it, without texts (the word similarity plays no part):
+Three kinds of window, each timed through ``cluster_vectors`` with the default parameters
+as the cluster stage calls it; the first two without texts (the word similarity plays no
+part):
 
 - ``synthetic``: unit vectors in 384 dimensions, 80 % in stories of 2-60 articles around
   a random topic direction, 20 % unrelated singletons. Stories this far apart never touch,
@@ -14,6 +15,8 @@ the cluster stage calls it, without texts (the word similarity plays no part):
   window made of jittered copies of their vectors (cosine about 0.9 to the original).
   Real news is dense: at the default cut one connected component holds ~99 % of a window
   of many topics, which is what the neighbour cap and the component guard are for.
+- ``headlines``: the same vectors with their seeds' headlines as texts, so every pass a
+  real headline window runs (the looser headline cut, the headline merge) runs too.
 
 The first size of each kind is the baseline for its ratios; peak memory is traced with
 tracemalloc (numpy reports its buffers to it).
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.cluster import params_from
-from pipeline.clustering import ClusterParams, cluster_vectors
+from pipeline.clustering import ArticleText, ClusterParams, cluster_vectors
 from pipeline.errors import ConfigError
 from pipeline.evaluate import load_corpus
 from pipeline.settings import Settings
@@ -52,8 +55,11 @@ def window(size: int, dim: int = 384, seed: int = 0) -> np.ndarray:
     return vectors[rng.permutation(size)].astype(np.float32)
 
 
-def real_density_window(seeds: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """``size`` vectors: the seed vectors, then jittered copies of them (cosine ~0.9)."""
+def real_density_window(
+    seeds: np.ndarray, size: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` vectors: the seed vectors, then jittered copies of them (cosine ~0.9); and
+    for each, the seed it was copied from."""
     rng = np.random.default_rng(seed)
     picks = np.concatenate([np.arange(len(seeds)), rng.integers(0, len(seeds), size)])[:size]
     dim = seeds.shape[1]
@@ -61,22 +67,24 @@ def real_density_window(seeds: np.ndarray, size: int, seed: int = 0) -> np.ndarr
     noise[: len(seeds)] = 0.0
     vectors: np.ndarray = seeds[picks] + noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    shuffled: np.ndarray = vectors[rng.permutation(size)].astype(np.float32)
-    return shuffled
+    order = rng.permutation(size)
+    return vectors[order].astype(np.float32), picks[order]
 
 
-def embed_seeds(settings: Settings, corpus: Path, count: int) -> np.ndarray:
+def embed_seeds(settings: Settings, corpus: Path, count: int) -> tuple[np.ndarray, list[str]]:
     from pipeline.embed import load_embedder
 
     titles = [article.title for article in load_corpus(corpus)[:count]]
     vectors: np.ndarray = load_embedder(settings.model_name, settings.hf_offline).encode(titles)
-    return vectors
+    return vectors, titles
 
 
-def measure(vectors: np.ndarray, params: ClusterParams) -> tuple[float, float, np.ndarray]:
+def measure(
+    vectors: np.ndarray, params: ClusterParams, texts: list[ArticleText] | None = None
+) -> tuple[float, float, np.ndarray]:
     tracemalloc.start()
     started = time.perf_counter()
-    labels = cluster_vectors(vectors, params)
+    labels = cluster_vectors(vectors, params, texts)
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
@@ -95,16 +103,22 @@ def main() -> None:
     params = params_from(settings)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"clustering benchmark, default parameters: {params}")
-    seeds = embed_seeds(settings, args.corpus, args.seeds)
+    seeds, titles = embed_seeds(settings, args.corpus, args.seeds)
     print(
         f"{'window':>12} {'articles':>9} {'seconds':>9} {'peak MiB':>9} {'clusters':>9} "
         f"{'noise':>7} {'x first':>8}"
     )
-    for kind in ("synthetic", "real-density"):
+    for kind in ("synthetic", "real-density", "headlines"):
         first = None
         for size in sizes:
-            vectors = window(size) if kind == "synthetic" else real_density_window(seeds, size)
-            seconds, peak, labels = measure(vectors, params)
+            texts = None
+            if kind == "synthetic":
+                vectors = window(size)
+            else:
+                vectors, picks = real_density_window(seeds, size)
+                if kind == "headlines":
+                    texts = [ArticleText(titles[pick], "") for pick in picks]
+            seconds, peak, labels = measure(vectors, params, texts)
             first = first or seconds
             clusters, noise = labels.max() + 1, (labels == -1).sum()
             print(
