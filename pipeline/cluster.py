@@ -286,7 +286,9 @@ def _apply(
         fresh_centroids[matched] = centroids[label]
         for article_id in clusters[label]:
             target[article_id] = matched
-    _attach_lonely(session, window, vectors, target, fresh_centroids, recent, words, settings)
+    latest = {story.id: story.centroid for story in known if story.recent}
+    latest.update(fresh_centroids)
+    _attach_lonely(session, window, vectors, target, latest, recent, words, settings)
 
     touched: set[int] = set()
     moved_to: dict[int, set[int]] = defaultdict(set)
@@ -486,31 +488,21 @@ def _attach_lonely(
     window: list[WindowArticle],
     vectors: FloatArray,
     target: dict[int, int | None],
-    fresh_centroids: dict[int, FloatArray],
+    latest: dict[int, FloatArray | None],
     recent: datetime,
     words: WordCheck,
     settings: Settings,
 ) -> None:
     """Give each article no cluster took to the nearest story, if close enough (in place).
 
-    Candidates are this run's clusters at their new centroids, the live stories seen since
-    ``recent`` at their stored ones, and older live stories near the article (found as for
-    clusters, ``_older_near``), which must also pass the word check, as an older story
-    must for a cluster to continue it.
+    Candidates are ``latest`` (the stories seen since ``recent``, as matching loaded them,
+    and this run's clusters at their new centroids), and older live stories near the
+    article (found as for clusters, ``_older_near``), which must also pass the word check,
+    as an older story must for a cluster to continue it.
     """
     lonely = [row for row, article in enumerate(window) if target[article.id] is None]
     if not lonely or settings.attach_similarity > 1:
         return
-    latest: dict[int, FloatArray] = {
-        story_id: center
-        for story_id, center in session.execute(
-            select(Story.id, Story.centroid).where(
-                Story.status.in_(LIVE), Story.last_seen >= recent, Story.centroid.is_not(None)
-            )
-        ).all()
-        if center is not None
-    }
-    latest.update(fresh_centroids)
     unit = normalise(vectors[lonely])
     older = _older_near(
         session, dict(enumerate(unit)), recent, set(latest), settings.attach_similarity - 1e-6
