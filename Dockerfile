@@ -26,12 +26,12 @@ COPY --chown=airflow:root pyproject.toml constraints.txt README.md /opt/storylin
 COPY --chown=airflow:root pipeline/ /opt/storyline/pipeline/
 COPY --chown=airflow:root models/ /opt/storyline/models/
 COPY --chown=airflow:root sql/ /opt/storyline/sql/
-# Naming apache-airflow at the image's own version (AIRFLOW_VERSION is set by the base image)
-# keeps pip from moving Airflow; naming the Celery provider (already in the image, not in the
-# lock) makes pip keep its requirements satisfied while it resolves the project's.
-RUN pip install --no-cache-dir \
-        "apache-airflow==${AIRFLOW_VERSION}" apache-airflow-providers-celery \
-        -c /opt/storyline/constraints.txt /opt/storyline
+# The `airflow` extra brings the Celery provider (celery, kombu, the Redis client) and the
+# PostgreSQL provider, all at the lock's versions: the image runs exactly what `make demo` and the
+# real-cluster test run. Naming apache-airflow at the image's own version (AIRFLOW_VERSION is set
+# by the base image) keeps pip from moving Airflow.
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
+        -c /opt/storyline/constraints.txt "/opt/storyline[airflow]"
 
 # 3. The DAGs baked in, so the image runs without a bind mount (docker-compose.yml mounts ./dags
 #    over this folder for editing in place; Kubernetes task pods use these).

@@ -637,7 +637,7 @@ def test_dockerfile_pins_the_projects_torch() -> None:
         r"--index-url \"?\$\{?TORCH_INDEX_URL\}?",
         r"^USER airflow$",
         r"^COPY .*\bconstraints\.txt\b.* /opt/storyline/$",
-        r"-c /opt/storyline/constraints\.txt /opt/storyline$",
+        r"-c /opt/storyline/constraints\.txt \"/opt/storyline\[airflow\]\"$",
         r"\"apache-airflow==\$\{AIRFLOW_VERSION\}\"",
         r"^COPY .*\bdags/ /opt/airflow/dags/$",
         r"^ENV HF_HUB_OFFLINE=1$",
@@ -673,5 +673,20 @@ def test_dockerfile_copies_every_package(package: str) -> None:
 def test_dockerfile_installs_torch_before_the_project() -> None:
     text = dockerfile()
     torch = text.find("torch==2.13.0 --index-url")
-    project = text.find("-c /opt/storyline/constraints.txt /opt/storyline")
+    project = text.find('-c /opt/storyline/constraints.txt "/opt/storyline[airflow]"')
     assert 0 <= torch < project, "CPU torch must be installed before the project pulls it in"
+
+
+@pytest.mark.parametrize(
+    "package", ["apache-airflow-providers-celery", "celery", "kombu", "redis", "billiard"]
+)
+def test_the_lock_pins_what_a_celery_worker_runs(package: str) -> None:
+    # The image installs the `airflow` extra with the lock, so an unpinned Celery cannot move
+    # under the workers; the same versions run in `make demo`'s venv and the real-cluster test.
+    assert re.fullmatch(r"\d+(\.\d+)+", constraints()[package]), constraints().get(package)
+
+
+def test_the_airflow_extra_brings_the_celery_provider() -> None:
+    extra = pyproject()["project"]["optional-dependencies"]["airflow"]
+    assert any(dep.startswith("apache-airflow-providers-celery") for dep in extra), extra
+    assert "apache-airflow-providers-celery" not in dockerfile()  # through the extra, pinned
