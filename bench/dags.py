@@ -1,6 +1,9 @@
 """One ingest -> embed -> cluster cycle of the Airflow DAGs on the demo feeds, timed.
 
     .venv/bin/python -m bench.dags [--embed-task-batch 256,16] [--db postgresql|sqlite]
+                                   [--celery-workers 1,2] [--no-dag-test]
+
+Part 1 (``dag.test()``, in one process):
 
 The bundled demo feeds (``pipeline/demo``) are served by a local HTTP server and registered
 in a scratch stories database (PostgreSQL by default: ``STORYLINE_TEST_PG_URL``, else
@@ -15,6 +18,14 @@ articles each embedded, and every task's duration.
 worker starts each task in a fresh process. The cold start of an embed task (imports and
 model load, no articles) is measured separately and printed, to weigh against the
 batch size.
+
+Part 2 (a real CeleryExecutor cluster, ``tests/celery_cluster.py``: api-server, scheduler,
+dag-processor and N Celery workers of 2 slots each, PostgreSQL metadata, Redis broker), once
+per ``--celery-workers`` count, on the demo feeds served by ``storyline demo-feeds``' server
+(dates moved to now): the seconds from ``airflow dags trigger storyline_ingest`` to the
+first story row and to the last chained run's end, and per task kind the median time a task
+waited in the queue, ran (Airflow's duration) and held its worker slot (the worker's own
+figure), the difference being the per-task overhead (process fork, DAG parse, API calls).
 """
 
 from __future__ import annotations
@@ -171,13 +182,143 @@ def report(embed_task_batch: int, result: dict[str, Any]) -> None:
         print(f"    {dag_id} task seconds: {seconds}")
 
 
+def celery_cycle(workers: int, embed_task_batch: int) -> dict[str, Any]:
+    """One trigger of ``storyline_ingest`` on a fresh cluster of ``workers`` Celery workers."""
+    import threading
+    from statistics import median
+
+    import yaml
+
+    from pipeline.demo.server import start_server
+    from tests.celery_cluster import CeleryCluster
+    from tests.conftest import PG_ADMIN_URL
+
+    chain = ("storyline_ingest", "storyline_embed", "storyline_cluster")
+    with tempfile.TemporaryDirectory(prefix="storyline-bench-celery-") as scratch:
+        folder = Path(scratch)
+        url, drop = scratch_database("postgresql", folder)
+        server = start_server("127.0.0.1", 0)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            spec = yaml.safe_load(server.site.feeds_file)
+            for feed in spec["feeds"][1::2]:  # two hosts: two fetch batches
+                feed["url"] = feed["url"].replace("//127.0.0.1:", "//localhost:")
+            engine = make_engine(url)
+            migrate(engine)
+            with session_scope(engine) as session:
+                sync_feeds(session, [FeedSpec(**f) for f in spec["feeds"]], datetime.now(UTC))
+            extra = {
+                "STORYLINE_EMBED_TASK_BATCH": str(embed_task_batch),
+                "STORYLINE_INGEST_TASK_FEEDS": "3",
+            }
+            with CeleryCluster(
+                folder / "airflow", PG_ADMIN_URL, url, workers=workers, extra_env=extra
+            ) as cluster:
+                before = cluster.run_ids(chain)
+                start = time.monotonic()
+                cluster.trigger("storyline_ingest")
+                cluster.unpause(*chain)
+                cluster.wait_for(lambda: _stories(engine) > 0, "the first stories", 600)
+                first_stories = time.monotonic() - start
+                cluster.settle(chain, before, timeout=600)
+                settled = time.monotonic() - start - 8  # settle waits 8 s of quiet
+                instances = cluster.task_instances()
+                slots = cluster.slot_times()
+                startup = cluster.startup_seconds
+            stories = _stories(engine)
+            engine.dispose()
+        finally:
+            server.shutdown()
+            server.server_close()
+            drop()
+    slot_of = {(s.dag_id, s.run_id, s.task_id, s.map_index): s.seconds for s in slots}
+    kinds: dict[str, dict[str, list[float]]] = {}
+    for ti in instances:
+        if ti["start_date"] is None or ti["end_date"] is None:
+            continue  # skipped by the scheduler: never ran
+        kind = kinds.setdefault(f"{ti['dag_id'].removeprefix('storyline_')}.{ti['task_id']}", {})
+        kind.setdefault("queued", []).append(
+            (ti["start_date"] - ti["queued_dttm"]).total_seconds() if ti["queued_dttm"] else 0.0
+        )
+        ran = (ti["end_date"] - ti["start_date"]).total_seconds()
+        kind.setdefault("ran", []).append(ran)
+        slot = slot_of.get((ti["dag_id"], ti["run_id"], ti["task_id"], ti["map_index"]))
+        if slot is not None:
+            kind.setdefault("slot", []).append(slot)
+    per_kind = {
+        name: {key: median(values) for key, values in figures.items()} | {"n": len(figures["ran"])}
+        for name, figures in sorted(kinds.items())
+    }
+    hosts = sorted({ti["hostname"] for ti in instances if ti["hostname"]})
+    return {
+        "workers": workers,
+        "startup_s": startup,
+        "to_first_stories_s": first_stories,
+        "to_settled_s": settled,
+        "stories": stories,
+        "hosts": hosts,
+        "per_kind": per_kind,
+    }
+
+
+def _stories(engine: Any) -> int:
+    from sqlalchemy import func, select
+
+    from models import Story
+
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(Story)) or 0
+
+
+def report_celery(results: list[dict[str, Any]]) -> None:
+    base = results[0]
+    print("\nCeleryExecutor cluster, one trigger of storyline_ingest on the demo feeds")
+    header = "".join(f"  {r['workers']} worker(s)" for r in results)
+    print(f"  {'':34}{header}")
+    for key, label in (
+        ("startup_s", "cluster up (s)"),
+        ("to_first_stories_s", "trigger -> first stories (s)"),
+        ("to_settled_s", "trigger -> last chained run (s)"),
+        ("stories", "stories"),
+    ):
+        cells = "".join(f"  {r[key]:>11.1f}" for r in results)
+        print(f"  {label:34}{cells}")
+    ratio = "".join(
+        f"  {r['to_first_stories_s'] / base['to_first_stories_s']:>10.2f}x" for r in results
+    )
+    print(f"  {'trigger -> stories vs 1st column':34}{ratio}")
+    print("  median seconds per task kind: queued / ran / slot (slot - ran = overhead)")
+    for name in base["per_kind"]:
+        row: list[str] = []
+        for r in results:
+            k = r["per_kind"].get(name)
+            if k is None:
+                row.append("-")
+                continue
+            slot = f"{k['slot']:.1f}" if "slot" in k else "-"
+            row.append(f"{k['queued']:.1f}/{k['ran']:.1f}/{slot} (n={k['n']})")
+        print(f"    {name:32}" + "  ".join(f"{c:>22}" for c in row))
+    for r in results:
+        print(f"  {r['workers']} worker(s): task hostnames {r['hosts']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--embed-task-batch", default="256,16", help="comma-separated sizes")
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--celery-workers", default="1,2", help="comma-separated worker counts; '' for none"
+    )
+    parser.add_argument("--celery-embed-task-batch", type=int, default=12)
+    parser.add_argument("--no-dag-test", action="store_true", help="only the Celery part")
     args = parser.parse_args()
+    counts = [int(value) for value in args.celery_workers.split(",") if value]
+    if args.no_dag_test:
+        report_celery([celery_cycle(n, args.celery_embed_task_batch) for n in counts])
+        return
     cold = subprocess.run(
         [sys.executable, "-c", COLD_START],
         env=airflow_env(Path(tempfile.gettempdir()) / "storyline-bench-cold"),
@@ -189,6 +330,8 @@ def main() -> None:
     print(f"cold start of an embed task (imports + model load): {float(cold.stdout):.1f}s")
     for size in (int(value) for value in args.embed_task_batch.split(",")):
         report(size, cycle(args.db, size))
+    if counts:
+        report_celery([celery_cycle(n, args.celery_embed_task_batch) for n in counts])
 
 
 if __name__ == "__main__":

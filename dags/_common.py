@@ -16,6 +16,7 @@ Task parameters fed by upstream tasks are typed ``Any``: while the DAG is built 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -111,6 +112,48 @@ def task_settings() -> Settings:
     return Settings.load(database_url=stories_database_url(settings))
 
 
+class StructuredTaskLogs(logging.Handler):
+    """Hands each ``pipeline`` log record to structlog with its ``extra=`` fields as keys.
+
+    Airflow 3 task logs are structlog JSON lines; records from the standard library reach
+    them through a ``ProcessorFormatter`` whose chain keeps the message but drops the
+    record's extra attributes (there is no setting to add structlog's ``ExtraAdder``). So
+    ``log.info("feed stored", extra={"feed": ...})`` would read ``"event":"feed stored"``
+    alone. Bound to structlog directly, the fields become keys of the JSON line.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        import structlog
+
+        from pipeline.logs import record_fields
+
+        fields: dict[str, Any] = {key: _loggable(v) for key, v in record_fields(record).items()}
+        if record.exc_info:
+            fields["exc_info"] = record.exc_info
+        try:
+            structlog.get_logger(record.name).log(record.levelno, record.getMessage(), **fields)
+        except Exception:
+            self.handleError(record)
+
+
+def _loggable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def structured_task_logs() -> None:
+    """Route the pipeline's log records through :class:`StructuredTaskLogs` (idempotent).
+
+    Called by every task before it runs pipeline code, in the task's own process, where
+    Airflow has configured structlog; the DAG processor never calls it.
+    """
+    logger = logging.getLogger("pipeline")
+    if not any(isinstance(handler, StructuredTaskLogs) for handler in logger.handlers):
+        logger.addHandler(StructuredTaskLogs())
+    logger.propagate = False
+
+
 @contextmanager
 def stories_db(*, migrate: bool = False) -> Iterator[tuple[Settings, Engine]]:
     """Settings and an engine on the stories database, disposed of afterwards.
@@ -121,6 +164,7 @@ def stories_db(*, migrate: bool = False) -> Iterator[tuple[Settings, Engine]]:
     from pipeline.db import make_engine, require_schema
     from pipeline.db import migrate as migrate_schema
 
+    structured_task_logs()
     settings = task_settings()
     engine = make_engine(settings.database_url)
     try:

@@ -62,7 +62,8 @@ def storyline_embed() -> None:
         """Mark ``storyline_embeddings`` when this run had articles to embed; else skip."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        reports = list(reports)
+        # One slice, not iteration (see storyline_ingest.publish: no "XCom not found" ERROR).
+        reports = list(reports[:])
         summary = {
             "tasks": len(batches),
             "articles": sum(len(batch) for batch in batches),

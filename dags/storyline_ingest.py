@@ -7,10 +7,19 @@
   ``feed_pool`` pool: each fetches its feeds and stores new and changed articles, one
   transaction per feed;
 * ``publish`` marks the ``storyline_articles`` asset, which starts ``storyline_embed``,
-  when articles are waiting for an embedding; otherwise it is skipped.
+  when articles are waiting for an embedding (asked of the database on every run, also
+  when no feed was due); otherwise it is skipped.
 
-A retry or a rerun fetches only the feeds still due: a feed stored by an earlier attempt
-has its next check in the future, and stored entries are matched, never inserted twice.
+Failures: a ``fetch_feeds`` task **fails** when every feed it held failed (so its retries,
+and then Airflow's failure alerts, fire); when only some failed it succeeds, logs a
+warning and lists them under ``errors`` in its return value. A failed fetch task fails
+the run (``publish`` is then ``upstream_failed``; the next run's ``publish`` finds the
+articles the other batches stored).
+
+A rerun fetches only the feeds still due: a feed stored by an earlier attempt has its next
+check in the future, and stored entries are matched, never inserted twice. A retry of a
+fetch task fetches its whole batch again (a failed feed's own backoff would otherwise make
+the retry find nothing due and succeed, hiding the outage).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from _common import (
     parse_settings,
     stories_db,
 )
-from airflow.sdk import DeltaTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import DeltaTriggerTimetable, TriggerRule, dag, get_current_context, task
 
 SETTINGS = parse_settings()
 
@@ -59,21 +68,44 @@ def storyline_ingest() -> None:
 
     @task(pool=SETTINGS.feed_pool, map_index_template="{{ task.op_kwargs['batch']['label'] }}")
     def fetch_feeds(batch: dict[str, Any]) -> dict[str, Any]:
-        """Fetch one batch of feeds (those still due) and store their articles."""
-        from pipeline.ingest import ingest
+        """Fetch one batch of feeds (those still due) and store their articles.
 
+        Fails when every feed of the batch failed; a partial failure succeeds with a warning.
+        """
+        import logging
+
+        from pipeline.ingest import check_outage, ingest
+
+        retry = int(get_current_context()["ti"].try_number) > 1
         with stories_db() as (settings, engine):
-            report = ingest(engine, settings, feed_ids=batch["feed_ids"])
+            report = ingest(engine, settings, feed_ids=batch["feed_ids"], force=retry)
+        check_outage(report)
+        if report.partial:
+            logging.getLogger("pipeline.ingest").warning(
+                "some feeds failed",
+                extra={
+                    "batch": batch["label"],
+                    "failed": report.failed,
+                    "of": report.feeds,
+                    "errors": report.errors,
+                },
+            )
         return as_json(report)
 
-    @task(outlets=[ARTICLES])
+    @task(outlets=[ARTICLES], trigger_rule=TriggerRule.NONE_FAILED)
     def publish(reports: Any) -> dict[str, Any]:
-        """Mark ``storyline_articles`` when articles wait for an embedding; else skip."""
+        """Mark ``storyline_articles`` when articles wait for an embedding; else skip.
+
+        Runs also when ``fetch_feeds`` was skipped (no feed due): articles stored by an
+        interrupted run must not wait until some feed is due.
+        """
         from airflow.sdk.exceptions import AirflowSkipException
 
         from pipeline.plan import missing_embeddings
 
-        reports = list(reports)
+        # One slice, not iteration: iterating asks for item after item until one is
+        # missing, which the task SDK logs as an ERROR ("XCom not found").
+        reports = list(reports[:]) if reports is not None else []
         summary: dict[str, Any] = {key: sum(r[key] for r in reports) for key in REPORT_SUMS}
         summary["errors"] = {k: v for r in reports for k, v in r["errors"].items()}
         with stories_db() as (settings, engine):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from sqlalchemy import Engine, func, select
@@ -21,24 +21,30 @@ from pipeline.errors import ConfigError, DatabaseError, StorylineError, first_li
 from pipeline.progress import terminal_progress
 from pipeline.settings import Settings
 
+if TYPE_CHECKING:
+    from pipeline.ingest import IngestReport
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, status: int = 1) -> None:
     click.echo(f"storyline: error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn the errors a user can cause into one sentence on stderr and exit status 1."""
+    """Turn the errors a user can cause into one sentence on stderr and a non-zero exit.
+
+    The status is 1, or the error's own ``exit_status`` (3 when no due feed could be fetched).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except StorylineError as exc:
-            _fail(str(exc))
+            _fail(str(exc), getattr(exc, "exit_status", 1))
         except OperationalError as exc:
             _fail(f"the database failed during the run ({first_line(exc)}); check it and rerun")
         raise AssertionError("unreachable")
@@ -180,12 +186,18 @@ def _when(moment: datetime | None) -> str:
 @db_option
 @handle_errors
 def ingest(force: bool, db: str | None) -> None:
-    """Fetch the feeds that are due and store new and changed articles."""
+    """Fetch the feeds that are due and store new and changed articles.
+
+    Exits 3 when feeds were due and none could be fetched (an outage a cron job must see);
+    a partial failure exits 0 and lists the failed feeds.
+    """
+    from pipeline.ingest import check_outage
+
     ctx = Context(db)
-    _ingest(ctx.ready_engine(), ctx.settings, force=force)
+    check_outage(_ingest(ctx.ready_engine(), ctx.settings, force=force))
 
 
-def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> None:
+def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> IngestReport:
     from pipeline.ingest import ingest as run_ingest
 
     report = run_ingest(engine, settings, force=force, progress=terminal_progress("ingest: feeds"))
@@ -198,6 +210,7 @@ def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> None:
     )
     for name, reason in sorted(report.errors.items()):
         click.echo(f"  feed {name!r} failed: {reason}", err=True)
+    return report
 
 
 @cli.command()
@@ -247,17 +260,25 @@ def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> None:
 @cli.command()
 @click.option("--feeds", "feeds_file", type=click.Path(path_type=Path), help="Sync this first.")
 @click.option("--now", "now", metavar="ISO-TIME", help="End of the clustering window.")
+@click.option("--force", is_flag=True, help="Fetch every enabled feed, not only those due.")
 @db_option
 @handle_errors
-def run(feeds_file: Path | None, now: str | None, db: str | None) -> None:
-    """Sync feeds (if given), ingest, embed, cluster."""
+def run(feeds_file: Path | None, now: str | None, force: bool, db: str | None) -> None:
+    """Sync feeds (if given), ingest, embed, cluster.
+
+    When no due feed could be fetched, the embed and cluster stages still run (articles
+    stored earlier may be waiting), then the command exits 3, as ``ingest`` does.
+    """
+    from pipeline.ingest import check_outage
+
     ctx = Context(db)
     migrate(ctx.engine)
     if feeds_file is not None:
         _sync(ctx.engine, feeds_file)
-    _ingest(ctx.engine, ctx.settings)
+    report = _ingest(ctx.engine, ctx.settings, force=force)
     _embed(ctx.engine, ctx.settings)
     _cluster(ctx.engine, ctx.settings, parse_time(now))
+    check_outage(report)
 
 
 @cli.command()
@@ -402,6 +423,52 @@ def serve(host: str, port: int, db: str | None) -> None:
         log_level="info" if verbose else "warning",
         access_log=verbose,
     )
+
+
+@cli.command("demo-feeds")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8090, show_default=True, help="TCP port."
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    default=None,
+    help="How fetchers reach this server, for the feeds file [default: http://HOST:PORT].",
+)
+@click.option(
+    "--write-feeds",
+    "write_feeds",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="First write the feeds file (as served at /feeds.yaml) here.",
+)
+@handle_errors
+def demo_feeds(host: str, port: int, public_url: str | None, write_feeds: Path | None) -> None:
+    """Serve the demo feeds, re-dated to end before the current hour, until stopped.
+
+    Each feed is at /NAME.xml and a feeds file for them at /feeds.yaml, so a deployment with
+    no internet shows the demo's stories: `storyline feeds sync` that file, then ingest.
+    """
+    from pipeline.demo.server import serve_until_stopped, start_server, write_feeds_file
+
+    Context(None)  # logging as for every command; no database is opened
+    server = start_server(host, port, public_url=public_url)
+    site = server.site
+    try:
+        if write_feeds is not None:
+            write_feeds_file(write_feeds, site.feeds_file)
+    except BaseException:
+        server.server_close()
+        raise
+    hours = round(site.shift.total_seconds() / 3600)
+    written = f", written to {write_feeds}" if write_feeds is not None else ""
+    click.echo(
+        f"demo-feeds: serving {site.feed_count} demo feeds on {server.url}/ with their "
+        f"dates moved {hours:+d} hours; feeds file {site.feeds_url}{written}",
+        err=True,
+    )
+    serve_until_stopped(server)
 
 
 def main() -> None:

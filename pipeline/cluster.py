@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -104,6 +105,10 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
         ).first()
         if last is not None and last.input_hash == digest:
             dormant = mark_dormant(session, now, settings)
+            log.info(
+                "window unchanged",
+                extra={"run_id": last.id, "articles": len(window), "dormant": len(dormant)},
+            )
             return ClusterReport(
                 run_id=last.id,
                 articles=len(window),
@@ -121,9 +126,19 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
         else np.zeros((0, 1), dtype=np.float32)
     )
     texts = [ArticleText(article.title, article.summary) for article in window]
+    started = time.perf_counter()
     labels = cluster_vectors(vectors, params, texts)
     cluster_count = len(set(labels.tolist()) - {NOISE})
-    log.info("clustered window", extra={"articles": len(window), "clusters": cluster_count})
+    log.info(
+        "clustered window",
+        extra={
+            "window_start": window_start,
+            "window_end": now,
+            "articles": len(window),
+            "clusters": cluster_count,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
 
     with session_scope(engine) as session:
         run = ClusterRun(

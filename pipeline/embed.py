@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,12 +129,28 @@ def load_embedder(
     """One loaded model per process, name and backend.
 
     ``onnx-int8`` keeps its exported model in ``cache_dir`` (default: ``~/.cache/storyline``).
+    The load is logged with its seconds: each Airflow task is a process of its own, so each
+    embed task pays it (imports included), and its task log shows how much.
     """
+    start = time.perf_counter()
+    embedder: Embedder
     if backend == "onnx-int8":
         from pipeline.onnx_backend import OnnxInt8Embedder
 
-        return OnnxInt8Embedder(name, offline=offline, cache_dir=cache_dir or default_cache_dir())
-    return SentenceTransformerEmbedder(name, offline=offline)
+        embedder = OnnxInt8Embedder(
+            name, offline=offline, cache_dir=cache_dir or default_cache_dir()
+        )
+    else:
+        embedder = SentenceTransformerEmbedder(name, offline=offline)
+    log.info(
+        "embedding model loaded",
+        extra={
+            "model": name,
+            "backend": backend,
+            "seconds": round(time.perf_counter() - start, 3),
+        },
+    )
+    return embedder
 
 
 def settings_embedder(settings: Settings) -> Embedder:
@@ -188,6 +205,7 @@ def embed(
     if not todo:
         return report
     encoder = embedder or settings_embedder(settings)
+    started = time.perf_counter()
     if encoder.dim != EMBEDDING_DIM:
         raise ModelError(
             f"model {model!r} gives {encoder.dim}-dimensional vectors but the database stores "
@@ -234,7 +252,15 @@ def embed(
             report.embedded += insert_ignore(session, Embedding.__table__, fresh)  # type: ignore[arg-type]
         report.batches += 1
         done = min(start + size, len(todo))
-        log.info("embed progress", extra={"done": done, "of": len(todo), "model": model})
+        log.info(
+            "embed progress",
+            extra={
+                "done": done,
+                "of": len(todo),
+                "model": model,
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
         if progress is not None:
             progress(done, len(todo))
     return report

@@ -36,5 +36,15 @@ class FeedError(StorylineError):
         self.reason = reason
 
 
+class OutageError(StorylineError):
+    """No due feed could be fetched: a cron job and Airflow's alerting must see it.
+
+    The CLI exits with ``OutageError.exit_status`` (3), distinct from 1 (a usage or
+    database error), so a wrapper can tell "the network or the feeds are down" apart.
+    """
+
+    exit_status = 3
+
+
 class ModelError(StorylineError):
     """The embedding model cannot be loaded."""

@@ -104,8 +104,28 @@ class SyncResult:
     unchanged: int
 
 
+def check_local_files(specs: list[FeedSpec]) -> None:
+    """Refuse an enabled feed whose local path names no file, before anything is registered.
+
+    Otherwise the mistake shows only at the first ingest, as a failing feed. It is easy to
+    make under Docker Compose, which mounts the feeds file alone into the containers: a path
+    relative to the file then points at nothing there.
+    """
+    for spec in specs:
+        if spec.enabled and not is_remote(spec.url) and not Path(spec.url).is_file():
+            raise ConfigError(
+                f"feed {spec.name!r} points at the local file {spec.url}, which does not "
+                "exist; give it an http(s) URL, or put the file beside the feeds file "
+                "(under Docker Compose, also mount its folder into the containers)"
+            )
+
+
 def sync_feeds(session: Session, specs: list[FeedSpec], now: datetime) -> SyncResult:
-    """Upsert feeds by name. Feeds absent from the file are left as they are."""
+    """Upsert feeds by name. Feeds absent from the file are left as they are.
+
+    An enabled feed whose local file is missing fails the whole sync (``check_local_files``).
+    """
+    check_local_files(specs)
     existing = {feed.name: feed for feed in session.scalars(select(Feed))}
     added = updated = unchanged = 0
     for spec in specs:

@@ -8,6 +8,7 @@ run keeps every feed it finished and a rerun picks up the rest.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from models import Article, Feed
 from pipeline.db import insert_or_ignore, session_scope
 from pipeline.duplicates import DuplicateIndex, signature
-from pipeline.errors import first_line
+from pipeline.errors import OutageError, first_line
 from pipeline.fetch import Fetched, FetchError, HostLimits, fetch, make_client
 from pipeline.identity import GUID, LINK, guids_changed, guids_collide, identity_key
 from pipeline.language import detect_language, normalise_language
@@ -47,6 +48,31 @@ class IngestReport:
     reprints: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def outage(self) -> bool:
+        """Feeds were due and every one of them failed: nothing could be fetched."""
+        return self.feeds > 0 and self.failed == self.feeds
+
+    @property
+    def partial(self) -> bool:
+        """Some of the due feeds failed, others were fetched."""
+        return 0 < self.failed < self.feeds
+
+
+def check_outage(report: IngestReport) -> None:
+    """Raise :class:`OutageError` naming the failed feeds when no due feed could be fetched.
+
+    A partial failure is not an outage: the feeds that worked are stored, the others are
+    retried on their own backoff, and the report lists them.
+    """
+    if not report.outage:
+        return
+    reasons = "; ".join(f"{name}: {reason}" for name, reason in sorted(report.errors.items()))
+    raise OutageError(
+        f"none of the {report.feeds} due feeds could be fetched ({reasons}); check the "
+        "network and the feeds' URLs (storyline feeds list), then rerun"
+    )
+
 
 @dataclass(frozen=True)
 class FeedJob:
@@ -68,6 +94,8 @@ class FeedResult:
     error: str | None = None
     status: int | None = None
     retry_after: str | None = None
+    seconds: float = 0.0
+    """Wall time of the fetch and the parse, for the logs."""
 
 
 def ingest(
@@ -136,6 +164,14 @@ def _fetch_and_parse(
     job: FeedJob, client: httpx.Client, limits: HostLimits, settings: Settings, now: datetime
 ) -> FeedResult:
     """Runs in a worker thread: network and parsing only, no database."""
+    start = time.perf_counter()
+    result = _fetch_and_parse_timed(job, client, limits, settings, now)
+    return replace(result, seconds=round(time.perf_counter() - start, 3))
+
+
+def _fetch_and_parse_timed(
+    job: FeedJob, client: httpx.Client, limits: HostLimits, settings: Settings, now: datetime
+) -> FeedResult:
     try:
         with limits.slot(job.url):
             fetched = fetch(
@@ -207,8 +243,17 @@ def _store(
         _record_failure(feed, result, settings, now)
         report.failed += 1
         report.errors[feed.name] = result.error
-        log.info(
-            "feed failed", extra={"feed": feed.name, "url": result.job.url, "reason": result.error}
+        log.info(  # the report lists it; callers decide whether it is an outage
+            "feed failed",
+            extra={
+                "feed": feed.name,
+                "url": result.job.url,
+                "status": result.status,
+                "reason": result.error,
+                "errors_in_a_row": feed.error_count,
+                "next_check_at": feed.next_check_at,
+                "seconds": result.seconds,
+            },
         )
         return
     fetched = result.fetched
@@ -224,6 +269,10 @@ def _store(
         feed.last_error = None
         feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
         report.not_modified += 1
+        log.info(
+            "feed not modified",
+            extra={"feed": feed.name, "url": result.job.url, "seconds": result.seconds},
+        )
         return
     feed.etag = fetched.headers.get("etag")
     feed.last_modified = fetched.headers.get("last-modified")
@@ -245,9 +294,12 @@ def _store(
         "feed stored",
         extra={
             "feed": feed.name,
+            "url": result.job.url,
             "entries": len(parsed.entries),
             "new": stored.new,
             "updated": stored.updated,
+            "reprints": stored.reprints,
+            "seconds": result.seconds,
         },
     )
 

@@ -14,17 +14,22 @@ class LogfmtFormatter(logging.Formatter):
     """``ts=... level=info logger=pipeline.embed msg="embed progress" done=64 of=200``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
+        fields: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="seconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        fields.update({key: value for key, value in vars(record).items() if key not in _STANDARD})
+        fields.update(record_fields(record))
         line = " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The fields a call passed with ``extra=`` (everything that is not a standard attribute)."""
+    return {key: value for key, value in vars(record).items() if key not in _STANDARD}
 
 
 def _quote(value: object) -> str:

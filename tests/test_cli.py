@@ -201,3 +201,46 @@ def test_module_entry_point_and_console_script(tmp_path: Path) -> None:
     )
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.strip() == "no stories yet"
+
+
+def test_an_outage_exits_3_and_a_partial_failure_0(db_url: str, feeds_file: Path) -> None:
+    ok("init", "--db", db_url)
+    ok("feeds", "sync", str(feeds_file), "--db", db_url)
+    (feeds_file.parent / "alpha.xml").unlink()
+    partial = ok("ingest", "--db", db_url)  # beta and gamma stored: exit 0, alpha named
+    assert "4 new articles" in partial.stderr
+    assert "feed 'alpha' failed" in partial.stderr
+    assert "storyline: error" not in partial.stderr
+
+    for outlet in ("beta", "gamma"):
+        (feeds_file.parent / f"{outlet}.xml").unlink()
+    outage = invoke("ingest", "--force", "--db", db_url)
+    assert outage.exit_code == 3, outage.output
+    (error,) = [line for line in outage.stderr.splitlines() if line.startswith("storyline:")]
+    assert error.startswith("storyline: error: none of the 3 due feeds could be fetched (")
+    for outlet in ("alpha", "beta", "gamma"):
+        assert f"{outlet}: " in error
+    assert "Traceback" not in outage.output
+
+
+def test_run_in_an_outage_still_embeds_and_clusters_then_exits_3(
+    db_url: str, feeds_file: Path
+) -> None:
+    ok("init", "--db", db_url)
+    ok("feeds", "sync", str(feeds_file), "--db", db_url)
+    ok("ingest", "--db", db_url)
+    for outlet in ("alpha", "beta", "gamma"):
+        (feeds_file.parent / f"{outlet}.xml").unlink()
+    # the stored articles are embedded and clustered, then the outage is reported
+    run = invoke("run", "--now", NOW.isoformat(), "--db", db_url, "--force")
+    assert run.exit_code == 3, run.output
+    assert "embed: 6 new" in run.stderr
+    assert "cluster: 6 articles" in run.stderr
+    assert run.stderr.rstrip().splitlines()[-1].startswith("storyline: error: none of the 3")
+
+
+def test_no_feed_due_is_no_outage(db_url: str, feeds_file: Path) -> None:
+    ok("run", "--feeds", str(feeds_file), "--now", NOW.isoformat(), "--db", db_url)
+    for outlet in ("alpha", "beta", "gamma"):
+        (feeds_file.parent / f"{outlet}.xml").unlink()
+    assert "0 feeds checked" in ok("ingest", "--db", db_url).stderr  # nothing was due

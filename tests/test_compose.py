@@ -38,9 +38,13 @@ AIRFLOW_SERVICES = [
 ]
 # Started on request only (a compose profile), but built like the others when it is.
 OPTIONAL_AIRFLOW_SERVICES = ["flower"]
+# Serves the bundled demo feeds re-dated to the present: the default FEEDS_FILE lists them.
+DEMO_FEEDS = "demo-feeds"
+DEFAULT_FEEDS_FILE = "./docker/demo-feeds.yaml"
 LONG_RUNNING = [
     "postgres",
     "redis",
+    DEMO_FEEDS,
     *(name for name in AIRFLOW_SERVICES if name != "airflow-init"),
     *OPTIONAL_AIRFLOW_SERVICES,
 ]
@@ -230,7 +234,7 @@ def test_compose_file_repeats_no_key() -> None:
     yaml.load(COMPOSE_FILE.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis", *AIRFLOW_SERVICES])
+@pytest.mark.parametrize("name", ["postgres", "redis", DEMO_FEEDS, *AIRFLOW_SERVICES])
 def test_service_exists(name: str) -> None:
     assert isinstance(service(name), dict)
 
@@ -582,6 +586,76 @@ def test_api_server_healthcheck_calls_an_unauthenticated_endpoint() -> None:
     url = urlsplit(urls[0])
     assert (url.hostname, url.port) == ("localhost", 8080)
     assert url.path in {"/api/v2/monitor/health", "/api/v2/version"}
+
+
+# --- the demo feeds -------------------------------------------------------------------------
+
+
+def demo_feeds_options() -> dict[str, str]:
+    """The ``storyline demo-feeds`` options the service runs with."""
+    args = shlex.split(command_text(service(DEMO_FEEDS)))
+    assert args[:2] == ["storyline", "demo-feeds"], args
+    options = args[2:]
+    assert len(options) % 2 == 0, options
+    return dict(zip(options[::2], options[1::2], strict=True))
+
+
+def test_demo_feeds_runs_the_built_image_without_airflows_entrypoint() -> None:
+    spec = service(DEMO_FEEDS)
+    assert (spec.get("image"), spec.get("build")) == (IMAGE, ".")
+    # The image's entrypoint would wait for a metadata database and run `airflow storyline ...`;
+    # dumb-init alone still forwards SIGTERM to the server, which stops cleanly on it.
+    assert spec.get("entrypoint") == ["/usr/bin/dumb-init", "--"]
+
+
+def test_demo_feeds_listens_where_its_public_url_says() -> None:
+    options = demo_feeds_options()
+    url = urlsplit(options["--public-url"])
+    assert options["--host"] == "0.0.0.0"  # reachable from the other containers
+    assert (url.scheme, url.hostname, url.port, url.path) == (
+        "http",
+        DEMO_FEEDS,
+        int(options["--port"]),
+        "",
+    )
+    assert [str(port) for port in service(DEMO_FEEDS).get("expose", [])] == [options["--port"]]
+
+
+def test_demo_feeds_healthcheck_fetches_the_feeds_file() -> None:
+    urls = [arg for arg in healthcheck_args(service(DEMO_FEEDS)) if "://" in arg]
+    assert len(urls) == 1
+    url = urlsplit(urls[0])
+    assert (url.hostname, url.port, url.path) == (
+        "127.0.0.1",
+        int(demo_feeds_options()["--port"]),
+        "/feeds.yaml",
+    )
+
+
+def test_airflow_init_waits_for_healthy_demo_feeds() -> None:
+    # It registers the default feeds file, whose feeds the workers then fetch from there.
+    assert depends_on("airflow-init").get(DEMO_FEEDS, {}).get("condition") == "service_healthy"
+
+
+def test_default_feeds_file_is_the_demo_feeds() -> None:
+    raw = [
+        entry
+        for entry in compose()["x-airflow-common"]["volumes"]
+        if isinstance(entry, str) and entry.split(":")[-2:-1] == [FEEDS_TARGET]
+    ]
+    assert raw == [f"${{FEEDS_FILE:-{DEFAULT_FEEDS_FILE}}}:{FEEDS_TARGET}:ro"]
+
+
+def test_default_feeds_file_lists_what_demo_feeds_serves() -> None:
+    from pipeline.demo.server import feeds_file_text, load_demo_feeds
+
+    public_url = demo_feeds_options()["--public-url"]
+    served = yaml.safe_load(feeds_file_text(load_demo_feeds(), public_url))["feeds"]
+    default = yaml.safe_load((ROOT / DEFAULT_FEEDS_FILE).read_text(encoding="utf-8"))["feeds"]
+    assert default == served
+    for feed in default:
+        url = urlsplit(feed["url"])
+        assert (url.hostname, url.port) == (DEMO_FEEDS, int(demo_feeds_options()["--port"]))
 
 
 # --- the Celery worker ----------------------------------------------------------------------
