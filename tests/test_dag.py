@@ -753,3 +753,49 @@ def test_killed_tasks_lose_nothing_and_double_nothing(
     with session_scope(stories_engine) as session:
         assert session.scalar(select(func.count(func.distinct(Article.url)))) == len(served)
         assert session.scalar(select(func.count()).select_from(Embedding)) == len(served)
+
+
+# -- feeds that fail -------------------------------------------------------------------
+
+
+@pytest.mark.airflow
+@pytest.mark.postgres
+def test_a_batch_whose_every_feed_failed_fails_its_task_and_the_run(
+    airflow_home: Path, pg_url: str, stories_engine: Engine, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    env = airflow_env(
+        airflow_home, AIRFLOW_CONN_STORYLINE_DB=pg_url, STORYLINE_INGEST_TASK_FEEDS="2"
+    )
+    feeds = feed_items(now)
+    first, second, third = list(feeds)
+    with FeedServer() as server:
+        # localhost: first and third, one of them down (a partial failure);
+        # 127.0.0.1: second, down (every feed of that batch failed).
+        server.route(f"/{first}.xml", rss(OUTLETS[0], feeds[first]), headers=RSS_HEADERS)
+        server.respond(f"/{second}.xml", Response(503, {}, b"down"))
+        server.respond(f"/{third}.xml", Response(500, {}, b"broken"))
+        urls = {
+            first: f"http://localhost:{server.port}/{first}.xml",
+            second: f"http://127.0.0.1:{server.port}/{second}.xml",
+            third: f"http://localhost:{server.port}/{third}.xml",
+        }
+        register(stories_engine, tmp_path / "feeds.yaml", urls, now)
+        (ingest,) = run_dags(env, {"dag_id": "storyline_ingest", "retries": 1})
+        asked = {slug: len(server.requests_for(f"/{slug}.xml")) for slug in feeds}
+
+    assert ingest["state"] == "failed", ingest
+    fetched = {ti["label"]: ti for ti in ingest["tasks"]["fetch_feeds"]}
+    assert sorted(fetched) == sorted([second, f"{first}, {third}"])
+    # every feed of its batch failed: the task failed, and its retry fetched the batch again
+    # (the feed's own backoff would have made the retry find nothing due, and succeed)
+    assert fetched[second]["state"] == "failed", fetched[second]
+    assert asked[second] == 2
+    # a partial failure succeeds once, naming the feed that failed
+    partial = fetched[f"{first}, {third}"]
+    assert partial["state"] == "success", partial
+    assert (partial["xcom"]["failed"], partial["xcom"]["new_articles"]) == (1, len(feeds[first]))
+    assert list(partial["xcom"]["errors"]) == [third]
+    assert (asked[first], asked[third]) == (1, 1)
+    assert ingest["tasks"]["publish"]["state"] == "upstream_failed"
+    assert ingest["asset_events"] == []
