@@ -46,6 +46,9 @@ REPO = Path(__file__).resolve().parents[1]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 TERMINAL = frozenset({"success", "failed"})
+WORKER_CELERY_CONFIG = json.dumps(
+    {"imports": ["pipeline.worker"], "worker_proc_alive_timeout": 120}
+)
 
 
 class ClusterError(RuntimeError):
@@ -145,6 +148,8 @@ class CeleryCluster:
             # As docker-compose.yml: the task supervisor notices a finished task within 1 s
             # rather than 5 (see docs/DEPLOYMENT.md, "Worker slots").
             AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL="1",
+            # As docker-compose.yml: each pool process loads the model once (pipeline/worker.py).
+            AIRFLOW__CELERY__EXTRA_CELERY_CONFIG=WORKER_CELERY_CONFIG,
             AIRFLOW_CONN_STORYLINE_DB=self.stories_url,
             **{**self.extra_env, **extra},
         )

@@ -22,10 +22,13 @@ from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from models import Article, Feed, StoryArticle
+from pipeline.api import create_app
 from pipeline.db import make_engine, migrate, session_scope
+from pipeline.settings import Settings
 from tests.celery_cluster import CeleryCluster
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
 from tests.factories import row_counts
@@ -170,6 +173,23 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
         assert len(embeds) == -(-stored_articles // 12), embeds
         assert all(ti["state"] == "success" and ti["try_number"] == 1 for ti in embeds), embeds
         print(f"task instances per worker: {dict(hosts)}")
+
+        # The embed tasks found the model loaded: each Celery pool process loaded it once
+        # (pipeline/worker.py) and the supervisor forked the task from it.
+        for ti in embeds:
+            log = cluster.task_log("storyline_embed", ti["run_id"], "embed_batch", ti["map_index"])
+            assert record_fields(log, "embed progress"), log
+            assert record_fields(log, "embedding model loaded") == [], "loaded in the task"
+        preloaded = [
+            p for p in cluster.processes if b"embedding model preloaded" in p.log.read_bytes()
+        ]
+        assert {p.name for p in preloaded} == names, [p.tail() for p in cluster.processes]
+
+        # The dashboard's API serves them (what `storyline serve` answers).
+        with TestClient(create_app(Settings.load(database_url=stories_url))) as api:
+            listed = api.get("/api/stories", params={"limit": 50}).json()
+        assert listed["total"] >= len(GOLD), listed
+        assert sum(1 for item in listed["items"] if item["outlets"] >= 3) >= len(GOLD), listed
 
         # 2. The task log tells the story: our fields are keys of Airflow's JSON lines.
         fetches = [

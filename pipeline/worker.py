@@ -1,0 +1,54 @@
+"""Celery worker hook: each pool process loads the embedding model once, for the tasks it forks.
+
+Airflow 3 runs every task in a process of its own, which the task supervisor forks from the
+Celery pool process that took the task. Loading the model there, once, hands it to every
+embed task by the fork (``pipeline.embed.load_embedder`` is cached per process), instead of
+each task paying the import of sentence-transformers and the load (5-6 s here).
+
+Enabled by the worker's Celery configuration (docker-compose.yml, docs/DEPLOYMENT.md),
+``AIRFLOW__CELERY__EXTRA_CELERY_CONFIG`` set to
+``{"imports": ["pipeline.worker"], "worker_proc_alive_timeout": 120}``.
+
+Celery imports this module in the worker before it forks its pool; ``worker_process_init``
+then runs in each pool process (the alive timeout, 4 s by default, must cover the load).
+
+Only the PyTorch backend is preloaded, and nothing is encoded here: a process that has run
+the model has started torch's OpenMP threads, and a fork of it hangs on its first encode
+(tried: a child of a parent that loaded the model encodes at once; a child of a parent that
+also encoded one text never returns). ONNX Runtime creates its thread pools when its session
+opens, so that backend still loads in each task. No Airflow import: this is Celery only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery.signals import worker_process_init
+
+from pipeline.errors import first_line
+
+log = logging.getLogger(__name__)
+
+
+def preload_model(**_: object) -> None:
+    """Load the configured model into this pool process's cache; never fail the worker."""
+    from pipeline.embed import settings_embedder
+    from pipeline.settings import Settings
+
+    start = time.perf_counter()
+    try:
+        settings = Settings.load()
+        if settings.embed_backend != "torch":
+            return
+        settings_embedder(settings)
+    except Exception as exc:  # the tasks load it themselves, and say why if they cannot
+        log.warning("embedding model not preloaded", extra={"reason": first_line(exc)})
+        return
+    log.info(
+        "embedding model preloaded for this worker's tasks",
+        extra={"model": settings.model_name, "seconds": round(time.perf_counter() - start, 3)},
+    )
+
+
+worker_process_init.connect(preload_model, weak=False)
