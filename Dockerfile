@@ -1,6 +1,7 @@
 # Storyline on the official Apache Airflow image: Airflow 3.3.2, Python 3.11, CPU-only torch.
 # One image for every Airflow service in docker-compose.yml (api-server, scheduler, dag-processor,
-# triggerer, Celery workers) and for the KubernetesExecutor's task pods (docs/DEPLOYMENT.md).
+# triggerer, Celery workers), for the demo-feeds service, and for the KubernetesExecutor's task pods
+# (docs/DEPLOYMENT.md).
 #
 #   docker compose build            (or: docker build -t storyline-airflow:latest .)
 #
