@@ -7,6 +7,7 @@ reading code. Run it with ``storyline serve``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pipeline import stories
@@ -29,6 +30,7 @@ from pipeline.db import display_url, make_engine, session_scope
 from pipeline.errors import first_line
 from pipeline.settings import Settings
 
+log = logging.getLogger(__name__)
 WEB_DIR = Path(str(resources.files("pipeline") / "web"))
 
 
@@ -181,7 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
             Query(max_length=200, description="Substring of the title or a keyword, any case."),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         order: Annotated[
             stories.StoryOrder,
             Query(
@@ -191,10 +193,11 @@ def create_app(settings: Settings) -> FastAPI:
         ] = "rank",
     ) -> StoryList:
         """Stories matching every filter given, one page at a time."""
+        _no_nul(outlet=outlet, q=q)
         query = stories.StoryQuery(
             statuses=tuple(dict.fromkeys(status)) if status else stories.DEFAULT_STATUSES,
-            since=_utc(since),
-            until=_utc(until),
+            since=_query_time("since", since),
+            until=_query_time("until", until),
             outlet=outlet,
             text=q,
             order=order,
@@ -218,6 +221,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     def get_story(story_id: int, db: SessionDep) -> StoryOut:
         """One story with its articles, outlets, hourly timeline and lineage."""
+        if not 1 <= story_id <= MAX_ID:  # no row can have it: answer without asking
+            raise HTTPException(status_code=404, detail=f"story {story_id} not found")
         clock = stories.pipeline_clock(db)
         detail = stories.story_detail(db, story_id, clock.at(datetime.now(UTC)))
         if detail is None:
@@ -246,6 +251,41 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+MAX_ID = 2**31 - 1
+"""Story ids are INTEGER columns: 32 bits on PostgreSQL, the smaller of the two backends."""
+MAX_OFFSET = 2**31 - 1
+"""Far beyond any real list, and within what both backends take as an OFFSET."""
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+"""``since``/``until`` must lie a day inside the calendar, so that any offset converts to UTC."""
+
+
+def _invalid(name: str, message: str, value: object) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("query", name), "msg": message, "type": "value_error", "input": value}]
+    )
+
+
+def _no_nul(**texts: str | None) -> None:
+    """A NUL character matches nothing a feed can hold and PostgreSQL refuses it: a 422."""
+    for name, value in texts.items():
+        if value is not None and "\x00" in value:
+            raise _invalid(name, "must not contain a NUL character", value)
+
+
+def _query_time(name: str, moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC, or a 422 naming the parameter when it is at the calendar's edge."""
+    if moment is None:
+        return None
+    try:
+        value = _utc(moment)
+    except OverflowError:
+        value = None
+    if value is None or not EARLIEST <= value <= LATEST:
+        raise _invalid(name, "must be a time between the years 1 and 9999, in UTC", str(moment))
+    return value
+
+
 def _utc(moment: datetime | None) -> datetime | None:
     """A time without a zone is taken as UTC."""
     if moment is None:
@@ -264,14 +304,32 @@ def _add_error_handlers(app: FastAPI, engine: Engine) -> None:
             content=jsonable_encoder({"detail": errors, "message": f"invalid request: {message}"}),
         )
 
+    @app.exception_handler(DataError)
+    async def out_of_range(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold slipped past the checks above: the client's
+        # request, not the server, so a 422; the driver's words go to the log only.
+        log.warning("query refused by the database", extra={"reason": first_line(exc)})
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": "a parameter is outside what the stories database can hold",
+                "message": "invalid request: a parameter is outside what the database can hold",
+            },
+        )
+
     @app.exception_handler(SQLAlchemyError)
     async def unreachable(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # The address and the driver's message stay in the server's log: a response never
+        # names the database (its host, user or name).
+        log.warning(
+            "stories database cannot be read",
+            extra={"database": display_url(str(engine.url)), "reason": first_line(exc)},
+        )
         return JSONResponse(
             status_code=503,
             content={
-                "detail": f"the stories database {display_url(str(engine.url))} cannot be "
-                f"read ({first_line(exc)}); check that it is running and migrated "
-                "(storyline init)"
+                "detail": "the stories database cannot be read; the server's log says why "
+                "(check that the database is running and migrated: storyline init)"
             },
         )
 

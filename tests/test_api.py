@@ -88,7 +88,11 @@ def test_health_is_503_when_the_database_is_unreachable() -> None:
     with TestClient(create_app(Settings.load(database_url=url))) as client:
         response = client.get("/api/health")
     assert response.status_code == 503
-    assert "cannot be read" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "cannot be read" in detail
+    # a response never names the database: no host, port, user, database or driver
+    for secret in ("127.0.0.1", ":1", "postgres", "none", "psycopg", "connection"):
+        assert secret not in detail, detail
 
 
 def test_list_is_ranked_by_the_last_day_then_outlets(demo: TestClient) -> None:
@@ -247,6 +251,55 @@ def test_unknown_story_is_404(demo: TestClient) -> None:
     response = demo.get("/api/stories/987654")
     assert response.status_code == 404
     assert response.json() == {"detail": "story 987654 not found"}
+
+
+@pytest.mark.parametrize(
+    "story_id",
+    ["0", "-1", str(2**31), str(2**63), str(2**64 + 1), "9" * 40],
+    ids=["zero", "negative", "past-int32", "past-int64", "past-uint64", "40-digits"],
+)
+def test_an_id_no_row_can_have_is_404(demo: TestClient, story_id: str) -> None:
+    # Beyond 32 bits PostgreSQL's INTEGER overflowed (500), beyond 64 bits SQLite's (500).
+    response = demo.get(f"/api/stories/{story_id}")
+    assert response.status_code == 404, response.text
+    assert response.json() == {"detail": f"story {story_id} not found"}
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"offset": 2**31}, "offset"),
+        ({"offset": 2**64}, "offset"),
+        ({"since": "9999-12-31T23:59:59-12:00"}, "since"),
+        ({"until": "0001-01-01T00:00:00+12:00"}, "until"),
+        ({"since": "9999-12-31T23:59:59"}, "since"),
+        ({"q": "riot\x00s"}, "q"),
+        ({"outlet": "\x00"}, "outlet"),
+    ],
+    ids=[
+        "offset-past-int32",
+        "offset-past-int64",
+        "since-overflows-to-utc",
+        "until-underflows-to-utc",
+        "since-last-day",
+        "nul-in-q",
+        "nul-in-outlet",
+    ],
+)
+def test_values_no_database_can_hold_are_422(
+    demo: TestClient, params: dict[str, Any], named: str
+) -> None:
+    # Before: OverflowError (500), NUL answered 503 on PostgreSQL and every story on SQLite.
+    response = demo.get("/api/stories", params=params)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["detail"][0]["loc"] == ["query", named], body
+    assert body["message"].startswith(f"invalid request: query parameter {named!r}: ")
+
+
+def test_times_just_inside_the_calendar_are_fine(demo: TestClient) -> None:
+    page = get(demo, "/api/stories", since="0001-01-02T00:00:00Z", until="9999-12-30T00:00:00Z")
+    assert page["total"] == get(demo, "/api/stories")["total"]
 
 
 @pytest.mark.parametrize(
