@@ -187,10 +187,8 @@ def celery_cycle(workers: int, embed_task_batch: int) -> dict[str, Any]:
     import threading
     from statistics import median
 
-    import yaml
-
     from pipeline.demo.server import start_server
-    from tests.celery_cluster import CeleryCluster
+    from tests.celery_cluster import QUIET_SECONDS, CeleryCluster, on_two_hosts
     from tests.conftest import PG_ADMIN_URL
 
     chain = ("storyline_ingest", "storyline_embed", "storyline_cluster")
@@ -201,13 +199,11 @@ def celery_cycle(workers: int, embed_task_batch: int) -> dict[str, Any]:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            spec = yaml.safe_load(server.site.feeds_file)
-            for feed in spec["feeds"][1::2]:  # two hosts: two fetch batches
-                feed["url"] = feed["url"].replace("//127.0.0.1:", "//localhost:")
+            feeds = [FeedSpec(**feed) for feed in on_two_hosts(server.site.feeds_file)]
             engine = make_engine(url)
             migrate(engine)
             with session_scope(engine) as session:
-                sync_feeds(session, [FeedSpec(**f) for f in spec["feeds"]], datetime.now(UTC))
+                sync_feeds(session, feeds, datetime.now(UTC))
             extra = {
                 "STORYLINE_EMBED_TASK_BATCH": str(embed_task_batch),
                 "STORYLINE_INGEST_TASK_FEEDS": "3",
@@ -222,7 +218,7 @@ def celery_cycle(workers: int, embed_task_batch: int) -> dict[str, Any]:
                 cluster.wait_for(lambda: _stories(engine) > 0, "the first stories", 600)
                 first_stories = time.monotonic() - start
                 cluster.settle(chain, before, timeout=600)
-                settled = time.monotonic() - start - 8  # settle waits 8 s of quiet
+                settled = time.monotonic() - start - QUIET_SECONDS
                 instances = cluster.task_instances()
                 slots = cluster.slot_times()
                 startup = cluster.startup_seconds

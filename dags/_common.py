@@ -127,19 +127,13 @@ class StructuredTaskLogs(logging.Handler):
 
         from pipeline.logs import record_fields
 
-        fields: dict[str, Any] = {key: _loggable(v) for key, v in record_fields(record).items()}
+        fields: dict[str, Any] = {key: _jsonable(v) for key, v in record_fields(record).items()}
         if record.exc_info:
             fields["exc_info"] = record.exc_info
         try:
             structlog.get_logger(record.name).log(record.levelno, record.getMessage(), **fields)
         except Exception:
             self.handleError(record)
-
-
-def _loggable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def structured_task_logs() -> None:

@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 import psutil
 import redis
+import yaml
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -53,6 +54,20 @@ WORKER_CELERY_CONFIG = json.dumps(
 
 class ClusterError(RuntimeError):
     """The cluster did not come up, or a wait ran out; the message ends with the logs' tails."""
+
+
+QUIET_SECONDS = 8
+"""How long ``settle`` waits with no run active: an asset event becomes a run on a later
+scheduler loop, so a moment with nothing running is not yet the end."""
+
+
+def on_two_hosts(feeds_file_text: str) -> list[dict[str, Any]]:
+    """The entries of a demo feeds file (served on 127.0.0.1) with every other one reached
+    through the name ``localhost``: two hosts, so the feeds make two fetch batches."""
+    feeds: list[dict[str, Any]] = yaml.safe_load(feeds_file_text)["feeds"]
+    for feed in feeds[1::2]:
+        feed["url"] = feed["url"].replace("//127.0.0.1:", "//localhost:")
+    return feeds
 
 
 def free_port() -> int:
@@ -354,7 +369,7 @@ class CeleryCluster:
 
     def settle(self, dag_ids: tuple[str, ...], after: set[str], timeout: float = 300) -> float:
         """Wait until the runs of ``dag_ids`` not in ``after`` (run ids), and the runs they
-        chain through assets, have ended; the seconds it took."""
+        chain through assets, have ended; the seconds it took, ``QUIET_SECONDS`` included."""
         quiet_since: list[float] = []
 
         def done() -> bool:
@@ -363,8 +378,7 @@ class CeleryCluster:
                 quiet_since.clear()
                 return False
             quiet_since.append(time.monotonic())
-            # An asset event becomes a run on the scheduler's next loop: stay quiet a while.
-            return quiet_since[-1] - quiet_since[0] >= 8
+            return quiet_since[-1] - quiet_since[0] >= QUIET_SECONDS
 
         return self.wait_for(done, "the triggered runs and the runs they chain", timeout)
 

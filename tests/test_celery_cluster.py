@@ -25,20 +25,17 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from models import Article, Feed, StoryArticle
+from models import Article
 from pipeline.api import create_app
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.settings import Settings
-from tests.celery_cluster import CeleryCluster
+from tests.celery_cluster import CeleryCluster, on_two_hosts
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
+from tests.demo_labels import LABELS, STORIES, demo_stories
 from tests.factories import row_counts
 
 REPO = Path(__file__).resolve().parents[1]
 STORYLINE = str(Path(sys.executable).parent / "storyline")
-LABELS: dict[str, str] = yaml.safe_load(
-    (Path(__file__).parent / "fixtures" / "demo_labels.yaml").read_text(encoding="utf-8")
-)["labels"]
-GOLD = ("paris-manhunt", "raqqa-strikes", "sinai-crash")
 CHAIN = ("storyline_ingest", "storyline_embed", "storyline_cluster")
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.celery]
@@ -72,11 +69,8 @@ def demo_feeds(tmp_path: Path, stories_url: str) -> Iterator[Path]:
         assert server.stderr is not None
         banner = server.stderr.readline()
         assert banner.startswith("demo-feeds: serving 6 demo feeds on http://127.0.0.1:"), banner
-        # Every other feed through the name `localhost`: two hosts, so two fetch batches.
-        spec = yaml.safe_load(feeds_file.read_text(encoding="utf-8"))
-        for feed in spec["feeds"][1::2]:
-            feed["url"] = feed["url"].replace("//127.0.0.1:", "//localhost:")
-        feeds_file.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        feeds = on_two_hosts(feeds_file.read_text(encoding="utf-8"))
+        feeds_file.write_text(yaml.safe_dump({"feeds": feeds}), encoding="utf-8")
         synced = subprocess.run(
             [STORYLINE, "feeds", "sync", str(feeds_file), "--db", stories_url],
             capture_output=True,
@@ -92,21 +86,6 @@ def demo_feeds(tmp_path: Path, stories_url: str) -> Iterator[Path]:
         server.wait(timeout=30)
         if server.stderr is not None:
             server.stderr.close()
-
-
-def stories_by_label(engine: Engine) -> tuple[dict[int, Counter[str]], dict[int, set[str]]]:
-    with session_scope(engine) as session:
-        rows = session.execute(
-            select(Article.guid, Feed.outlet, StoryArticle.story_id)
-            .join(Feed, Feed.id == Article.feed_id)
-            .join(StoryArticle, StoryArticle.article_id == Article.id)
-        ).all()
-    labels: dict[int, Counter[str]] = defaultdict(Counter)
-    outlets: dict[int, set[str]] = defaultdict(set)
-    for guid, outlet, story_id in rows:
-        labels[story_id][LABELS[guid]] += 1
-        outlets[story_id].add(outlet)
-    return labels, outlets
 
 
 def record_fields(records: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
@@ -153,10 +132,11 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
         # Every demo article stored once, and each real story one multi-outlet story.
         with session_scope(stories) as session:
             guids = session.scalars(select(Article.guid)).all()
-        assert sorted(guids) == sorted(LABELS)
-        labels, outlets = stories_by_label(stories)
+        assert sorted(guids) == sorted(LABELS)  # each once
+        demo = demo_stories(stories)
+        labels, outlets = demo.labels_in, demo.outlets_in
         assert {s: dict(c) for s, c in labels.items() if len(c) > 1} == {}  # none mixed
-        for gold in GOLD:
+        for gold in STORIES:
             homes = [story for story, counter in labels.items() if gold in counter]
             assert homes, f"{gold} formed no story"
             assert max(len(outlets[story]) for story in homes) >= 3, (gold, outlets)
@@ -188,8 +168,8 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
         # The dashboard's API serves them (what `storyline serve` answers).
         with TestClient(create_app(Settings.load(database_url=stories_url))) as api:
             listed = api.get("/api/stories", params={"limit": 50}).json()
-        assert listed["total"] >= len(GOLD), listed
-        assert sum(1 for item in listed["items"] if item["outlets"] >= 3) >= len(GOLD), listed
+        assert listed["total"] >= len(STORIES), listed
+        assert sum(1 for item in listed["items"] if item["outlets"] >= 3) >= len(STORIES), listed
 
         # 2. The task log tells the story: our fields are keys of Airflow's JSON lines.
         fetches = [

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from pathlib import Path
+from collections import Counter
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from models import Article, Feed, StoryArticle
+from models import StoryArticle
 from pipeline.cli import cli
 from pipeline.db import make_engine, session_scope
+from tests.demo_labels import LABELS, STORIES, demo_stories
 from tests.factories import row_counts
-
-LABELS: dict[str, str] = yaml.safe_load(
-    (Path(__file__).parent / "fixtures" / "demo_labels.yaml").read_text(encoding="utf-8")
-)["labels"]
-STORIES = ("paris-manhunt", "raqqa-strikes", "sinai-crash")
 
 
 @pytest.fixture
@@ -33,20 +27,9 @@ def demo_db(db_url: str) -> tuple[str, str]:
 def test_demo_shows_each_story_as_its_own_multi_outlet_cluster(demo_db: tuple[str, str]) -> None:
     db_url, printed = demo_db
     engine = make_engine(db_url)
-    with session_scope(engine) as session:
-        rows = session.execute(
-            select(Article.guid, Feed.outlet, StoryArticle.story_id)
-            .join(Feed, Feed.id == Article.feed_id)
-            .outerjoin(StoryArticle, StoryArticle.article_id == Article.id)
-        ).all()
-    assert {guid for guid, _, _ in rows} == set(LABELS)
-
-    labels_in: dict[int, Counter[str]] = defaultdict(Counter)
-    outlets_in: dict[int, set[str]] = defaultdict(set)
-    for guid, outlet, story_id in rows:
-        if story_id is not None:
-            labels_in[story_id][LABELS[guid]] += 1
-            outlets_in[story_id].add(outlet)
+    demo = demo_stories(engine)
+    assert demo.guids == set(LABELS)
+    labels_in, outlets_in = demo.labels_in, demo.outlets_in
 
     # no story mixes two real-world stories
     mixed = {story: dict(labels) for story, labels in labels_in.items() if len(labels) > 1}

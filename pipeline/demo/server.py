@@ -38,6 +38,8 @@ from pipeline.feeds import FeedSpec, load_feeds_file
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The Last-Modified of a resource with no date."""
 FEEDS_PATH = "/feeds.yaml"
 
 # --- re-dating a document (pure) -------------------------------------------------------------
@@ -343,7 +345,7 @@ def build_site(feeds: Sequence[DemoFeed], shift: timedelta, public_url: str) -> 
     for feed in feeds:
         body = shift_document(feed.document, shift)
         dates = document_dates(body)
-        modified = max(dates, default=datetime(1970, 1, 1, tzinfo=UTC))
+        modified = max(dates, default=EPOCH)
         newest.append(modified)
         resources_by_path[feed_path(feed.spec.name)] = Resource(
             body, content_type(body), _etag(body), modified
@@ -353,7 +355,7 @@ def build_site(feeds: Sequence[DemoFeed], shift: timedelta, public_url: str) -> 
         listing,
         "application/yaml; charset=utf-8",
         _etag(listing),
-        max(newest, default=datetime(1970, 1, 1, tzinfo=UTC)),
+        max(newest, default=EPOCH),
     )
     return DemoSite(shift, base, resources_by_path)
 
