@@ -54,4 +54,4 @@ bench: install
 	$(BIN)/python -m bench.api
 
 clean:
-	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal
+	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal storyline.db.lock

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,16 +14,26 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import OperationalError
 
 from pipeline import logs
 from pipeline.db import display_url, make_engine, migrate, require_schema, session_scope
-from pipeline.errors import ConfigError, DatabaseError, StorylineError, first_line
+from pipeline.errors import (
+    ConfigError,
+    DatabaseError,
+    StorylineError,
+    first_line,
+    library_error_message,
+)
 from pipeline.progress import terminal_progress
-from pipeline.settings import Settings
+from pipeline.settings import Settings, default_cache_dir
 
 if TYPE_CHECKING:
     from pipeline.ingest import IngestReport
+
+log = logging.getLogger(__name__)
+
+DATABASE_KEY = "storyline.database"
+"""Where a command's context keeps the database it opened, for the error boundary."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,9 +45,12 @@ def _fail(message: str, status: int = 1) -> None:
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn the errors a user can cause into one sentence on stderr and a non-zero exit.
+    """The CLI's one boundary for errors: one sentence on stderr and a non-zero exit.
 
-    The status is 1, or the error's own ``exit_status`` (3 when no due feed could be fetched).
+    An error a user can cause (a ``StorylineError``, or a library's error that
+    ``library_error_message`` recognises) is its sentence; the status is 1, or the error's
+    own ``exit_status`` (3 when no due feed could be fetched). Anything else is a bug: its
+    traceback goes to a file, named in one line (``-v`` prints it too). Ctrl-C exits 130.
     """
 
     @functools.wraps(fn)
@@ -45,11 +59,58 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except StorylineError as exc:
             _fail(str(exc), getattr(exc, "exit_status", 1))
-        except OperationalError as exc:
-            _fail(f"the database failed during the run ({first_line(exc)}); check it and rerun")
+        except KeyboardInterrupt:
+            _fail("interrupted; a rerun converges to the same state", 130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # the boundary: every other error ends here
+            message = library_error_message(exc, _database_used())
+            if message is not None:
+                log.debug("user error", exc_info=True)
+                _fail(message)
+            _fail(_unexpected(exc), 2)
         raise AssertionError("unreachable")
 
     return wrapper
+
+
+def _unexpected(exc: Exception) -> str:
+    """Keep an unexpected error's traceback in a file (and on stderr with ``-v``); say where."""
+    import os
+    import tempfile
+    import traceback
+
+    trace = "".join(traceback.format_exception(exc))
+    command = " ".join(["storyline", *sys.argv[1:]])
+    if _verbose():
+        click.echo(trace, err=True, nl=False)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"traceback-{stamp}-{os.getpid()}.txt"
+    written = None
+    for folder in (default_cache_dir() / "tracebacks", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(f"{command}\n\n{trace}", encoding="utf-8")
+        except OSError:
+            continue
+        written = folder / name
+        break
+    where = f"the traceback is in {written}" if written else "the traceback could not be saved"
+    shown = "" if _verbose() else "; rerun with -v to print it"
+    return (
+        f"unexpected {type(exc).__name__} ({first_line(exc)}); {where}{shown}, and please report it"
+    )
+
+
+def _database_used() -> str:
+    context = click.get_current_context(silent=True)
+    url = context.meta.get(DATABASE_KEY) if context else None
+    return f"database {url}" if url else "the database"
+
+
+def _verbose() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("verbose", False))
 
 
 def db_option(fn: Callable[P, R]) -> Callable[P, R]:
@@ -62,6 +123,12 @@ def db_option(fn: Callable[P, R]) -> Callable[P, R]:
     )(fn)
 
 
+EARLIEST_NOW = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_NOW = datetime(9000, 1, 1, tzinfo=UTC)
+"""``--now`` stays this far inside the calendar, so a window or a dormancy cut-off
+(capped at a century by the settings) computed from it is a date too."""
+
+
 def parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -71,7 +138,17 @@ def parse_time(value: str | None) -> datetime | None:
         raise ConfigError(
             f"--now {value!r} is not an ISO 8601 time; use e.g. 2015-11-18T12:00:00Z"
         ) from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        inside = EARLIEST_NOW <= moment < LATEST_NOW
+    except OverflowError:  # its offset moves it off the calendar
+        inside = False
+    if not inside:
+        raise ConfigError(
+            f"--now {value!r} is outside the years {EARLIEST_NOW.year} to "
+            f"{LATEST_NOW.year - 1}; use a time in them, e.g. 2015-11-18T12:00:00Z"
+        )
+    return moment
 
 
 class Context:
@@ -79,8 +156,8 @@ class Context:
 
     def __init__(self, db: str | None) -> None:
         self.settings = Settings.load(database_url=db)
-        verbose = click.get_current_context().find_root().params.get("verbose", False)
-        logs.configure("INFO" if verbose else self.settings.log_level)
+        click.get_current_context().meta[DATABASE_KEY] = display_url(self.settings.database_url)
+        logs.configure("INFO" if _verbose() else self.settings.log_level)
         self._engine: Engine | None = None
 
     @property
@@ -239,7 +316,8 @@ def _embed(engine: Engine, settings: Settings) -> None:
 def cluster(now: str | None, db: str | None) -> None:
     """Re-cluster the recent window and update stories."""
     ctx = Context(db)
-    _cluster(ctx.ready_engine(), ctx.settings, parse_time(now))
+    moment = parse_time(now)
+    _cluster(ctx.ready_engine(), ctx.settings, moment)
 
 
 def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> None:
@@ -248,13 +326,19 @@ def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> None:
     report = run_cluster(engine, settings, now)
     if report.skipped:
         click.echo(f"cluster: window unchanged since run {report.run_id}; nothing to do", err=True)
-        return
-    click.echo(
-        f"cluster: {report.articles} articles, {report.clusters} clusters, "
-        f"{report.noise} unclustered, {report.stories_created} new stories, "
-        f"{report.stories_changed} stories changed",
-        err=True,
-    )
+    else:
+        click.echo(
+            f"cluster: {report.articles} articles, {report.clusters} clusters, "
+            f"{report.noise} unclustered, {report.stories_created} new stories, "
+            f"{report.stories_changed} stories changed",
+            err=True,
+        )
+    if report.not_embedded:
+        click.echo(
+            f"cluster: {report.not_embedded} articles of the window are not embedded yet "
+            "and were left out; run `storyline embed`",
+            err=True,
+        )
 
 
 @cli.command()
@@ -272,12 +356,13 @@ def run(feeds_file: Path | None, now: str | None, force: bool, db: str | None) -
     from pipeline.ingest import check_outage
 
     ctx = Context(db)
+    moment = parse_time(now)
     migrate(ctx.engine)
     if feeds_file is not None:
         _sync(ctx.engine, feeds_file)
     report = _ingest(ctx.engine, ctx.settings, force=force)
     _embed(ctx.engine, ctx.settings)
-    _cluster(ctx.engine, ctx.settings, parse_time(now))
+    _cluster(ctx.engine, ctx.settings, moment)
     check_outage(report)
 
 
@@ -412,7 +497,7 @@ def serve(host: str, port: int, db: str | None) -> None:
 
     ctx = Context(db)
     ctx.ready_engine()
-    verbose = click.get_current_context().find_root().params.get("verbose", False)
+    verbose = _verbose()
     click.echo(
         f"serving {display_url(ctx.settings.database_url)} on http://{host}:{port}/", err=True
     )

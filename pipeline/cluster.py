@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, Float, and_, delete, or_, select, text
+from sqlalchemy import Engine, Float, and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
@@ -29,9 +29,11 @@ from pipeline.clustering import (
     normalise,
 )
 from pipeline.db import session_scope
+from pipeline.errors import StorylineError
 from pipeline.history import DISSOLVED, DORMANT, MERGED, membership_events
 from pipeline.history import StoryEvent as HistoryEvent
 from pipeline.keywords import story_keywords
+from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
 from pipeline.tracking import KnownStory, WordCheck, attach_to_stories, match_clusters
 
@@ -68,6 +70,12 @@ class ClusterReport:
     """True when the window and parameters equal the last run's: nothing was recomputed."""
     dormant: int = 0
     """Stories that went dormant in this run."""
+    not_embedded: int = 0
+    """Articles published in the window that have no embedding for the model yet."""
+
+
+class NotEmbeddedError(StorylineError):
+    """The window holds articles, but none has a vector for the configured model."""
 
 
 def params_from(settings: Settings) -> ClusterParams:
@@ -92,13 +100,31 @@ def params_from(settings: Settings) -> ClusterParams:
 
 
 def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> ClusterReport:
-    """Re-cluster the articles published in ``[now - window, now]`` and update stories."""
-    now = now or datetime.now(UTC)
+    """Re-cluster the articles published in ``[now - window, now]`` and update stories.
+
+    One run at a time per database (``pipeline.locks``): a second waits for the first,
+    up to ``stage_lock_wait_seconds``, then raises ``BusyError``.
+    """
+    with exclusive(
+        engine, STORIES_LOCK, wait_seconds=settings.stage_lock_wait_seconds, what="cluster run"
+    ):
+        return _cluster(engine, settings, now or datetime.now(UTC))
+
+
+def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport:
     window_start = now - timedelta(hours=settings.window_hours)
     params = params_from(settings)
     model = settings.model_name
     with session_scope(engine) as session:
         window = _load_window(session, model, window_start, now)
+        waiting = _unembedded(session, model, window_start, now)
+        if waiting and not window:
+            raise NotEmbeddedError(
+                f"none of the {waiting} articles published in the window has an embedding "
+                f"for model {model!r}; run `storyline embed` with this model first, or set "
+                f"STORYLINE_MODEL_NAME to the model that embedded them "
+                f"({_models_with_vectors(session)})"
+            )
         digest = _input_hash(window, params, model, _matching(settings))
         last = session.scalars(
             select(ClusterRun).where(ClusterRun.status == "ok").order_by(ClusterRun.id.desc())
@@ -118,6 +144,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
                 stories_changed=0,
                 skipped=True,
                 dormant=len(dormant),
+                not_embedded=waiting,
             )
 
     vectors = (
@@ -174,6 +201,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
             stories_created=created,
             stories_changed=changed,
             dormant=len(dormant),
+            not_embedded=waiting,
         )
 
 
@@ -187,6 +215,26 @@ def _load_window(
         .order_by(Article.published_at, Article.id)
     ).all()
     return [WindowArticle(row[0], row[1], row[2], row[3] or "", row[4] or "") for row in rows]
+
+
+def _unembedded(session: Session, model: str, start: datetime, end: datetime) -> int:
+    """Articles published in ``[start, end]`` with no embedding for ``model``."""
+    embedded = select(Embedding.article_id).where(
+        Embedding.article_id == Article.id, Embedding.model == model
+    )
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Article)
+            .where(Article.published_at >= start, Article.published_at <= end, ~embedded.exists())
+        )
+        or 0
+    )
+
+
+def _models_with_vectors(session: Session) -> str:
+    models = session.scalars(select(Embedding.model).distinct().order_by(Embedding.model)).all()
+    return "embedded with: " + ", ".join(models) if models else "no article is embedded yet"
 
 
 def _matching(settings: Settings) -> dict[str, float]:

@@ -102,15 +102,25 @@ def migrate(engine: Engine) -> str:
             command.upgrade(config, "head")
     except (OperationalError, ProgrammingError) as exc:
         reason = first_line(exc)
-        hint = (
-            "install pgvector on the server (scripts/install-pgvector.sh)"
-            if "vector" in reason
-            else "check the database user's rights"
-        )
+        hint = _migrate_hint(reason)
         raise DatabaseError(
             f"cannot migrate database {display_url(str(engine.url))} ({reason}); {hint}"
         ) from exc
     return current_revision(engine) or "none"
+
+
+def _migrate_hint(reason: str) -> str:
+    """What to do when a migration failed with the driver's message ``reason``."""
+    lowered = reason.lower()
+    if "vector" in lowered and ("permission denied" in lowered or "superuser" in lowered):
+        return (
+            "the extension is installed on the server but this role may not create it: "
+            "a superuser must run `CREATE EXTENSION vector;` in this database once, "
+            "then rerun `storyline init`"
+        )
+    if "vector" in lowered:
+        return "install pgvector on the server (scripts/install-pgvector.sh)"
+    return "check the database user's rights"
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -48,3 +48,59 @@ class OutageError(StorylineError):
 
 class ModelError(StorylineError):
     """The embedding model cannot be loaded."""
+
+
+def library_error_message(exc: BaseException, database: str = "the database") -> str | None:
+    """One sentence for an exception a user can cause that a library raised, else ``None``.
+
+    These are the faults of the user's environment rather than of Storyline: a database file
+    that is damaged or read-only, a database that is locked or down, a port in use, a path
+    that cannot be read or written. Anything else is a bug, reported with its traceback.
+    ``database`` names the database the command used (its URL without the password).
+    """
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.DBAPIError):
+        reason = first_line(exc)
+        lowered = reason.lower()
+        if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+            return (
+                f"{database} is not a SQLite database or is damaged ({reason}); "
+                "point --db at the right file, or restore it from a backup"
+            )
+        if "readonly" in lowered or "read-only" in lowered:
+            return (
+                f"cannot write to {database} ({reason}); check the permissions of the "
+                "database file and of its folder"
+            )
+        if "locked" in lowered:
+            return (
+                f"{database} stayed locked by another process ({reason}); "
+                "rerun when that process is done"
+            )
+        if isinstance(exc, sa.IntegrityError):
+            # Every write of a stage is idempotent, so a collision is another process
+            # writing the same rows at the same moment (two syncs of one new feed, say).
+            return (
+                f"{database} refused a write that collided with another process's "
+                f"({reason}); rerun: the command converges to the same state"
+            )
+        if isinstance(exc, sa.OperationalError):
+            return f"{database} failed during the run ({reason}); check it and rerun"
+        return None
+    if isinstance(exc, OSError):
+        import errno
+
+        what = f" ({exc.filename})" if exc.filename else ""
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"the address is already in use{what}; "
+                "choose another --port or stop the other server"
+            )
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"permission denied{what}; check the path's permissions"
+        if exc.errno == errno.ENOSPC:
+            return f"no space left on the device{what}; free some space and rerun"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+            return f"{exc.strerror or 'no such file'}{what}; check the path"
+    return None

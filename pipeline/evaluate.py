@@ -55,6 +55,10 @@ def load_corpus(path: Path) -> list[LabelledArticle]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError(f"cannot read corpus {path} ({exc.strerror}); check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"corpus {path} is not UTF-8 text (offset {exc.start}); save it as UTF-8 JSONL"
+        ) from exc
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

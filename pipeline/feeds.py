@@ -58,6 +58,11 @@ def load_feeds_file(path: Path) -> list[FeedSpec]:
         raise ConfigError(
             f"cannot read feeds file {path} ({exc.strerror}); check the path"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"feeds file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); save it as UTF-8"
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"feeds file {path} is not valid YAML ({first_line(exc)})") from exc
     if not isinstance(raw, dict) or "feeds" not in raw:

@@ -181,6 +181,7 @@ def _fetch_and_parse_timed(
                 deadline_seconds=settings.fetch_deadline_seconds,
                 etag=job.etag,
                 last_modified=job.last_modified,
+                allow_private_redirects=settings.fetch_allow_private_redirects,
             )
         if fetched.not_modified:
             return FeedResult(job, fetched=fetched)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from models import Article, Base, ClusterRun, Story, StoryArticle, StoryEvent
 from pipeline.cluster import mark_dormant
 from pipeline.db import session_scope
+from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,16 @@ class OptimiseReport:
     tables: list[str] = field(default_factory=list)
 
 
+def _stories_lock(engine: Engine, settings: Settings) -> AbstractContextManager[None]:
+    """Maintenance rewrites story rows too: never beside a cluster run (``pipeline.locks``)."""
+    return exclusive(
+        engine, STORIES_LOCK, wait_seconds=settings.stage_lock_wait_seconds, what="story update"
+    )
+
+
 def mark_dormant_stories(engine: Engine, settings: Settings, now: datetime) -> list[int]:
     """Active stories with no article for ``dormant_after_hours`` go dormant; their ids."""
-    with session_scope(engine) as session:
+    with _stories_lock(engine, settings), session_scope(engine) as session:
         return mark_dormant(session, now, settings)
 
 
@@ -65,7 +74,7 @@ def apply_retention(engine: Engine, settings: Settings, now: datetime) -> Retent
         return RetentionReport(cutoff=None)
     cutoff = now - timedelta(days=settings.retention_days)
     report = RetentionReport(cutoff=cutoff)
-    with session_scope(engine) as session:
+    with _stories_lock(engine, settings), session_scope(engine) as session:
         old = list(session.scalars(select(Story.id).where(Story.last_seen < cutoff)))
         # Kept rows may point at a deleted story: a merge survivor, the story a split
         # came from. Those references lose their target; the rows stay.

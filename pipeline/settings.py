@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.errors import ConfigError
@@ -18,6 +18,17 @@ DEFAULT_DATABASE_URL = "sqlite:///storyline.db"
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 EmbedBackend = Literal["torch", "onnx-int8"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+MAX_DAYS = 100 * 366.0
+"""Durations are capped at a century: beyond it a time computed from them leaves the calendar."""
+MAX_HOURS = MAX_DAYS * 24
+MAX_MINUTES = MAX_HOURS * 60
+MAX_FETCH_SECONDS = 3600.0
+"""A fetch timeout of more than an hour would hold a worker for no feed's benefit."""
+MAX_COUNT = 1_000_000
+"""Upper bound of the count-like settings (batch sizes, concurrency, slots, characters)."""
+MAX_BYTES = 2**31 - 1
 
 
 def default_cache_dir() -> Path:
@@ -29,7 +40,9 @@ def default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Every knob of the pipeline, with its default."""
 
-    model_config = SettingsConfigDict(env_prefix="STORYLINE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="STORYLINE_", extra="ignore", frozen=True, allow_inf_nan=False
+    )
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
@@ -50,15 +63,23 @@ class Settings(BaseSettings):
         default_factory=default_cache_dir,
         description="Where files derived from the model (the ONNX export) are kept between runs.",
     )
-    embed_batch_size: int = Field(64, ge=1, description="Articles embedded per model call.")
+    embed_batch_size: int = Field(
+        64, ge=1, le=MAX_COUNT, description="Articles embedded per model call."
+    )
     embed_text_chars: int = Field(
-        600, ge=0, description="Characters of the article body appended to the title to embed."
+        600,
+        ge=0,
+        le=MAX_COUNT,
+        description="Characters of the article body appended to the title to embed.",
     )
     hf_offline: bool = Field(
         True, description="Forbid Hugging Face Hub downloads: models must be on disk."
     )
     window_hours: float = Field(
-        72.0, gt=0, description="Clustering looks at articles published in this many hours."
+        72.0,
+        gt=0,
+        le=MAX_HOURS,
+        description="Clustering looks at articles published in this many hours.",
     )
     cluster_algorithm: Literal["average", "hdbscan"] = Field(
         "average",
@@ -87,22 +108,27 @@ class Settings(BaseSettings):
         "that both have a full body (less for shorter bodies, none for headlines only).",
     )
     lexical_chars: int = Field(
-        3000, ge=0, description="Characters of the body read for the word similarity."
+        3000, ge=0, le=MAX_COUNT, description="Characters of the body read for the word similarity."
     )
     lexical_full_body_chars: int = Field(
         600,
         ge=1,
+        le=MAX_COUNT,
         description="Body length from which an article's words count at full lexical_weight.",
     )
     min_cluster_size: int = Field(
-        2, ge=2, description="Smallest group of articles that may be called a story."
+        2, ge=2, le=MAX_COUNT, description="Smallest group of articles that may be called a story."
     )
     min_samples: int = Field(
-        1, ge=1, description="HDBSCAN only: density smoothing; 1 keeps small stories apart."
+        1,
+        ge=1,
+        le=MAX_COUNT,
+        description="HDBSCAN only: density smoothing; 1 keeps small stories apart.",
     )
     cluster_selection_epsilon: float = Field(
         0.6,
         ge=0,
+        le=2,
         description="HDBSCAN only: clusters closer than this (euclidean on unit vectors; 0.6 "
         "is cosine similarity 0.82) are not split further.",
     )
@@ -146,12 +172,14 @@ class Settings(BaseSettings):
     max_neighbours: int = Field(
         100,
         ge=1,
+        le=MAX_COUNT,
         description="Close pairs kept per article when the window's similarity graph is "
         "built; bounds memory on dense windows.",
     )
     max_component: int = Field(
         5000,
         ge=2,
+        le=MAX_COUNT,
         description="Largest group of articles clustered exactly at once; a larger "
         "connected group is cut by dropping its weakest pairs first (memory grows with "
         "its square: 5,000 needs about 1 GB).",
@@ -164,8 +192,18 @@ class Settings(BaseSettings):
         "is at least this cosine-similar; a story not seen in the last two windows also "
         "needs the word check (above 1 turns attaching off).",
     )
+    stage_lock_wait_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=MAX_HOURS * 3600,
+        description="A cluster or maintenance run that finds another one in progress on the "
+        "database waits this long for it, then exits with status 75.",
+    )
     dormant_after_hours: float = Field(
-        72.0, gt=0, description="A story with no new article for this long goes dormant."
+        72.0,
+        gt=0,
+        le=MAX_HOURS,
+        description="A story with no new article for this long goes dormant.",
     )
     story_match_similarity: float = Field(
         0.80,
@@ -183,41 +221,79 @@ class Settings(BaseSettings):
         "story's latest titles and summaries (above 1: no such match).",
     )
     fetch_connect_timeout_seconds: float = Field(
-        10.0, gt=0, description="Time to establish a connection to a feed's server."
+        10.0,
+        gt=0,
+        le=MAX_FETCH_SECONDS,
+        description="Time to establish a connection to a feed's server.",
     )
     fetch_timeout_seconds: float = Field(
-        20.0, gt=0, description="Longest wait for the next bytes of a response."
+        20.0,
+        gt=0,
+        le=MAX_FETCH_SECONDS,
+        description="Longest wait for the next bytes of a response.",
     )
     fetch_deadline_seconds: float = Field(
-        60.0, gt=0, description="Longest a whole feed download may take (stops slow drips)."
+        60.0,
+        gt=0,
+        le=MAX_FETCH_SECONDS,
+        description="Longest a whole feed download may take (stops slow drips).",
     )
     fetch_max_bytes: int = Field(
         5_000_000,
         ge=1024,
+        le=MAX_BYTES,
         description="Largest feed accepted, counted after decompression while streaming.",
     )
-    fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed per fetch.")
-    fetch_concurrency: int = Field(8, ge=1, description="Feeds fetched at the same time.")
+    fetch_max_redirects: int = Field(
+        5, ge=0, le=MAX_COUNT, description="Redirects followed per fetch."
+    )
+    fetch_allow_private_redirects: bool = Field(
+        False,
+        description="Follow a redirect from a feed on a public address to a loopback, private "
+        "or link-local one (refused by default; feeds registered on such addresses may "
+        "always redirect).",
+    )
+    fetch_concurrency: int = Field(
+        8, ge=1, le=MAX_COUNT, description="Feeds fetched at the same time."
+    )
     fetch_per_host: int = Field(
-        2, ge=1, description="Feeds fetched at the same time from one host (politeness)."
+        2,
+        ge=1,
+        le=MAX_COUNT,
+        description="Feeds fetched at the same time from one host (politeness).",
     )
     check_interval_min_minutes: float = Field(
-        10.0, gt=0, description="A feed is never checked more often than this."
+        10.0, gt=0, le=MAX_MINUTES, description="A feed is never checked more often than this."
     )
     check_interval_max_minutes: float = Field(
-        24 * 60.0, gt=0, description="A healthy feed is checked at least this often."
+        24 * 60.0,
+        gt=0,
+        le=MAX_MINUTES,
+        description="A healthy feed is checked at least this often.",
     )
     check_interval_default_minutes: float = Field(
-        60.0, gt=0, description="Check interval of a feed whose publishing rate is unknown."
+        60.0,
+        gt=0,
+        le=MAX_MINUTES,
+        description="Check interval of a feed whose publishing rate is unknown.",
     )
     error_backoff_base_minutes: float = Field(
-        15.0, gt=0, description="Wait after a feed's first failure; doubles with each failure."
+        15.0,
+        gt=0,
+        le=MAX_MINUTES,
+        description="Wait after a feed's first failure; doubles with each failure.",
     )
     error_backoff_max_minutes: float = Field(
-        24 * 60.0, gt=0, description="Longest wait between retries of a failing feed."
+        24 * 60.0,
+        gt=0,
+        le=MAX_MINUTES,
+        description="Longest wait between retries of a failing feed.",
     )
     retry_after_max_hours: float = Field(
-        7 * 24.0, gt=0, description="Cap on a server's Retry-After, against absurd values."
+        7 * 24.0,
+        gt=0,
+        le=MAX_HOURS,
+        description="Cap on a server's Retry-After, against absurd values.",
     )
     duplicate_threshold: float = Field(
         0.7,
@@ -227,7 +303,7 @@ class Settings(BaseSettings):
         "is a reprint of an earlier one.",
     )
     duplicate_window_days: float = Field(
-        7.0, gt=0, description="Reprints are looked for among articles this recent."
+        7.0, gt=0, le=MAX_DAYS, description="Reprints are looked for among articles this recent."
     )
     user_agent: str = Field(
         "Storyline/0.1 (+https://github.com/storyline-news/storyline)",
@@ -243,31 +319,41 @@ class Settings(BaseSettings):
         description="Airflow pool the feed-fetching tasks run in: caps fetches across workers.",
     )
     feed_pool_slots: int = Field(
-        8, ge=1, description="Slots of feed_pool, as the deployment creates it."
+        8, ge=1, le=MAX_COUNT, description="Slots of feed_pool, as the deployment creates it."
     )
     ingest_interval_minutes: int = Field(
-        15, ge=1, description="Minutes between two runs of the ingest DAG."
+        15, ge=1, le=MAX_COUNT, description="Minutes between two runs of the ingest DAG."
     )
     ingest_task_feeds: int = Field(
         10,
         ge=1,
+        le=MAX_COUNT,
         description="Feeds per mapped ingest task (a host's feeds always share one task, "
         "so fetch_per_host holds across workers); 1 gives one task per feed.",
     )
     embed_task_batch: int = Field(
         256,
         ge=1,
+        le=MAX_COUNT,
         description="Articles per mapped embed task: the backlog is split into tasks of "
         "this many, which workers embed in parallel.",
     )
     retention_days: float | None = Field(
         None,
         gt=0,
+        le=MAX_DAYS,
         description="Maintenance deletes stories whose newest article is older than this, "
         "and articles this old that belong to no kept story (with their embeddings); "
         "unset keeps everything.",
     )
-    log_level: str = Field("WARNING", description="Root log level (DEBUG, INFO, WARNING).")
+    log_level: LogLevel = Field(
+        "WARNING", description="Root log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -244,3 +245,174 @@ def test_no_feed_due_is_no_outage(db_url: str, feeds_file: Path) -> None:
     for outlet in ("alpha", "beta", "gamma"):
         (feeds_file.parent / f"{outlet}.xml").unlink()
     assert "0 feeds checked" in ok("ingest", "--db", db_url).stderr  # nothing was due
+
+
+def one_sentence(result: Result, status: int = 1) -> str:
+    """The command failed with exactly one line on stderr, no traceback; that line."""
+    assert result.exit_code == status, result.output
+    assert "Traceback" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("storyline: error: ")
+    return line
+
+
+def corrupt_pages(path: Path) -> None:
+    """Keep SQLite's header page, overwrite every page after it."""
+    size = path.stat().st_size
+    with path.open("r+b") as file:
+        file.seek(4096)
+        file.write(b"\x07" * (size - 4096))
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "env", "message"),
+    [
+        (
+            lambda d: (d / "latin1.yaml").write_bytes(b"feeds:\n  - name: caf\xe9\n    url: x\n"),
+            ["feeds", "sync", "latin1.yaml"],
+            {},
+            "feeds file latin1.yaml is not UTF-8 text (byte 0xe9 at offset 20); save it as UTF-8",
+        ),
+        (
+            lambda d: (d / "ok.db").write_bytes(b"these are not the pages of a database" * 200),
+            ["stories"],
+            {},
+            "is not a SQLite database or is damaged (file is not a database)",
+        ),
+        (
+            lambda d: corrupt_pages(d / "ok.db"),
+            ["feeds", "list"],
+            {},
+            "is not a SQLite database or is damaged (database disk image is malformed)",
+        ),
+        (
+            None,
+            ["cluster"],
+            {"STORYLINE_WINDOW_HOURS": "inf"},
+            "WINDOW_HOURS: Input should be a finite number",
+        ),
+        (
+            None,
+            ["cluster"],
+            {"STORYLINE_WINDOW_HOURS": "nan"},
+            "WINDOW_HOURS: Input should be a finite number",
+        ),
+        (
+            None,
+            ["ingest"],
+            {"STORYLINE_ERROR_BACKOFF_MAX_MINUTES": "1e308"},
+            "ERROR_BACKOFF_MAX_MINUTES: Input should be less than or equal to",
+        ),
+        (None, ["stories"], {"STORYLINE_EMBED_BATCH_SIZE": "1" + "0" * 30}, "EMBED_BATCH_SIZE"),
+        (None, ["stories"], {"STORYLINE_LOG_LEVEL": "LOUD"}, "LOG_LEVEL: Input should be 'DEBUG'"),
+        (None, ["cluster", "--now", "9999-12-31T23:59:59-12:00"], {}, "is outside the years 1900"),
+        (None, ["cluster", "--now", "0001-01-01T00:00:00"], {}, "is outside the years 1900"),
+        (None, ["run", "--now", "9999-12-31T23:59:59-12:00"], {}, "is outside the years 1900"),
+    ],
+    ids=[
+        "feeds-not-utf8",
+        "sqlite-not-a-database",
+        "sqlite-corrupt-pages",
+        "setting-inf",
+        "setting-nan",
+        "setting-1e308",
+        "setting-huge-int",
+        "log-level",
+        "now-past-the-calendar",
+        "now-before-1900",
+        "run-now-past-the-calendar",
+    ],
+)
+def test_what_a_user_can_cause_is_one_sentence(
+    setup: Callable[[Path], object] | None,
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'ok.db'}"
+    ok("init", "--db", db)
+    ok("feeds", "sync", str(Path(__file__).parent.parent / "feeds.example.yaml"), "--db", db)
+    if setup is not None:
+        setup(tmp_path)
+    result = CliRunner(env=env).invoke(cli, [*args, "--db", db])
+    assert message in one_sentence(result)
+
+
+def test_a_lower_case_log_level_is_accepted(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ok.db'}"
+    result = CliRunner(env={"STORYLINE_LOG_LEVEL": "info"}).invoke(cli, ["init", "--db", db])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_unexpected_error_is_one_line_naming_its_saved_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.stories
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug in the stories query")
+
+    db = f"sqlite:///{tmp_path / 'ok.db'}"
+    ok("init", "--db", db)
+    monkeypatch.setattr(pipeline.stories, "current_stories", broken)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    line = one_sentence(invoke("stories", "--db", db), status=2)
+    assert line.startswith(
+        "storyline: error: unexpected RuntimeError (a bug in the stories query); "
+        f"the traceback is in {tmp_path / 'cache' / 'storyline' / 'tracebacks'}/traceback-"
+    )
+    assert line.endswith(".txt; rerun with -v to print it, and please report it")
+    (saved,) = (tmp_path / "cache" / "storyline" / "tracebacks").iterdir()
+    assert str(saved) in line
+    trace = saved.read_text()
+    assert "Traceback (most recent call last)" in trace
+    assert 'raise RuntimeError("a bug in the stories query")' in trace
+
+    verbose = invoke("-v", "stories", "--db", db)
+    assert verbose.exit_code == 2
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert verbose.stderr.splitlines()[-1].startswith("storyline: error: unexpected RuntimeError")
+
+
+def test_ctrl_c_is_one_sentence_and_exit_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.stories
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    db = f"sqlite:///{tmp_path / 'ok.db'}"
+    ok("init", "--db", db)
+    monkeypatch.setattr(pipeline.stories, "current_stories", interrupted)
+    assert "interrupted" in one_sentence(invoke("stories", "--db", db), status=130)
+
+
+def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        line = one_sentence(invoke("demo-feeds", "--port", port))
+    assert f"on 127.0.0.1:{port} (Address already in use); pick another port" in line
+
+
+def test_cluster_with_a_model_that_embedded_nothing_says_so(db_url: str, feeds_file: Path) -> None:
+    ok("run", "--feeds", str(feeds_file), "--now", NOW.isoformat(), "--db", db_url)
+    other = CliRunner(env={"STORYLINE_MODEL_NAME": "some/other-model"}).invoke(
+        cli, ["cluster", "--now", NOW.isoformat(), "--db", db_url]
+    )
+    line = one_sentence(other)
+    assert "none of the 6 articles published in the window has an embedding for model " in line
+    assert "'some/other-model'; run `storyline embed` with this model first" in line
+    assert "(embedded with: sentence-transformers/all-MiniLM-L6-v2)" in line
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        models = conn.exec_driver_sql("SELECT DISTINCT model FROM cluster_runs").scalars().all()
+    engine.dispose()
+    assert models == ["sentence-transformers/all-MiniLM-L6-v2"]
