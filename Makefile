@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python -m bench.older --stories 2000,20000
 	$(BIN)/python -m bench.dags --db sqlite
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.search
 
 clean:
 	rm -rf $(VENV) storyline.db storyline.db-shm storyline.db-wal storyline.db.lock

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, String, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.schema import Table
 
 from pipeline.errors import DatabaseError, first_line
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
 VERSION_TABLE = "storyline_alembic_version"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 INSERT_CHUNK = 500
+SQLITE_FOLD = "storyline_fold"
+SQLITE_ANY_CONTAINS = "storyline_any_contains"
+FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
 
 
 def display_url(url: str) -> str:
@@ -60,7 +66,59 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def fold(text: str) -> str:
+    """Text as searches compare it: lower case for all of Unicode, final sigma as sigma
+    (so "ΣΕΙΣΜΌΣ" and "σεισμός" meet). The same as ``folded`` computes in SQL."""
+    return text.lower().replace(FINAL_SIGMA, SIGMA)
+
+
+class folded(GenericFunction[str]):  # noqa: N801 (SQLAlchemy names functions so)
+    """``fold`` in SQL, for all of Unicode on both backends: PostgreSQL's ``lower()``, which
+    follows the database's character type (any UTF-8 locale folds all of Unicode), then
+    final sigma to sigma; on SQLite, whose ``lower()`` folds ASCII only, Python's ``fold``,
+    registered on every connection as ``storyline_fold``."""
+
+    name = "lower"
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded)
+def _folded(element: folded, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(element.clauses, **kw)
+    return f"translate(lower({text}), '{FINAL_SIGMA}', '{SIGMA}')"
+
+
+@compiles(folded, "sqlite")
+def _sqlite_folded(element: folded, compiler: Any, **kw: Any) -> str:
+    return f"{SQLITE_FOLD}({compiler.process(element.clauses, **kw)})"
+
+
+def _python_fold(value: object) -> object:
+    return fold(value) if isinstance(value, str) else value
+
+
+def any_element_contains(document: object, pattern: object) -> int:
+    """1 when an element of the JSON list ``document`` contains ``pattern`` once folded.
+
+    SQLite's ``storyline_any_contains``: one call per row instead of ``json_each`` and a
+    fold per element (measured in ``bench.search``). ``pattern`` is folded already."""
+    if not isinstance(document, str) or not isinstance(pattern, str):
+        return 0
+    try:
+        elements = json.loads(document)
+    except ValueError:
+        return 0
+    if not isinstance(elements, list):
+        return 0
+    return int(any(isinstance(e, str) and pattern in fold(e) for e in elements))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function(SQLITE_FOLD, 1, _python_fold, deterministic=True)
+    dbapi_connection.create_function(
+        SQLITE_ANY_CONTAINS, 2, any_element_contains, deterministic=True
+    )
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

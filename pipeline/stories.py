@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
+from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
 
 StoryStatus = Literal["active", "dormant", "merged", "dissolved"]
 StoryOrder = Literal["rank", "recent", "size"]
@@ -355,30 +356,31 @@ def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]
             .where(Feed.outlet == query.outlet)
         )
     if query.text:
-        pattern = query.text.lower()
+        pattern = fold(query.text)
         in_keywords = _keyword_contains(session.get_bind().dialect.name, pattern)
         if pattern.isascii() and pattern.isprintable() and not {'"', "\\"} & set(pattern):
             # Such a pattern reads the same inside the list's JSON text: a cheap LIKE on the
             # text leaves the element-by-element match only the stories that might match.
             # (CASE, not AND: the planner may otherwise run the subquery first.)
-            keywords_text = func.lower(cast(Story.keywords, String))
+            keywords_text = folded(cast(Story.keywords, String))
             in_keywords = case(
                 (keywords_text.contains(pattern, autoescape=True), in_keywords), else_=False
             )
-        conditions.append(func.lower(Story.title).contains(pattern, autoescape=True) | in_keywords)
+        conditions.append(folded(Story.title).contains(pattern, autoescape=True) | in_keywords)
     return conditions
 
 
 def _keyword_contains(dialect: str, pattern: str) -> ColumnElement[bool]:
     """One of the story's keywords contains ``pattern`` (lower case): each element of the
-    JSON list is matched, not the list's text, so quotes and commas never match."""
-    if dialect == "postgresql":
-        elements = func.jsonb_array_elements_text(cast(Story.keywords, JSONB))
-    else:
-        elements = func.json_each(Story.keywords)
+    JSON list is matched, not the list's text, so quotes and commas never match. SQLite
+    does it in one Python call per story (``db.any_element_contains``)."""
+    if dialect != "postgresql":
+        contains: ColumnElement[int] = getattr(func, SQLITE_ANY_CONTAINS)(Story.keywords, pattern)
+        return contains == 1
+    elements = func.jsonb_array_elements_text(cast(Story.keywords, JSONB))
     keyword = elements.table_valued("value").alias("keyword")
     return (
         select(keyword.c.value)
-        .where(func.lower(cast(keyword.c.value, String)).contains(pattern, autoescape=True))
+        .where(folded(cast(keyword.c.value, String)).contains(pattern, autoescape=True))
         .exists()
     )

@@ -447,3 +447,25 @@ def test_serve_without_a_schema_fails_in_one_sentence(tmp_path: Any) -> None:
     result = CliRunner().invoke(cli, ["serve", "--db", f"sqlite:///{tmp_path / 'none.db'}"])
     assert result.exit_code == 1
     assert "storyline init" in result.output
+
+
+@pytest.mark.parametrize(
+    ("title", "keywords", "query"),
+    [
+        ("ÉMEUTES APRÈS LE MATCH", [], "émeutes après"),
+        ("émeutes après le match", [], "ÉMEUTES APRÈS"),
+        ("Ο ΣΕΙΣΜΌΣ ΣΤΗΝ ΚΡΉΤΗ", [], "σεισμός"),  # noqa: RUF001 (Greek on purpose)
+        ("ПОЖАР В МОСКВЕ", [], "пожар"),  # noqa: RUF001 (Cyrillic on purpose)
+        ("Quiet day", ["İSTANBUL", "ÇANAKKALE"], "çanakkale"),
+        ("Quiet day", ["Ÿpres"], "ÿpres"),
+    ],
+    ids=["french-upper", "french-lower", "greek", "cyrillic", "keyword-turkish", "keyword-y"],
+)
+def test_search_ignores_case_in_all_of_unicode(
+    engine: Engine, db_url: str, title: str, keywords: list[str], query: str
+) -> None:
+    wanted = story(engine, title, keywords=keywords)
+    story(engine, "Another story entirely", keywords=["weather"])
+    with TestClient(create_app(Settings.load(database_url=db_url))) as client:
+        assert ids(get(client, "/api/stories", q=query)) == [wanted]
+        assert ids(get(client, "/api/stories", q=query.upper())) == [wanted]
