@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from models import Story
 from pipeline.db import make_engine, migrate, session_scope
@@ -80,7 +80,7 @@ def fill(url: str, n: int, seed: int = 0) -> None:
             }
         )
     with session_scope(engine) as session:
-        session.execute(Story.__table__.insert(), rows)
+        session.execute(insert(Story), rows)
     engine.dispose()
 
 

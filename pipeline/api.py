@@ -127,6 +127,10 @@ def _session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(_session)]
+UNREADABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "The stories database cannot be read."}
+}
+"""Every route that reads the database answers 503 when it cannot (``_add_error_handlers``)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -147,11 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     _add_error_handlers(app, engine)
 
-    @app.get(
-        "/api/health",
-        response_model=Health,
-        responses={503: {"model": Problem, "description": "The database is unreachable."}},
-    )
+    @app.get("/api/health", response_model=Health, responses=UNREADABLE)
     def health(db: SessionDep) -> Health:
         """Whether the API can read the stories database, and how fresh the stories are."""
         clock = stories.pipeline_clock(db)
@@ -162,7 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
             last_run_at=clock.finished_at,
         )
 
-    @app.get("/api/stories", response_model=StoryList)
+    @app.get("/api/stories", response_model=StoryList, responses=UNREADABLE)
     def list_stories(
         db: SessionDep,
         status: Annotated[
@@ -217,7 +217,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get(
         "/api/stories/{story_id}",
         response_model=StoryOut,
-        responses={404: {"model": Problem, "description": "No story has this id."}},
+        responses={404: {"model": Problem, "description": "No story has this id."}, **UNREADABLE},
     )
     def get_story(story_id: int, db: SessionDep) -> StoryOut:
         """One story with its articles, outlets, hourly timeline and lineage."""
@@ -309,10 +309,12 @@ def _add_error_handlers(app: FastAPI, engine: Engine) -> None:
         # A value the database cannot hold slipped past the checks above: the client's
         # request, not the server, so a 422; the driver's words go to the log only.
         log.warning("query refused by the database", extra={"reason": first_line(exc)})
+        # Shaped as every other 422 (the schema's HTTPValidationError): a list in "detail".
+        error = {"loc": ["query"], "msg": "outside what the database holds", "type": "value_error"}
         return JSONResponse(
             status_code=422,
             content={
-                "detail": "a parameter is outside what the stories database can hold",
+                "detail": [error],
                 "message": "invalid request: a parameter is outside what the database can hold",
             },
         )
