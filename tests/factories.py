@@ -24,6 +24,15 @@ def near(center: np.ndarray, seed: int, spread: float = 0.01) -> np.ndarray:
     return (noisy / np.linalg.norm(noisy)).astype(np.float32)
 
 
+def mix(a: np.ndarray, b: np.ndarray, cosine: float) -> np.ndarray:
+    """A unit vector at ``cosine`` similarity to ``a``, towards ``b``."""
+    other = b - (b @ a) * a
+    other /= np.linalg.norm(other)
+    out = cosine * a + np.sqrt(1 - cosine**2) * other
+    unit: np.ndarray = (out / np.linalg.norm(out)).astype(np.float32)
+    return unit
+
+
 def add_feeds(engine: Engine, outlets: list[str]) -> dict[str, int]:
     with session_scope(engine) as session:
         feeds = [

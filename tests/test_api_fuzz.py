@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, get_args
 
-import numpy as np
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -30,7 +29,7 @@ from pipeline.db import make_engine, migrate, session_scope
 from pipeline.settings import Settings
 from pipeline.stories import StoryStatus
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.factories import T0, add_article, add_feeds, direction, near
+from tests.factories import T0, add_article, add_feeds, direction, mix, near
 
 # Names with a space, an apostrophe and non-ASCII letters, for the outlet filter.
 OUTLETS = ["Alpha", "Beta Times", "Gamma's Post", "Délta", "Ελληνικά"]
@@ -47,15 +46,6 @@ FUZZ = settings(
     # How long generating an example takes depends on the machine, not on the API.
     suppress_health_check=[HealthCheck.too_slow],
 )
-
-
-def mix(a: np.ndarray, b: np.ndarray, cosine: float) -> np.ndarray:
-    """A unit vector at ``cosine`` similarity to ``a``, towards ``b``."""
-    other = b - (b @ a) * a
-    other /= np.linalg.norm(other)
-    out = cosine * a + np.sqrt(1 - cosine**2) * other
-    unit: np.ndarray = (out / np.linalg.norm(out)).astype(np.float32)
-    return unit
 
 
 def seed_stories(engine: Engine, db_url: str) -> None:

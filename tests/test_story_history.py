@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import numpy as np
 from sqlalchemy import Engine, select
 
 from models import Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.cluster import cluster
 from pipeline.db import session_scope
 from pipeline.settings import Settings
-from tests.factories import T0, add_article, add_feeds, direction, near
+from tests.factories import T0, add_article, add_feeds, direction, mix, near
 
 OUTLETS = ["Alpha", "Beta", "Gamma", "Delta", "Epsilon"]
-
-
-def mix(a: np.ndarray, b: np.ndarray, cosine: float) -> np.ndarray:
-    """A unit vector at ``cosine`` similarity to ``a``, towards ``b``."""
-    other = b - (b @ a) * a
-    other /= np.linalg.norm(other)
-    out = cosine * a + np.sqrt(1 - cosine**2) * other
-    unit: np.ndarray = (out / np.linalg.norm(out)).astype(np.float32)
-    return unit
 
 
 def events(engine: Engine) -> list[tuple[int, str, int | None]]:
