@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 DATABASE_KEY = "storyline.database"
 """Where a command's context keeps the database it opened, for the error boundary."""
+GLOBAL_DB_KEY = "storyline.global-db"
+"""``--db`` given before the subcommand (``storyline --db URL init``)."""
+VERBOSE_KEY = "storyline.verbose"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -110,17 +113,37 @@ def _database_used() -> str:
 
 def _verbose() -> bool:
     context = click.get_current_context(silent=True)
-    return bool(context and context.find_root().params.get("verbose", False))
+    return bool(context and context.meta.get(VERBOSE_KEY))
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """A callback keeping an option's value in the contexts' shared ``meta``, so that a
+    global option means the same before the subcommand or after it."""
+
+    def store(context: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value:
+            context.meta[key] = value
+
+    return store
+
+
+def verbose_option(fn: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember(VERBOSE_KEY),
+        help="Log progress and details to stderr.",
+    )(fn)
+
+
+DB_HELP = "Database URL [env STORYLINE_DATABASE_URL; default sqlite:///storyline.db]."
 
 
 def db_option(fn: Callable[P, R]) -> Callable[P, R]:
-    return click.option(
-        "--db",
-        "db",
-        metavar="URL",
-        default=None,
-        help="Database URL [env STORYLINE_DATABASE_URL; default sqlite:///storyline.db].",
-    )(fn)
+    """``--db`` and ``-v`` on a command; both are also accepted before the subcommand."""
+    return verbose_option(click.option("--db", "db", metavar="URL", default=None, help=DB_HELP)(fn))
 
 
 EARLIEST_NOW = datetime(1900, 1, 1, tzinfo=UTC)
@@ -155,8 +178,9 @@ class Context:
     """Settings and engine for one command, built lazily so `--help` needs no database."""
 
     def __init__(self, db: str | None) -> None:
-        self.settings = Settings.load(database_url=db)
-        click.get_current_context().meta[DATABASE_KEY] = display_url(self.settings.database_url)
+        meta = click.get_current_context().meta
+        self.settings = Settings.load(database_url=db or meta.get(GLOBAL_DB_KEY))
+        meta[DATABASE_KEY] = display_url(self.settings.database_url)
         logs.configure("INFO" if _verbose() else self.settings.log_level)
         self._engine: Engine | None = None
 
@@ -174,9 +198,16 @@ class Context:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Log progress and details to stderr.")
-def cli(verbose: bool) -> None:
-    """Storyline: cluster news feeds into evolving multi-outlet stories."""
+@click.version_option(package_name="storyline", prog_name="storyline")
+@verbose_option
+@click.option(
+    "--db", metavar="URL", expose_value=False, callback=_remember(GLOBAL_DB_KEY), help=DB_HELP
+)
+def cli() -> None:
+    """Storyline: cluster news feeds into evolving multi-outlet stories.
+
+    `--db` and `-v` go before or after the subcommand; after it, `--db` wins.
+    """
 
 
 @cli.command()
@@ -528,6 +559,7 @@ def serve(host: str, port: int, db: str | None) -> None:
     default=None,
     help="First write the feeds file (as served at /feeds.yaml) here.",
 )
+@verbose_option
 @handle_errors
 def demo_feeds(host: str, port: int, public_url: str | None, write_feeds: Path | None) -> None:
     """Serve the demo feeds, re-dated to end before the current hour, until stopped.

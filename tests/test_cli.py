@@ -416,3 +416,21 @@ def test_cluster_with_a_model_that_embedded_nothing_says_so(db_url: str, feeds_f
         models = conn.exec_driver_sql("SELECT DISTINCT model FROM cluster_runs").scalars().all()
     engine.dispose()
     assert models == ["sentence-transformers/all-MiniLM-L6-v2"]
+
+
+def test_global_options_go_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    before, after = f"sqlite:///{tmp_path / 'before.db'}", f"sqlite:///{tmp_path / 'after.db'}"
+    assert "before.db is at revision" in ok("--db", before, "init").stdout
+    assert "after.db is at revision" in ok("init", "--db", after).stdout
+    # After the subcommand wins: the command names the database it was given last.
+    missing = invoke("--db", before, "stories", "--db", f"sqlite:///{tmp_path / 'none.db'}")
+    assert "none.db does not exist" in one_sentence(missing)
+    for args in (["-v", "--db", before, "cluster"], ["cluster", "-v", "--db", before]):
+        logged = ok(*args, "--now", NOW.isoformat())
+        assert "level=info logger=pipeline.cluster" in logged.stderr, args
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    assert ok("--version").stdout == f"storyline, version {version('storyline')}\n"
