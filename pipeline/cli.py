@@ -398,6 +398,56 @@ def run(feeds_file: Path | None, now: str | None, force: bool, db: str | None) -
 
 
 @cli.command()
+@click.option("--now", "now", metavar="ISO-TIME", help="The time to judge ages by (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@db_option
+@handle_errors
+def maintenance(now: str | None, fmt: str, db: str | None) -> None:
+    """Dormancy, retention and the database's housekeeping, as the daily DAG does.
+
+    For cron without Airflow: stories quiet for STORYLINE_DORMANT_AFTER_HOURS go dormant;
+    with STORYLINE_RETENTION_DAYS set, what is older is deleted (stories kept whole);
+    then VACUUM / ANALYZE as the database allows. Idempotent: a rerun finds nothing to do.
+    """
+    from pipeline.maintenance import apply_retention, mark_dormant_stories, optimise
+
+    ctx = Context(db)
+    moment = parse_time(now) or datetime.now(UTC)
+    engine = ctx.ready_engine()
+    dormant = mark_dormant_stories(engine, ctx.settings, moment)
+    retention = apply_retention(engine, ctx.settings, moment)
+    housekeeping = optimise(engine)
+    kept = "kept everything (STORYLINE_RETENTION_DAYS unset)"
+    if retention.cutoff is not None:
+        kept = (
+            f"deleted {retention.stories} stories, {retention.articles} articles and "
+            f"{retention.cluster_runs} cluster runs older than {retention.cutoff:%Y-%m-%d %H:%M}"
+        )
+    click.echo(
+        f"maintenance: {len(dormant)} stories went dormant; {kept}; "
+        f"{'vacuumed' if housekeeping.vacuumed else 'analysed'} in {housekeeping.seconds:.1f} s",
+        err=True,
+    )
+    if fmt == "json":
+        report = {
+            "now": moment.isoformat(),
+            "dormant": dormant,
+            "retention": _jsonable(retention),
+            "optimise": _jsonable(housekeeping),
+        }
+        click.echo(json.dumps(report, indent=2))
+
+
+def _jsonable(report: object) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in asdict(report).items()  # type: ignore[call-overload]
+    }
+
+
+@cli.command()
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N stories.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @db_option

@@ -434,3 +434,29 @@ def test_version() -> None:
     from importlib.metadata import version
 
     assert ok("--version").stdout == f"storyline, version {version('storyline')}\n"
+
+
+def test_maintenance_for_cron_is_idempotent(db_url: str, feeds_file: Path) -> None:
+    ok("run", "--feeds", str(feeds_file), "--now", NOW.isoformat(), "--db", db_url)
+    later = (NOW + timedelta(days=40)).isoformat()
+    first = CliRunner(env={"STORYLINE_RETENTION_DAYS": "60"}).invoke(
+        cli, ["maintenance", "--now", later, "--format", "json", "--db", db_url]
+    )
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert len(report["dormant"]) == 1
+    assert report["retention"]["stories"] == 0
+    assert "1 stories went dormant; deleted 0 stories" in first.stderr
+    assert [
+        s["id"] for s in json.loads(ok("stories", "--format", "json", "--db", db_url).stdout)
+    ] == []
+
+    much_later = (NOW + timedelta(days=90)).isoformat()
+    env = {"STORYLINE_RETENTION_DAYS": "60"}
+    second = CliRunner(env=env).invoke(cli, ["maintenance", "--now", much_later, "--db", db_url])
+    assert second.exit_code == 0, second.output
+    assert "0 stories went dormant; deleted 1 stories, 6 articles" in second.stderr
+    again = CliRunner(env=env).invoke(cli, ["maintenance", "--now", much_later, "--db", db_url])
+    assert (
+        "0 stories went dormant; deleted 0 stories, 0 articles and 0 cluster runs" in again.stderr
+    )
