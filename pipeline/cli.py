@@ -28,6 +28,7 @@ from pipeline.progress import terminal_progress
 from pipeline.settings import Settings, default_cache_dir
 
 if TYPE_CHECKING:
+    from pipeline.feeds import FeedSpec
     from pipeline.ingest import IngestReport
 
 log = logging.getLogger(__name__)
@@ -236,10 +237,42 @@ def feeds_sync(file: Path, db: str | None) -> None:
     _sync(engine, file)
 
 
-def _sync(engine: Engine, file: Path) -> None:
+@feeds.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@db_option
+@handle_errors
+def feeds_import(file: Path, db: str | None) -> None:
+    """Upsert the feed registry from FILE, an OPML subscription list from a feed reader.
+
+    Each feed is named after its title (a slug, made unique), so importing the same list
+    again changes nothing; its outlet is the title. Feeds not in FILE are left as they are.
+    """
+    from pipeline.opml import load_opml_file
+
+    ctx = Context(db)
+    engine = ctx.ready_engine()
+    _sync(engine, file, load_opml_file(file))
+
+
+@feeds.command("export")
+@click.option("--format", "fmt", type=click.Choice(["opml", "yaml"]), default="opml")
+@db_option
+@handle_errors
+def feeds_export(fmt: str, db: str | None) -> None:
+    """Print the feed registry as OPML (for a feed reader) or as a feeds YAML file."""
+    from pipeline.feeds import registry_specs, render_feeds_file
+    from pipeline.opml import render_opml
+
+    ctx = Context(db)
+    with session_scope(ctx.ready_engine()) as session:
+        specs = registry_specs(session)
+    click.echo(render_opml(specs) if fmt == "opml" else render_feeds_file(specs), nl=False)
+
+
+def _sync(engine: Engine, file: Path, specs: list[FeedSpec] | None = None) -> None:
     from pipeline.feeds import load_feeds_file, sync_feeds
 
-    specs = load_feeds_file(file)
+    specs = load_feeds_file(file) if specs is None else specs
     with session_scope(engine) as session:
         result = sync_feeds(session, specs, datetime.now(UTC))
     click.echo(

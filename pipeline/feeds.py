@@ -205,6 +205,26 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def registry_specs(session: Session) -> list[FeedSpec]:
+    """The registry as feeds-file entries, by name (what ``feeds export`` writes)."""
+    return [
+        FeedSpec(
+            name=feed.name,
+            url=feed.url,
+            outlet=feed.outlet,
+            language=feed.language,
+            enabled=feed.enabled,
+        )
+        for feed in session.scalars(select(Feed).order_by(Feed.name))
+    ]
+
+
+def render_feeds_file(specs: list[FeedSpec]) -> str:
+    """A feeds YAML file listing ``specs``, as ``load_feeds_file`` reads it."""
+    entries = [spec.model_dump(exclude_defaults=True) for spec in specs]
+    return yaml.safe_dump({"feeds": entries}, sort_keys=False, allow_unicode=True)
+
+
 def feed_statuses(session: Session) -> list[FeedStatus]:
     """Every feed with its health and article count, by name."""
     counts = dict(
