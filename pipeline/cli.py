@@ -530,7 +530,15 @@ def _shorten(text: str, width: int) -> str:
     show_default=True,
     help="How far the replay clock advances between clusterings.",
 )
-@db_option
+@click.option(
+    "--db",
+    "db",
+    metavar="URL",
+    default=None,
+    help="Replay into this (empty) database [default: a fresh temporary SQLite file; the "
+    "database given before the subcommand or by STORYLINE_DATABASE_URL is never used].",
+)
+@verbose_option
 @handle_errors
 def evaluate(dataset: Path, fmt: str, step_hours: float, db: str | None) -> None:
     """Replay a labelled corpus (JSONL) through the pipeline and score its stories."""

@@ -103,8 +103,14 @@ def test_evaluate_replays_and_scores(tmp_path: Path) -> None:
     # scored as two rows, so it cannot be right for both labels
     rows.append({**rows[0], "story": "quake-aftermath"})
     path = write_corpus(tmp_path / "tiny.jsonl", rows)
-    result = CliRunner().invoke(cli, ["evaluate", str(path), "--format", "json"])
+    # The stories database in use is never the replay's: not from the environment, not
+    # from a --db before the subcommand.
+    real = tmp_path / "real.db"
+    result = CliRunner(env={"STORYLINE_DATABASE_URL": f"sqlite:///{real}"}).invoke(
+        cli, ["--db", f"sqlite:///{real}", "evaluate", str(path), "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
+    assert not real.exists()
     report = json.loads(result.stdout)
     assert {
         "bcubed_f1",
