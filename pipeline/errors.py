@@ -26,16 +26,6 @@ class DatabaseError(StorylineError):
     """The stories database cannot be reached or is not set up."""
 
 
-class FeedError(StorylineError):
-    """One feed could not be fetched or parsed; recorded on the feed, never fatal to a run."""
-
-    def __init__(self, feed: str, url: str, reason: str) -> None:
-        super().__init__(f"feed {feed!r} ({url}): {reason}")
-        self.feed = feed
-        self.url = url
-        self.reason = reason
-
-
 class OutageError(StorylineError):
     """No due feed could be fetched: a cron job and Airflow's alerting must see it.
 

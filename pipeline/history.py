@@ -9,20 +9,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
+from enum import StrEnum
 
-CREATED = "created"
-GREW = "grew"
-MERGED = "merged"
-SPLIT = "split"
-DISSOLVED = "dissolved"
-DORMANT = "dormant"
-REVIVED = "revived"
+
+class EventKind(StrEnum):
+    """What happened to a story; the value is what ``story_events.kind`` stores."""
+
+    CREATED = "created"
+    GREW = "grew"
+    MERGED = "merged"
+    SPLIT = "split"
+    DISSOLVED = "dissolved"
+    DORMANT = "dormant"
+    """Set by ``cluster.mark_dormant`` as time passes, not by a membership change."""
+    REVIVED = "revived"
 
 
 @dataclass(frozen=True, order=True)
 class StoryEvent:
     story_id: int
-    kind: str
+    kind: EventKind
     other_story_id: int | None = None
     """``merged``: the story that absorbed it; ``split``: the story it split from."""
 
@@ -46,9 +52,9 @@ def membership_events(
             before[article] for article, now in after.items() if now == story and article in before
         )
         if origins:
-            events.append(StoryEvent(story, SPLIT, _most_common(origins)))
+            events.append(StoryEvent(story, EventKind.SPLIT, _most_common(origins)))
         else:
-            events.append(StoryEvent(story, CREATED))
+            events.append(StoryEvent(story, EventKind.CREATED))
     for story in sorted(set(counts_after) - set(created)):
         count, previous = counts_after[story], counts_before.get(story, 0)
         if count == 0 and previous > 0:
@@ -58,11 +64,12 @@ def membership_events(
                 if was == story and after.get(article) is not None
             )
             if destinations:
-                events.append(StoryEvent(story, MERGED, _most_common(destinations)))
+                events.append(StoryEvent(story, EventKind.MERGED, _most_common(destinations)))
             else:
-                events.append(StoryEvent(story, DISSOLVED))
+                events.append(StoryEvent(story, EventKind.DISSOLVED))
         elif count > previous:
-            events.append(StoryEvent(story, REVIVED if story in dormant_before else GREW))
+            kind = EventKind.REVIVED if story in dormant_before else EventKind.GREW
+            events.append(StoryEvent(story, kind))
     return sorted(events)
 
 

@@ -26,6 +26,7 @@ from pipeline.cluster import mark_dormant
 from pipeline.db import session_scope
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
+from pipeline.stories import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,9 @@ def _delete_old_runs(session: Session, cutoff: datetime) -> int:
 
     The last good run stays: the next clustering compares its window with it.
     """
-    last_ok = session.scalar(select(func.max(ClusterRun.id)).where(ClusterRun.status == "ok"))
+    last_ok = session.scalar(
+        select(func.max(ClusterRun.id)).where(ClusterRun.status == RunStatus.OK)
+    )
     referenced = [
         exists().where(Story.created_run_id == ClusterRun.id),
         exists().where(Story.updated_run_id == ClusterRun.id),

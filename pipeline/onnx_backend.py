@@ -34,13 +34,13 @@ import numpy as np
 import torch
 
 from models.types import FloatArray
-from pipeline.embed import (
+from pipeline.errors import ModelError, first_line
+from pipeline.sentence_model import (
     embedding_dim,
     load_sentence_transformer,
     model_version,
     resolve_model_path,
 )
-from pipeline.errors import ModelError, first_line
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, String, case, cast, exists, func, select
@@ -15,9 +16,29 @@ from sqlalchemy.orm import Session
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
 
-StoryStatus = Literal["active", "dormant", "merged", "dissolved"]
+
+class StoryStatus(StrEnum):
+    """Where a story stands; the value is what ``stories.status`` stores."""
+
+    ACTIVE = "active"
+    DORMANT = "dormant"
+    """No new article for ``dormant_after_hours``; an article that joins it revives it."""
+    MERGED = "merged"
+    """Its articles went to another story (``merged_into_id``)."""
+    DISSOLVED = "dissolved"
+    """Its articles became noise."""
+
+
+class RunStatus(StrEnum):
+    """Where a cluster run stands; the value is what ``cluster_runs.status`` stores."""
+
+    RUNNING = "running"
+    """Until the run's transaction commits; a run that fails is rolled back with it."""
+    OK = "ok"
+
+
 StoryOrder = Literal["rank", "recent", "size"]
-DEFAULT_STATUSES: tuple[StoryStatus, ...] = ("active", "dormant")
+DEFAULT_STATUSES: tuple[StoryStatus, ...] = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
 RECENT = timedelta(hours=24)
 
 
@@ -74,7 +95,7 @@ def current_stories(session: Session, limit: int | None = None) -> list[StoryVie
     """Active stories, biggest by distinct outlets then articles, newest first on ties."""
     query = (
         select(Story)
-        .where(Story.status == "active")
+        .where(Story.status == StoryStatus.ACTIVE)
         .order_by(
             Story.source_count.desc(),
             Story.article_count.desc(),
@@ -219,7 +240,7 @@ class PipelineClock:
 def pipeline_clock(session: Session) -> PipelineClock:
     row = session.execute(
         select(ClusterRun.finished_at, ClusterRun.now)
-        .where(ClusterRun.status == "ok")
+        .where(ClusterRun.status == RunStatus.OK)
         .order_by(ClusterRun.now.desc(), ClusterRun.id.desc())
         .limit(1)
     ).first()

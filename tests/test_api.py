@@ -25,6 +25,7 @@ from pipeline.api import create_app
 from pipeline.cli import cli
 from pipeline.db import make_engine, session_scope
 from pipeline.settings import Settings
+from pipeline.stories import StoryStatus
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.factories import T0, add_article, add_feeds
 
@@ -332,6 +333,13 @@ def test_openapi_lists_the_paths(demo: TestClient) -> None:
     assert {"/api/health", "/api/stories", "/api/stories/{story_id}"} <= set(schema["paths"])
     parameters = {p["name"] for p in schema["paths"]["/api/stories"]["get"]["parameters"]}
     assert parameters == {"status", "since", "until", "outlet", "q", "limit", "offset", "order"}
+
+
+def test_openapi_lists_every_story_status(demo: TestClient) -> None:
+    """``api.StatusParam`` spells ``StoryStatus`` out for the schema: the two must agree."""
+    parameters = get(demo, "/openapi.json")["paths"]["/api/stories"]["get"]["parameters"]
+    (status,) = [p["schema"] for p in parameters if p["name"] == "status"]
+    assert status["anyOf"][0]["items"] == {"enum": list(StoryStatus), "type": "string"}
 
 
 def test_index_page(demo: TestClient) -> None:
