@@ -1,19 +1,29 @@
 """One typed settings object, resolved from the environment (prefix ``STORYLINE_``).
 
-Code receives a ``Settings``; it never reads the environment itself.
+Code receives a ``Settings``; it never reads the environment itself. A ``STORYLINE_*``
+variable that is neither a field nor in ``NOT_SETTINGS`` is refused at ``Settings.load()``:
+a misspelt name would otherwise be ignored without a word.
+
+``python -m pipeline.settings`` prints the README's settings table, generated from the fields;
+``python -m pipeline.settings README.md`` rewrites that table in place.
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.errors import ConfigError
 
+ENV_PREFIX = "STORYLINE_"
 DEFAULT_DATABASE_URL = "sqlite:///storyline.db"
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -30,6 +40,30 @@ MAX_COUNT = 1_000_000
 """Upper bound of the count-like settings (batch sizes, concurrency, slots, characters)."""
 MAX_BYTES = 2**31 - 1
 
+NOT_SETTINGS: Mapping[str, str] = {
+    "STORYLINE_TEST_PG_URL": "tests/conftest.py, bench/api.py and bench/dags.py: the PostgreSQL "
+    "server the tests and benchmarks create their scratch databases on",
+    "STORYLINE_TEST_HOSTNAME": "tests/airflow_hostname.py: the name each Celery worker of "
+    "tests/celery_cluster.py gives itself (those workers load the settings in every task)",
+    "STORYLINE_TEST_CHROMIUM": "tests/test_dashboard.py: the Chromium binary Playwright drives",
+}
+"""``STORYLINE_*`` variables that are not settings, and who reads each: ``Settings.load()``
+lets them pass. None of them is set by docker-compose.yml or the DAGs (every variable there is
+a field; tests/test_compose.py checks)."""
+
+REPLACED_SETTINGS: Mapping[str, str] = {
+    # 5ab91f6: a lone article may join a story of any age (an older one also needs the word
+    # check), so the horizon went; attach_similarity is the knob left.
+    "STORYLINE_ATTACH_HORIZON_DAYS": "STORYLINE_ATTACH_SIMILARITY",
+}
+"""Former settings and the setting to suggest instead of the nearest name by spelling."""
+
+TABLE_START = (
+    "<!-- settings-table:start: generated from pipeline/settings.py by "
+    "`python -m pipeline.settings README.md`; edit the fields, not this table -->"
+)
+TABLE_END = "<!-- settings-table:end -->"
+
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/storyline``, else ``~/.cache/storyline``."""
@@ -40,31 +74,41 @@ def default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Every knob of the pipeline, with its default."""
 
+    # Only the environment is read: no .env file (env_file), no secrets_dir, and no
+    # ``*_FILE`` convention (pydantic-settings has none; STORYLINE_X_FILE is refused as unknown).
+    # extra="forbid": an unknown keyword is a bug, never silently dropped.
     model_config = SettingsConfigDict(
-        env_prefix="STORYLINE_", extra="ignore", frozen=True, allow_inf_nan=False
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, allow_inf_nan=False
     )
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL of the stories database; SQLite file by default.",
+        description="SQLAlchemy URL of the stories database; SQLite file by default. The "
+        "command line's `--db` overrides it.",
     )
     model_name: str = Field(
         DEFAULT_MODEL,
-        description="sentence-transformers model name or local path used for embeddings.",
+        description="sentence-transformers model name or local path used for embeddings; "
+        "its vectors must have 384 dimensions, as the database stores them.",
     )
     embed_backend: EmbedBackend = Field(
         "torch",
-        description="How the model runs: 'torch' is sentence-transformers on PyTorch; "
-        "'onnx-int8' is its ONNX export with int8 weights on ONNX Runtime, exported once into "
+        description="How the model runs: `torch` is sentence-transformers on PyTorch; "
+        "`onnx-int8` is its ONNX export with int8 weights on ONNX Runtime, exported once into "
         "model_cache_dir: 2-3 times faster on CPU, vectors within cosine 0.98 of PyTorch's, "
         "but replay BCubed F1 up to 0.013 lower with the clustering thresholds as tuned.",
     )
     model_cache_dir: Path = Field(
         default_factory=default_cache_dir,
-        description="Where files derived from the model (the ONNX export) are kept between runs.",
+        description="Where files derived from the model are kept between runs: the ONNX "
+        "export, made on first use (about 10 s) and reused after. `$XDG_CACHE_HOME/storyline` "
+        "when XDG_CACHE_HOME is set.",
     )
     embed_batch_size: int = Field(
-        64, ge=1, le=MAX_COUNT, description="Articles embedded per model call."
+        64,
+        ge=1,
+        le=MAX_COUNT,
+        description="Articles embedded per model call, and stored per transaction.",
     )
     embed_text_chars: int = Field(
         600,
@@ -83,8 +127,8 @@ class Settings(BaseSettings):
     )
     cluster_algorithm: Literal["average", "hdbscan"] = Field(
         "average",
-        description="How a window is clustered: average linkage on embedding + word "
-        "similarity, or the earlier HDBSCAN on embeddings only.",
+        description="How a window is clustered: `average` is average linkage on embedding + "
+        "word similarity; `hdbscan` the earlier HDBSCAN on embeddings only.",
     )
     link_distance: float = Field(
         0.6,
@@ -97,8 +141,9 @@ class Settings(BaseSettings):
         0.05,
         ge=0,
         le=1,
-        description="Bare headlines are cut this much farther than link_distance (their "
-        "embeddings are noisier); pairs with some body text proportionally less.",
+        description="Bare headlines (no body text) are cut this much farther than "
+        "link_distance (their embeddings are noisier); pairs with some body text "
+        "proportionally less.",
     )
     lexical_weight: float = Field(
         0.5,
@@ -143,8 +188,9 @@ class Settings(BaseSettings):
         0.6,
         ge=-1,
         le=1.01,
-        description="Clusters of headlines (little body text) whose centroids have at least "
-        "this cosine join when they also share names (above 1 turns the pass off).",
+        description="A second merge pass: clusters of headlines (little body text) whose "
+        "centroids have at least this cosine join when they also share names (above 1 turns "
+        "the pass off).",
     )
     headline_merge_name_similarity: float = Field(
         0.1,
@@ -263,7 +309,11 @@ class Settings(BaseSettings):
         description="Feeds fetched at the same time from one host (politeness).",
     )
     check_interval_min_minutes: float = Field(
-        10.0, gt=0, le=MAX_MINUTES, description="A feed is never checked more often than this."
+        10.0,
+        gt=0,
+        le=MAX_MINUTES,
+        description="A healthy feed is checked at half its publishing interval, but never "
+        "more often than this.",
     )
     check_interval_max_minutes: float = Field(
         24 * 60.0,
@@ -281,7 +331,8 @@ class Settings(BaseSettings):
         15.0,
         gt=0,
         le=MAX_MINUTES,
-        description="Wait after a feed's first failure; doubles with each failure.",
+        description="Wait after a feed's first failure; doubles with each failure, "
+        "jittered by up to 20 % either way.",
     )
     error_backoff_max_minutes: float = Field(
         24 * 60.0,
@@ -299,8 +350,8 @@ class Settings(BaseSettings):
         0.7,
         gt=0,
         le=1,
-        description="Estimated Jaccard similarity of word shingles above which an article "
-        "is a reprint of an earlier one.",
+        description="Jaccard similarity of word shingles (estimated by MinHash) above which "
+        "an article is a reprint of an earlier one.",
     )
     duplicate_window_days: float = Field(
         7.0, gt=0, le=MAX_DAYS, description="Reprints are looked for among articles this recent."
@@ -312,7 +363,8 @@ class Settings(BaseSettings):
     airflow_conn_id: str = Field(
         "storyline_db",
         description="Airflow connection whose URI is the stories database, for the DAGs "
-        "(docker-compose.yml: env AIRFLOW_CONN_STORYLINE_DB, also stored by airflow-init).",
+        "(docker-compose.yml: env AIRFLOW_CONN_STORYLINE_DB, also stored by airflow-init); "
+        "without such a connection they use database_url.",
     )
     feed_pool: str = Field(
         "storyline_feeds",
@@ -347,7 +399,10 @@ class Settings(BaseSettings):
         "unset keeps everything.",
     )
     log_level: LogLevel = Field(
-        "WARNING", description="Root log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+        "WARNING",
+        description="Root log level of the command line's logfmt logs on stderr (`-v`: INFO): "
+        "DEBUG, INFO, WARNING, ERROR or CRITICAL, in any case. Airflow tasks log at "
+        "Airflow's own level.",
     )
 
     @field_validator("log_level", mode="before")
@@ -357,7 +412,18 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
-        """Resolve from the environment, apply explicit overrides, and fail with one sentence."""
+        """Resolve from the environment, apply explicit overrides, and fail with one sentence.
+
+        An override that is ``None`` leaves the environment's value (an option not given).
+        An override that names no field is a bug, a ``TypeError``; an unknown ``STORYLINE_*``
+        variable in the environment is the user's, a ``ConfigError`` naming it.
+        """
+        unexpected = sorted(set(overrides) - set(cls.model_fields))
+        if unexpected:
+            raise TypeError(f"Settings.load() got unknown settings {', '.join(unexpected)}")
+        unknown = unknown_variables(os.environ)
+        if unknown:
+            raise ConfigError(unknown_variables_message(unknown))
         clean = {key: value for key, value in overrides.items() if value is not None}
         try:
             return cls(**clean)  # type: ignore[arg-type]
@@ -367,3 +433,127 @@ class Settings(BaseSettings):
                 for err in exc.errors()
             )
             raise ConfigError(f"invalid Storyline settings ({problems}); fix the values") from exc
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a field: ``window_hours`` is ``STORYLINE_WINDOW_HOURS``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The ``STORYLINE_*`` names in ``environ`` that are neither a field nor in ``NOT_SETTINGS``.
+
+    A field's variable counts in any case, as pydantic-settings reads it; the names in
+    ``NOT_SETTINGS`` only as spelt there, as their readers look them up.
+    """
+    fields = {env_name(name) for name in Settings.model_fields}
+    return sorted(
+        key
+        for key in environ
+        if key.upper().startswith(ENV_PREFIX)
+        and key.upper() not in fields
+        and key not in NOT_SETTINGS
+    )
+
+
+def nearest_variable(name: str) -> str | None:
+    """The known ``STORYLINE_*`` variable ``name`` was most likely meant to be, if any is close.
+
+    Names are compared without the prefix, which every candidate shares and which would make
+    every name look close to every other.
+    """
+    if name.upper() in REPLACED_SETTINGS:
+        return REPLACED_SETTINGS[name.upper()]
+    known = [*(env_name(field) for field in Settings.model_fields), *NOT_SETTINGS]
+    by_stem = {variable.removeprefix(ENV_PREFIX): variable for variable in known}
+    stem = name.upper().removeprefix(ENV_PREFIX)
+    matches = difflib.get_close_matches(stem, list(by_stem), n=1)
+    return by_stem[matches[0]] if matches else None
+
+
+def unknown_variables_message(names: Sequence[str]) -> str:
+    """One sentence refusing the unknown variables ``names``, each with its nearest known one."""
+    if len(names) == 1:
+        (name,) = names
+        nearest = nearest_variable(name)
+        if nearest is None:
+            return (
+                f"unknown setting {name} (from the environment), and no setting has a similar "
+                "name; see the README's settings table"
+            )
+        return (
+            f"unknown setting {name} (from the environment); did you mean {nearest}? "
+            "See the README's settings table"
+        )
+    hints = [
+        f"{name} ({'no similar name' if nearest is None else f'did you mean {nearest}?'})"
+        for name, nearest in ((name, nearest_variable(name)) for name in names)
+    ]
+    return (
+        f"unknown settings in the environment: {', '.join(hints[:-1])} and {hints[-1]}; "
+        "see the README's settings table"
+    )
+
+
+# How a default made by a factory reads in the table: the factory's value is this machine's.
+_SHOWN_FACTORY_DEFAULTS: dict[Callable[..., Any], str] = {default_cache_dir: "~/.cache/storyline"}
+
+
+def shown_default(name: str) -> str:
+    """A field's default as a user would type it: ``72``, ``false``; ``unset`` for ``None``."""
+    field = Settings.model_fields[name]
+    if field.default_factory is not None:
+        return f"`{_SHOWN_FACTORY_DEFAULTS[field.default_factory]}`"
+    value = field.default
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    else:
+        text = str(value)
+    return f"`{text}`"
+
+
+def markdown_table() -> str:
+    """The README's settings table: one row per field, its variable, default and description.
+
+    A field named in a description is shown as its variable.
+    """
+    fields = re.compile(r"`?\b(" + "|".join(Settings.model_fields) + r")\b`?")
+
+    def cell(text: str) -> str:
+        return fields.sub(lambda m: f"`{env_name(m[1])}`", text).replace("|", "\\|")
+
+    rows = [
+        f"| `{env_name(name)}` | {shown_default(name)} | {cell(field.description or '')} |"
+        for name, field in Settings.model_fields.items()
+    ]
+    return "\n".join(["| variable | default | meaning |", "|---|---|---|", *rows]) + "\n"
+
+
+def with_table(readme: str) -> str:
+    """``readme`` with the text between ``TABLE_START`` and ``TABLE_END`` the current table."""
+    start = readme.find(TABLE_START)
+    end = readme.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {TABLE_START!r} ... {TABLE_END!r} block to fill in")
+    head = readme[: start + len(TABLE_START)]
+    return f"{head}\n{markdown_table()}{readme[end:]}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m pipeline.settings [README.md]``: print the table, or rewrite it in a file."""
+    parser = argparse.ArgumentParser(prog="python -m pipeline.settings", description=main.__doc__)
+    parser.add_argument("readme", nargs="?", type=Path, help="rewrite the table in this file")
+    args = parser.parse_args(argv)
+    if args.readme is None:
+        print(markdown_table(), end="")
+        return
+    text = args.readme.read_text(encoding="utf-8")
+    args.readme.write_text(with_table(text), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

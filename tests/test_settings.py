@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from pipeline.cli import cli
 from pipeline.errors import ConfigError
-from pipeline.settings import MAX_DAYS, Settings
+from pipeline.settings import (
+    MAX_DAYS,
+    NOT_SETTINGS,
+    Settings,
+    env_name,
+    markdown_table,
+    shown_default,
+    unknown_variables,
+    with_table,
+)
+from tests.test_cli import one_sentence
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 NUMERIC = sorted(
     name
@@ -46,3 +61,136 @@ def test_log_levels_in_any_case(level: str) -> None:
 def test_a_log_level_that_is_not_one_is_one_sentence() -> None:
     with pytest.raises(ConfigError, match="STORYLINE_LOG_LEVEL: Input should be 'DEBUG'"):
         Settings.load(log_level="LOUD")
+
+
+# --- unknown STORYLINE_* variables --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "nearest"),
+    [
+        ("STORYLINE_ATTACH_HORIZON_DAYS", "STORYLINE_ATTACH_SIMILARITY"),
+        ("STORYLINE_WINDOW_HOUR", "STORYLINE_WINDOW_HOURS"),
+        ("STORYLINE_DATABASE_URL_FILE", "STORYLINE_DATABASE_URL"),
+        ("storyline_loglevel", "STORYLINE_LOG_LEVEL"),
+        ("STORYLINE_TEST_PG_URI", "STORYLINE_TEST_PG_URL"),
+    ],
+    ids=["a-removed-setting", "a-typo", "the-docker-FILE-convention", "lower-case", "a-test-one"],
+)
+def test_an_unknown_variable_is_refused_with_the_nearest_name(
+    variable: str, nearest: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, "365")
+    with pytest.raises(ConfigError) as refused:
+        Settings.load()
+    assert str(refused.value) == (
+        f"unknown setting {variable} (from the environment); did you mean {nearest}? "
+        "See the README's settings table"
+    )
+
+
+@pytest.mark.parametrize("variable", ["STORYLINE_XYZZY", "STORYLINE_", "STORYLINE_QQQ_ZZZ_WWW"])
+def test_a_far_off_name_is_refused_without_a_suggestion(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, "1")
+    with pytest.raises(ConfigError) as refused:
+        Settings.load()
+    message = str(refused.value)
+    assert message.startswith(f"unknown setting {variable} (from the environment)")
+    assert "did you mean" not in message
+    assert "no setting has a similar name" in message
+
+
+def test_every_unknown_variable_is_named_in_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYLINE_WINDOW_HOUR", "5")
+    monkeypatch.setenv("STORYLINE_XYZZY", "1")
+    with pytest.raises(ConfigError) as refused:
+        Settings.load(window_hours=5)
+    assert str(refused.value) == (
+        "unknown settings in the environment: STORYLINE_WINDOW_HOUR (did you mean "
+        "STORYLINE_WINDOW_HOURS?) and STORYLINE_XYZZY (no similar name); "
+        "see the README's settings table"
+    )
+
+
+@pytest.mark.parametrize("variable", sorted(NOT_SETTINGS))
+def test_the_variables_that_are_not_settings_pass(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, "x")
+    Settings.load()
+
+
+def test_fields_pass_in_any_case_and_other_prefixes_are_not_ours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("storyline_window_hours", "5")
+    # Airflow's connection variable ends in STORYLINE_DB: not a STORYLINE_* variable.
+    monkeypatch.setenv("AIRFLOW_CONN_STORYLINE_DB", "sqlite:////tmp/x.db")
+    assert Settings.load().window_hours == 5
+
+
+def test_unknown_variables_ignores_a_clean_environment() -> None:
+    environ = {env_name(name): "1" for name in Settings.model_fields} | dict.fromkeys(
+        NOT_SETTINGS, "x"
+    )
+    assert unknown_variables({**environ, "PATH": "/bin", "XSTORYLINE_FOO": "1"}) == []
+
+
+def test_an_unknown_keyword_override_is_a_bug() -> None:
+    with pytest.raises(TypeError, match="window_hour"):
+        Settings.load(window_hour=5)
+    with pytest.raises(TypeError, match="_env_file"):
+        Settings.load(_env_file=".env")
+
+
+def test_the_cli_refuses_an_unknown_variable_in_one_sentence(tmp_path: Path) -> None:
+    result = CliRunner(env={"STORYLINE_WINDOW_HOUR": "5"}).invoke(
+        cli, ["stories", "--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    )
+    line = one_sentence(result)
+    assert line == (
+        "storyline: error: unknown setting STORYLINE_WINDOW_HOUR (from the environment); "
+        "did you mean STORYLINE_WINDOW_HOURS? See the README's settings table"
+    )
+
+
+# --- the README's settings table ----------------------------------------------------------
+
+
+def test_the_readme_settings_table_is_generated_from_the_fields() -> None:
+    readme = README.read_text(encoding="utf-8")
+    assert with_table(readme) == readme, (
+        "README.md's settings table differs from pipeline/settings.py; regenerate it with "
+        "`.venv/bin/python -m pipeline.settings README.md`"
+    )
+
+
+def test_the_table_has_one_row_per_field_and_nothing_else() -> None:
+    rows = markdown_table().splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        f"| `{env_name(name)}`" for name in Settings.model_fields
+    ]
+    assert all(Settings.model_fields[name].description for name in Settings.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("window_hours", "`72`"),
+        ("link_distance", "`0.6`"),
+        ("fetch_max_bytes", "`5000000`"),
+        ("hf_offline", "`true`"),
+        ("fetch_allow_private_redirects", "`false`"),
+        ("retention_days", "unset"),
+        ("model_cache_dir", "`~/.cache/storyline`"),
+        ("log_level", "`WARNING`"),
+    ],
+    ids=["float-as-int", "float", "int", "true", "false", "none", "factory", "literal"],
+)
+def test_defaults_show_as_a_user_would_type_them(
+    name: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/machine/specific")  # never in the table
+    assert shown_default(name) == shown
