@@ -483,19 +483,29 @@ def _jsonable(report: object) -> dict[str, Any]:
 @cli.command()
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N stories.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["active", "dormant", "merged", "dissolved"]),
+    help="Only stories of this status (repeatable) [default: active and dormant].",
+)
 @db_option
 @handle_errors
-def stories(limit: int | None, fmt: str, db: str | None) -> None:
-    """Print the current stories."""
+def stories(limit: int | None, fmt: str, statuses: tuple[str, ...], db: str | None) -> None:
+    """Print the stories: active first, then dormant; biggest by outlets, then articles."""
     ctx = Context(db)
-    _print_stories(ctx.ready_engine(), limit, fmt)
+    _print_stories(ctx.ready_engine(), limit, fmt, statuses)
 
 
-def _print_stories(engine: Engine, limit: int | None, fmt: str) -> None:
-    from pipeline.stories import current_stories
+def _print_stories(
+    engine: Engine, limit: int | None, fmt: str, statuses: tuple[str, ...] = ()
+) -> None:
+    from pipeline.stories import DEFAULT_STATUSES, StoryStatus, current_stories
 
+    wanted = tuple(StoryStatus(status) for status in statuses) or DEFAULT_STATUSES
     with session_scope(engine) as session:
-        views = current_stories(session, limit)
+        views = current_stories(session, limit, wanted)
     if fmt == "json":
         click.echo(json.dumps([view.as_json() for view in views], indent=2, ensure_ascii=False))
         return
@@ -505,6 +515,7 @@ def _print_stories(engine: Engine, limit: int | None, fmt: str) -> None:
         [
             view.id,
             _shorten(view.title, 72),
+            view.status,
             view.article_count,
             view.source_count,
             view.first_seen.strftime("%Y-%m-%d %H:%M"),
@@ -512,8 +523,20 @@ def _print_stories(engine: Engine, limit: int | None, fmt: str) -> None:
         ]
         for view in views
     ]
-    headers = ["id", "story", "articles", "outlets", "first seen (UTC)", "last seen (UTC)"]
-    click.echo(tabulate(rows, headers=headers) if rows else "no stories yet")
+    headers = [
+        "id",
+        "story",
+        "status",
+        "articles",
+        "outlets",
+        "first seen (UTC)",
+        "last seen (UTC)",
+    ]
+    if rows:
+        click.echo(tabulate(rows, headers=headers))
+    else:
+        shown = " or ".join(wanted)
+        click.echo(f"no {shown} stories" if statuses else "no stories yet")
 
 
 def _shorten(text: str, width: int) -> str:

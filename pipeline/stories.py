@@ -91,12 +91,18 @@ class StoryView:
         }
 
 
-def current_stories(session: Session, limit: int | None = None) -> list[StoryView]:
-    """Active stories, biggest by distinct outlets then articles, newest first on ties."""
+def current_stories(
+    session: Session,
+    limit: int | None = None,
+    statuses: tuple[StoryStatus, ...] = DEFAULT_STATUSES,
+) -> list[StoryView]:
+    """Stories of ``statuses`` (active and dormant by default), active first, then biggest
+    by distinct outlets then articles, newest first on ties."""
     query = (
         select(Story)
-        .where(Story.status == StoryStatus.ACTIVE)
+        .where(Story.status.in_(statuses))
         .order_by(
+            (Story.status != StoryStatus.ACTIVE),
             Story.source_count.desc(),
             Story.article_count.desc(),
             Story.last_seen.desc(),

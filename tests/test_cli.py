@@ -447,9 +447,14 @@ def test_maintenance_for_cron_is_idempotent(db_url: str, feeds_file: Path) -> No
     assert len(report["dormant"]) == 1
     assert report["retention"]["stories"] == 0
     assert "1 stories went dormant; deleted 0 stories" in first.stderr
-    assert [
-        s["id"] for s in json.loads(ok("stories", "--format", "json", "--db", db_url).stdout)
-    ] == []
+    listed = json.loads(ok("stories", "--format", "json", "--db", db_url).stdout)
+    assert [(s["id"], s["status"]) for s in listed] == [(report["dormant"][0], "dormant")]
+    assert "dormant" in ok("stories", "--db", db_url).stdout
+    assert ok("stories", "--status", "active", "--db", db_url).stdout == "no active stories\n"
+    both = ok(
+        "stories", "--status", "active", "--status", "dormant", "--format", "json", "--db", db_url
+    )
+    assert json.loads(both.stdout) == listed
 
     much_later = (NOW + timedelta(days=90)).isoformat()
     env = {"STORYLINE_RETENTION_DAYS": "60"}
