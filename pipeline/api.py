@@ -20,6 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, SQLAlchemyError
@@ -147,11 +148,14 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; fastapi-offline serves
+    # Swagger UI and ReDoc from its package, so both work with no network.
+    app = FastAPIOffline(
         title="Storyline",
         summary="News stories clustered from many outlets, with their articles and history.",
         version="0.1.0",
         lifespan=lifespan,
+        static_url="/docs/assets",
     )
     app.state.engine = engine
     _add_error_handlers(app, engine)

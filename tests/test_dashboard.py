@@ -288,3 +288,30 @@ def add_story(engine: Engine, title: str) -> None:
             for article in articles
         )
         assert session.scalar(select(func.count()).select_from(Story)) == 6
+
+
+def test_the_api_docs_render_with_no_network(browser: Browser, live: Live) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(live.base_url):
+            route.continue_()
+        else:  # what a closed newsroom network does to a CDN
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    page.goto(f"{live.base_url}/docs")
+    operations = page.locator(".opblock-summary-path")
+    expect(operations.first).to_be_visible()
+    screenshot(page, "api-docs")
+    paths = set(operations.all_inner_texts())
+    context.close()
+    assert {"/api/health", "/api/stories", "/api/stories/{story_id}"} <= {
+        path.replace("\u200b", "") for path in paths
+    }, paths
+    assert outside == []
