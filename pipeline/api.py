@@ -7,6 +7,7 @@ reading code. Run it with ``storyline serve``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
@@ -159,6 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.engine = engine
     _add_error_handlers(app, engine)
+    _add_etags(app)
 
     @app.get("/api/health", response_model=Health, responses=UNREADABLE)
     def health(db: SessionDep) -> Health:
@@ -259,6 +261,51 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app
+
+
+def _add_etags(app: FastAPI) -> None:
+    """An ``ETag`` on every successful ``GET /api/...``, and 304 with no body when the
+    client's ``If-None-Match`` names it: a dashboard polling every few seconds (browsers
+    revalidate by themselves under ``Cache-Control: no-cache``) gets the stories again only
+    when they changed.
+
+    The tag is a hash of the answer itself, so it can never be stale: a cluster run, a
+    story gone dormant or an article's new title all change it. The server still computes
+    the answer (one read transaction); what a poll saves is the transfer and the page's
+    work. ``Last-Modified`` is not sent: no clock in the tables marks every change (a
+    replayed pipeline's clock is years old), and a wrong one would turn a change into a 304.
+    """
+
+    @app.middleware("http")
+    async def etag(request: Request, call_next: Any) -> Response:
+        response: StreamingResponse = await call_next(request)
+        if (
+            request.method != "GET"
+            or not request.url.path.startswith("/api/")
+            or response.status_code != 200
+        ):
+            return response
+        body = b"".join(
+            [
+                chunk
+                if isinstance(chunk, bytes)
+                else bytes(chunk, "utf-8")
+                if isinstance(chunk, str)
+                else bytes(chunk)
+                async for chunk in response.body_iterator
+            ]
+        )
+        tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {key: value for key, value in response.headers.items() if key != "content-length"}
+        headers.update({"ETag": tag, "Cache-Control": "no-cache"})
+        wanted = {
+            part.strip().removeprefix("W/")
+            for part in request.headers.get("if-none-match", "").split(",")
+        }
+        if tag in wanted or "*" in wanted:
+            headers.pop("content-type", None)
+            return Response(status_code=304, headers=headers)
+        return Response(content=body, status_code=200, headers=headers)
 
 
 MAX_ID = 2**31 - 1

@@ -477,3 +477,31 @@ def test_search_ignores_case_in_all_of_unicode(
     with TestClient(create_app(Settings.load(database_url=db_url))) as client:
         assert ids(get(client, "/api/stories", q=query)) == [wanted]
         assert ids(get(client, "/api/stories", q=query.upper())) == [wanted]
+
+
+def test_a_poll_that_finds_nothing_changed_is_a_304_without_a_body(
+    engine: Engine, db_url: str
+) -> None:
+    first = story(engine, "Quake hits Iquique", keywords=["Iquique"])
+    with TestClient(create_app(Settings.load(database_url=db_url))) as client:
+        for path in ("/api/stories", f"/api/stories/{first}", "/api/health"):
+            fresh = client.get(path)
+            tag = fresh.headers["etag"]
+            assert fresh.headers["cache-control"] == "no-cache"
+            again = client.get(path, headers={"If-None-Match": tag})
+            assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag)
+            assert client.get(path, headers={"If-None-Match": f'W/{tag}, "x"'}).status_code == 304
+            assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+        listed = client.get("/api/stories").headers["etag"]
+        filtered = client.get("/api/stories", params={"q": "quake"})
+        assert filtered.headers["etag"] == listed  # same answer, same tag
+        assert client.get("/api/stories", params={"q": "flood"}).headers["etag"] != listed
+
+        story(engine, "Flood in Lima")  # a change: the same poll gets the new answer
+        changed = client.get("/api/stories", headers={"If-None-Match": listed})
+        assert changed.status_code == 200
+        assert changed.json()["total"] == 2
+        assert changed.headers["etag"] != listed
+        missing = client.get("/api/stories/999999")
+        assert missing.status_code == 404
+        assert "etag" not in missing.headers
