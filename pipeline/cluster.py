@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +37,8 @@ from pipeline.keywords import story_keywords
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
 from pipeline.stories import RunStatus, StoryStatus
-from pipeline.tracking import KnownStory, WordCheck, attach_to_stories, match_clusters
+from pipeline.story_plan import PLANNED, StoryPlan, StoryState, plan_stories
+from pipeline.tracking import KnownStory, WordCheck
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +187,8 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
         )
         session.add(run)
         session.flush()
-        created, changed = _apply(session, run, window, labels, vectors, settings, window_start)
+        state = _load_state(session, window, labels, vectors, settings, window_start)
+        created, changed = _write(session, run, window, state.current, plan_stories(state))
         session.flush()
         dormant = mark_dormant(session, now, settings)
         run.status = RunStatus.OK
@@ -263,16 +266,15 @@ def _input_hash(
     return digest.hexdigest()
 
 
-def _apply(
+def _load_state(
     session: Session,
-    run: ClusterRun,
     window: list[WindowArticle],
     labels: np.ndarray,
     vectors: FloatArray,
     settings: Settings,
     window_start: datetime,
-) -> tuple[int, int]:
-    """Write this run's clusters into stories and memberships; returns (created, changed)."""
+) -> StoryState:
+    """Everything ``plan_stories`` reads, read before anything is written."""
     ids = [article.id for article in window]
     current = (
         dict(
@@ -285,14 +287,10 @@ def _apply(
         if ids
         else {}
     )
-
-    clusters: dict[int, frozenset[int]] = {}
-    centroids: dict[int, FloatArray] = {}
-    for label in sorted(set(labels.tolist()) - {NOISE}):
-        rows = np.flatnonzero(labels == label)
-        clusters[label] = frozenset(ids[i] for i in rows)
-        centroids[label] = centroid(vectors[rows])
-
+    centroids = {
+        label: centroid(vectors[np.flatnonzero(labels == label)])
+        for label in sorted(set(labels.tolist()) - {NOISE})
+    }
     # Any live story, however old, may be continued; one not seen in the previous window
     # only if the word check tells a follow-up from a look-alike event. Older stories are
     # many (they never expire), so only those close to some cluster are loaded.
@@ -329,35 +327,66 @@ def _apply(
         )
         for story_id, center, last_seen in candidates
     ]
-    by_row = [_word_text(article.title, article.summary) for article in window]
-    words = WordCheck(
-        window=by_row,
-        clusters={
-            label: " ".join(by_row[i] for i in np.flatnonzero(labels == label))
-            for label in clusters
-        },
-        min_similarity=settings.story_match_word_similarity,
+    return StoryState(
+        article_ids=ids,
+        labels=labels,
+        vectors=vectors,
+        current=current,
+        known=known,
+        older_near_lonely=_older_near_lonely(
+            session, labels, vectors, known, recent, settings.attach_similarity
+        ),
+        words=WordCheck(
+            window=[_word_text(article.title, article.summary) for article in window],
+            clusters={},
+            min_similarity=settings.story_match_word_similarity,
+        ),
+        match_similarity=settings.story_match_similarity,
+        attach_similarity=settings.attach_similarity,
     )
-    matches = match_clusters(clusters, centroids, known, settings.story_match_similarity, words)
 
-    target: dict[int, int | None] = dict.fromkeys(ids)
-    created = 0
-    fresh_centroids: dict[int, FloatArray] = {}
-    for label in sorted(clusters):
-        matched = matches[label]
-        if matched is None:
-            matched = _new_story(session, run)
-            created += 1
-        fresh_centroids[matched] = centroids[label]
-        for article_id in clusters[label]:
-            target[article_id] = matched
-    latest = {story.id: story.centroid for story in known if story.recent}
-    latest.update(fresh_centroids)
-    _attach_lonely(session, window, vectors, target, latest, recent, words, settings)
 
+def _older_near_lonely(
+    session: Session,
+    labels: np.ndarray,
+    vectors: FloatArray,
+    known: list[KnownStory],
+    recent: datetime,
+    attach_similarity: float,
+) -> list[KnownStory]:
+    """Older live stories near some article no cluster took (noise), with their texts:
+    the older stories a lone article may join (``story_plan``)."""
+    lonely = np.flatnonzero(labels == NOISE)
+    if lonely.shape[0] == 0 or attach_similarity > 1:
+        return []
+    unit = normalise(vectors[lonely])
+    exclude = {story.id for story in known if story.recent}
+    older = _older_near(session, dict(enumerate(unit)), recent, exclude, attach_similarity - 1e-6)
+    texts = _story_texts(session, [row[0] for row in older])
+    return [
+        KnownStory(story_id, center, frozenset(), recent=False, text=texts.get(story_id, ""))
+        for story_id, center, _ in older
+    ]
+
+
+def _write(
+    session: Session,
+    run: ClusterRun,
+    window: list[WindowArticle],
+    current: Mapping[int, int],
+    plan: StoryPlan,
+) -> tuple[int, int]:
+    """Write the plan: new stories, memberships, story rows, events, keywords; returns
+    (created, changed)."""
+    real = {PLANNED + index: _new_story(session, run) for index in range(plan.new_stories)}
+    target = {
+        article_id: real.get(story_id, story_id) if story_id is not None else None
+        for article_id, story_id in plan.target.items()
+    }
     touched: set[int] = set()
     moved_to: dict[int, set[int]] = defaultdict(set)
-    for article_id in ids:
+    for article in window:
+        article_id = article.id
         before, after = current.get(article_id), target[article_id]
         if before == after:
             continue
@@ -390,7 +419,7 @@ def _apply(
         session,
         run,
         membership_events(
-            before=current,
+            before=dict(current),
             after=target,
             created={
                 story_id for story_id in stories if stories[story_id].created_run_id == run.id
@@ -402,7 +431,7 @@ def _apply(
         stories,
     )
     _refresh_keywords(window, target, stories)
-    return created, len(touched)
+    return len(real), len(touched)
 
 
 def _word_text(title: str, summary: str) -> str:
@@ -550,42 +579,6 @@ def mark_dormant(session: Session, now: datetime, settings: Settings) -> list[in
         story.updated_at = now
         session.add(_event(story, EventKind.DORMANT, now, None, None))
     return [story.id for story in stale]
-
-
-def _attach_lonely(
-    session: Session,
-    window: list[WindowArticle],
-    vectors: FloatArray,
-    target: dict[int, int | None],
-    latest: dict[int, FloatArray | None],
-    recent: datetime,
-    words: WordCheck,
-    settings: Settings,
-) -> None:
-    """Give each article no cluster took to the nearest story, if close enough (in place).
-
-    Candidates are ``latest`` (the stories seen since ``recent``, as matching loaded them,
-    and this run's clusters at their new centroids), and older live stories near the
-    article (found as for clusters, ``_older_near``), which must also pass the word check,
-    as an older story must for a cluster to continue it.
-    """
-    lonely = [row for row, article in enumerate(window) if target[article.id] is None]
-    if not lonely or settings.attach_similarity > 1:
-        return
-    unit = normalise(vectors[lonely])
-    older = _older_near(
-        session, dict(enumerate(unit)), recent, set(latest), settings.attach_similarity - 1e-6
-    )
-    texts = _story_texts(session, [row[0] for row in older])
-    stories = [KnownStory(story_id, center, frozenset()) for story_id, center in latest.items()]
-    stories += [
-        KnownStory(story_id, center, frozenset(), recent=False, text=texts.get(story_id, ""))
-        for story_id, center, _ in older
-    ]
-    lone_words = words.with_texts({index: words.window[row] for index, row in enumerate(lonely)})
-    chosen = attach_to_stories(unit, stories, settings.attach_similarity, lone_words)
-    for row, story_id in zip(lonely, chosen, strict=True):
-        target[window[row].id] = story_id
 
 
 def _new_story(session: Session, run: ClusterRun) -> int:
