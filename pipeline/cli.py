@@ -28,7 +28,9 @@ from pipeline.progress import terminal_progress
 from pipeline.settings import Settings, default_cache_dir
 
 if TYPE_CHECKING:
-    from pipeline.feeds import FeedSpec
+    from pipeline.cluster import ClusterReport
+    from pipeline.embed import EmbedReport
+    from pipeline.feeds import FeedSpec, SyncResult
     from pipeline.ingest import IngestReport
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,33 @@ def verbose_option(fn: Callable[P, R]) -> Callable[P, R]:
     )(fn)
 
 
+def summary_format(fn: Callable[P, R]) -> Callable[P, R]:
+    """``--format text|json``: the summary stays one line on stderr; ``json`` also prints
+    the command's report on stdout, for scripts."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        help="json: also print the report on stdout.",
+    )(fn)
+
+
+def _print_report(fmt: str, report: object) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=_json_value))
+
+
+def _json_value(value: object) -> object:
+    from dataclasses import asdict, is_dataclass
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 DB_HELP = "Database URL [env STORYLINE_DATABASE_URL; default sqlite:///storyline.db]."
 
 
@@ -212,13 +241,18 @@ def cli() -> None:
 
 
 @cli.command()
+@summary_format
 @db_option
 @handle_errors
-def init(db: str | None) -> None:
+def init(fmt: str, db: str | None) -> None:
     """Create or migrate the schema (idempotent)."""
     ctx = Context(db)
     revision = migrate(ctx.engine)
-    click.echo(f"schema of {display_url(ctx.settings.database_url)} is at revision {revision}")
+    database = display_url(ctx.settings.database_url)
+    if fmt == "json":
+        _print_report(fmt, {"database": database, "revision": revision})
+    else:
+        click.echo(f"schema of {database} is at revision {revision}")
 
 
 @cli.group()
@@ -228,20 +262,22 @@ def feeds() -> None:
 
 @feeds.command("sync")
 @click.argument("file", type=click.Path(path_type=Path))
+@summary_format
 @db_option
 @handle_errors
-def feeds_sync(file: Path, db: str | None) -> None:
+def feeds_sync(file: Path, fmt: str, db: str | None) -> None:
     """Upsert the feed registry from FILE (YAML with a top-level `feeds:` list)."""
     ctx = Context(db)
     engine = ctx.ready_engine()
-    _sync(engine, file)
+    _print_report(fmt, _sync(engine, file))
 
 
 @feeds.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
+@summary_format
 @db_option
 @handle_errors
-def feeds_import(file: Path, db: str | None) -> None:
+def feeds_import(file: Path, fmt: str, db: str | None) -> None:
     """Upsert the feed registry from FILE, an OPML subscription list from a feed reader.
 
     Each feed is named after its title (a slug, made unique), so importing the same list
@@ -251,7 +287,7 @@ def feeds_import(file: Path, db: str | None) -> None:
 
     ctx = Context(db)
     engine = ctx.ready_engine()
-    _sync(engine, file, load_opml_file(file))
+    _print_report(fmt, _sync(engine, file, load_opml_file(file)))
 
 
 @feeds.command("export")
@@ -269,7 +305,7 @@ def feeds_export(fmt: str, db: str | None) -> None:
     click.echo(render_opml(specs) if fmt == "opml" else render_feeds_file(specs), nl=False)
 
 
-def _sync(engine: Engine, file: Path, specs: list[FeedSpec] | None = None) -> None:
+def _sync(engine: Engine, file: Path, specs: list[FeedSpec] | None = None) -> SyncResult:
     from pipeline.feeds import load_feeds_file, sync_feeds
 
     specs = load_feeds_file(file) if specs is None else specs
@@ -279,6 +315,7 @@ def _sync(engine: Engine, file: Path, specs: list[FeedSpec] | None = None) -> No
         f"feeds: {result.added} added, {result.updated} updated, {result.unchanged} unchanged",
         err=True,
     )
+    return result
 
 
 @feeds.command("list")
@@ -324,9 +361,10 @@ def _when(moment: datetime | None) -> str:
     help="Fetch every enabled feed now, not only those due (a server's "
     "Retry-After is still honoured).",
 )
+@summary_format
 @db_option
 @handle_errors
-def ingest(force: bool, db: str | None) -> None:
+def ingest(force: bool, fmt: str, db: str | None) -> None:
     """Fetch the feeds that are due and store new and changed articles.
 
     Exits 3 when feeds were due and none could be fetched (an outage a cron job must see);
@@ -335,7 +373,9 @@ def ingest(force: bool, db: str | None) -> None:
     from pipeline.ingest import check_outage
 
     ctx = Context(db)
-    check_outage(_ingest(ctx.ready_engine(), ctx.settings, force=force))
+    report = _ingest(ctx.ready_engine(), ctx.settings, force=force)
+    _print_report(fmt, report)
+    check_outage(report)
 
 
 def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> IngestReport:
@@ -355,15 +395,16 @@ def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> Inges
 
 
 @cli.command()
+@summary_format
 @db_option
 @handle_errors
-def embed(db: str | None) -> None:
+def embed(fmt: str, db: str | None) -> None:
     """Embed every article that has no embedding for the configured model."""
     ctx = Context(db)
-    _embed(ctx.ready_engine(), ctx.settings)
+    _print_report(fmt, _embed(ctx.ready_engine(), ctx.settings))
 
 
-def _embed(engine: Engine, settings: Settings) -> None:
+def _embed(engine: Engine, settings: Settings) -> EmbedReport:
     from pipeline.embed import embed as run_embed
 
     report = run_embed(engine, settings, progress=terminal_progress("embed: articles"))
@@ -371,20 +412,22 @@ def _embed(engine: Engine, settings: Settings) -> None:
         f"embed: {report.embedded} new, {report.refreshed} refreshed with {settings.model_name}",
         err=True,
     )
+    return report
 
 
 @cli.command()
 @click.option("--now", "now", metavar="ISO-TIME", help="End of the window (default: now).")
+@summary_format
 @db_option
 @handle_errors
-def cluster(now: str | None, db: str | None) -> None:
+def cluster(now: str | None, fmt: str, db: str | None) -> None:
     """Re-cluster the recent window and update stories."""
     ctx = Context(db)
     moment = parse_time(now)
-    _cluster(ctx.ready_engine(), ctx.settings, moment)
+    _print_report(fmt, _cluster(ctx.ready_engine(), ctx.settings, moment))
 
 
-def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> None:
+def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> ClusterReport:
     from pipeline.cluster import cluster as run_cluster
 
     report = run_cluster(engine, settings, now)
@@ -403,15 +446,17 @@ def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> None:
             "and were left out; run `storyline embed`",
             err=True,
         )
+    return report
 
 
 @cli.command()
 @click.option("--feeds", "feeds_file", type=click.Path(path_type=Path), help="Sync this first.")
 @click.option("--now", "now", metavar="ISO-TIME", help="End of the clustering window.")
 @click.option("--force", is_flag=True, help="Fetch every enabled feed, not only those due.")
+@summary_format
 @db_option
 @handle_errors
-def run(feeds_file: Path | None, now: str | None, force: bool, db: str | None) -> None:
+def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str | None) -> None:
     """Sync feeds (if given), ingest, embed, cluster.
 
     When no due feed could be fetched, the embed and cluster stages still run (articles
@@ -422,11 +467,11 @@ def run(feeds_file: Path | None, now: str | None, force: bool, db: str | None) -
     ctx = Context(db)
     moment = parse_time(now)
     migrate(ctx.engine)
-    if feeds_file is not None:
-        _sync(ctx.engine, feeds_file)
+    synced = _sync(ctx.engine, feeds_file) if feeds_file is not None else None
     report = _ingest(ctx.engine, ctx.settings, force=force)
-    _embed(ctx.engine, ctx.settings)
-    _cluster(ctx.engine, ctx.settings, moment)
+    embedded = _embed(ctx.engine, ctx.settings)
+    clustered = _cluster(ctx.engine, ctx.settings, moment)
+    _print_report(fmt, {"feeds": synced, "ingest": report, "embed": embedded, "cluster": clustered})
     check_outage(report)
 
 
@@ -463,21 +508,12 @@ def maintenance(now: str | None, fmt: str, db: str | None) -> None:
     )
     if fmt == "json":
         report = {
-            "now": moment.isoformat(),
+            "now": moment,
             "dormant": dormant,
-            "retention": _jsonable(retention),
-            "optimise": _jsonable(housekeeping),
+            "retention": retention,
+            "optimise": housekeeping,
         }
-        click.echo(json.dumps(report, indent=2))
-
-
-def _jsonable(report: object) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return {
-        key: value.isoformat() if isinstance(value, datetime) else value
-        for key, value in asdict(report).items()  # type: ignore[call-overload]
-    }
+        _print_report(fmt, report)
 
 
 @cli.command()

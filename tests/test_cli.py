@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -465,3 +466,22 @@ def test_maintenance_for_cron_is_idempotent(db_url: str, feeds_file: Path) -> No
     assert (
         "0 stories went dormant; deleted 0 stories, 0 articles and 0 cluster runs" in again.stderr
     )
+
+
+def test_every_summary_has_a_json_form(db_url: str, feeds_file: Path) -> None:
+    def report(*args: str) -> Any:
+        result = ok(*args, "--format", "json", "--db", db_url)
+        assert result.stderr or args == ("init",), args  # the summary stays on stderr
+        return json.loads(result.stdout)
+
+    assert report("init")["revision"]
+    assert report("feeds", "sync", str(feeds_file)) == {"added": 3, "updated": 0, "unchanged": 0}
+    ingested = report("ingest")
+    assert (ingested["feeds"], ingested["new_articles"], ingested["errors"]) == (3, 6, {})
+    assert report("embed")["embedded"] == 6
+    clustered = report("cluster", "--now", NOW.isoformat())
+    assert (clustered["stories_created"], clustered["skipped"]) == (1, False)
+    everything = report("run", "--feeds", str(feeds_file), "--now", NOW.isoformat())
+    assert set(everything) == {"feeds", "ingest", "embed", "cluster"}
+    assert everything["cluster"]["skipped"] is True
+    assert everything["feeds"]["unchanged"] == 3
