@@ -15,15 +15,15 @@ Task parameters fed by upstream tasks are typed ``Any``: while the DAG is built 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.sdk import Asset
 
+from pipeline.reports import jsonable
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class StructuredTaskLogs(logging.Handler):
 
         from pipeline.logs import record_fields
 
-        fields: dict[str, Any] = {key: _jsonable(v) for key, v in record_fields(record).items()}
+        fields: dict[str, Any] = {key: jsonable(v) for key, v in record_fields(record).items()}
         if record.exc_info:
             fields["exc_info"] = record.exc_info
         try:
@@ -192,18 +192,3 @@ def run_time(context: Mapping[str, Any], *, fallback: datetime | None = None) ->
 def _plain(value: datetime) -> datetime:
     # Airflow hands out pendulum DateTimes; the pipeline wants plain datetimes.
     return datetime.fromisoformat(value.isoformat()).astimezone(UTC)
-
-
-def as_json(report: Any) -> dict[str, Any]:
-    """A stage's report (a dataclass) as a JSON-able dict for XCom; times in ISO 8601."""
-    return {key: _jsonable(value) for key, value in dataclasses.asdict(report).items()}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    return value

@@ -22,7 +22,6 @@ from _common import (
     DAG_DEFAULTS,
     EMBEDDINGS,
     STORIES,
-    as_json,
     run_time,
     stories_db,
 )
@@ -33,6 +32,8 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
+
+from pipeline.reports import as_json
 
 
 @dag(

@@ -21,10 +21,11 @@ from _common import (
     ARTICLES,
     DAG_DEFAULTS,
     EMBEDDINGS,
-    as_json,
     stories_db,
 )
 from airflow.sdk import dag, get_current_context, task
+
+from pipeline.reports import as_json
 
 MAP_INDEX = (
     "{% set ids = task.op_kwargs['article_ids'] %}"

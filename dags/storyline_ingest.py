@@ -30,11 +30,12 @@ from typing import Any
 from _common import (
     ARTICLES,
     DAG_DEFAULTS,
-    as_json,
     parse_settings,
     stories_db,
 )
 from airflow.sdk import DeltaTriggerTimetable, TriggerRule, dag, get_current_context, task
+
+from pipeline.reports import as_json
 
 SETTINGS = parse_settings()
 

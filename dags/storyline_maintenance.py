@@ -21,11 +21,12 @@ from typing import Any
 from _common import (
     DAG_DEFAULTS,
     STORIES,
-    as_json,
     run_time,
     stories_db,
 )
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+
+from pipeline.reports import as_json
 
 
 @dag(

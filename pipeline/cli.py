@@ -155,17 +155,9 @@ def summary_format(fn: Callable[P, R]) -> Callable[P, R]:
 
 def _print_report(fmt: str, report: object) -> None:
     if fmt == "json":
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=_json_value))
+        from pipeline.reports import jsonable
 
-
-def _json_value(value: object) -> object:
-    from dataclasses import asdict, is_dataclass
-
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+        click.echo(json.dumps(jsonable(report), indent=2, ensure_ascii=False))
 
 
 DB_HELP = "Database URL [env STORYLINE_DATABASE_URL; default sqlite:///storyline.db]."
@@ -267,9 +259,11 @@ def feeds() -> None:
 @handle_errors
 def feeds_sync(file: Path, fmt: str, db: str | None) -> None:
     """Upsert the feed registry from FILE (YAML with a top-level `feeds:` list)."""
+    from pipeline.feeds import load_feeds_file
+
     ctx = Context(db)
     engine = ctx.ready_engine()
-    _print_report(fmt, _sync(engine, file))
+    _print_report(fmt, _sync(engine, load_feeds_file(file)))
 
 
 @feeds.command("import")
@@ -287,7 +281,7 @@ def feeds_import(file: Path, fmt: str, db: str | None) -> None:
 
     ctx = Context(db)
     engine = ctx.ready_engine()
-    _print_report(fmt, _sync(engine, file, load_opml_file(file)))
+    _print_report(fmt, _sync(engine, load_opml_file(file)))
 
 
 @feeds.command("export")
@@ -305,10 +299,9 @@ def feeds_export(fmt: str, db: str | None) -> None:
     click.echo(render_opml(specs) if fmt == "opml" else render_feeds_file(specs), nl=False)
 
 
-def _sync(engine: Engine, file: Path, specs: list[FeedSpec] | None = None) -> SyncResult:
-    from pipeline.feeds import load_feeds_file, sync_feeds
+def _sync(engine: Engine, specs: list[FeedSpec]) -> SyncResult:
+    from pipeline.feeds import sync_feeds
 
-    specs = load_feeds_file(file) if specs is None else specs
     with session_scope(engine) as session:
         result = sync_feeds(session, specs, datetime.now(UTC))
     click.echo(
@@ -462,12 +455,13 @@ def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str
     When no due feed could be fetched, the embed and cluster stages still run (articles
     stored earlier may be waiting), then the command exits 3, as ``ingest`` does.
     """
+    from pipeline.feeds import load_feeds_file
     from pipeline.ingest import check_outage
 
     ctx = Context(db)
     moment = parse_time(now)
     migrate(ctx.engine)
-    synced = _sync(ctx.engine, feeds_file) if feeds_file is not None else None
+    synced = _sync(ctx.engine, load_feeds_file(feeds_file)) if feeds_file is not None else None
     report = _ingest(ctx.engine, ctx.settings, force=force)
     embedded = _embed(ctx.engine, ctx.settings)
     clustered = _cluster(ctx.engine, ctx.settings, moment)
@@ -645,11 +639,11 @@ def demo(db: str | None) -> None:
 
     ctx = Context(db)
     migrate(ctx.engine)
-    demo_file = Path(str(resources.files("pipeline.demo") / "feeds.yaml"))
-    _sync(ctx.engine, demo_file)
+    specs = load_feeds_file(Path(str(resources.files("pipeline.demo") / "feeds.yaml")))
+    _sync(ctx.engine, specs)
     _ingest(ctx.engine, ctx.settings)
     _embed(ctx.engine, ctx.settings)
-    names = [spec.name for spec in load_feeds_file(demo_file)]
+    names = [spec.name for spec in specs]
     with session_scope(ctx.engine) as session:
         # The demo news is from November 2015: end the window at its newest article.
         newest = session.scalar(
