@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.cluster import params_from
-from pipeline.clustering import ArticleText, ClusterParams, cluster_vectors
 from pipeline.errors import ConfigError
 from pipeline.evaluate import load_corpus
 from pipeline.settings import Settings
+from pipeline.stories.clustering import ArticleText, ClusterParams, cluster_vectors
+from pipeline.stories.stage import params_from
 
 UCI = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "uci-2014-03.jsonl"
 
@@ -72,7 +72,7 @@ def real_density_window(
 
 
 def embed_seeds(settings: Settings, corpus: Path, count: int) -> tuple[np.ndarray, list[str]]:
-    from pipeline.embed import load_embedder
+    from pipeline.embed.stage import load_embedder
 
     titles = [article.title for article in load_corpus(corpus)[:count]]
     vectors: np.ndarray = load_embedder(settings.model_name, settings.hf_offline).encode(titles)

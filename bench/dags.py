@@ -44,8 +44,8 @@ from typing import Any
 from sqlalchemy import create_engine
 
 from pipeline.db import make_engine, migrate, session_scope
-from pipeline.feeds import FeedSpec, load_feeds_file, sync_feeds
-from pipeline.parse import parse_feed
+from pipeline.ingest.feeds import FeedSpec, load_feeds_file, sync_feeds
+from pipeline.ingest.parse import parse_feed
 from tests.airflow_runner import RESULT_MARKER, airflow_env
 from tests.feedserver import FeedServer
 
@@ -54,7 +54,7 @@ AIRFLOW = Path(sys.executable).parent / "airflow"
 COLD_START = """
 import time
 start = time.perf_counter()
-from pipeline.embed import settings_embedder
+from pipeline.embed.stage import settings_embedder
 from pipeline.settings import Settings
 settings_embedder(Settings.load())
 print(time.perf_counter() - start)

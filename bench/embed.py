@@ -26,11 +26,11 @@ from sqlalchemy import Engine
 from models import Article, Feed
 from models.types import FloatArray
 from pipeline.db import make_engine, migrate, session_scope
-from pipeline.embed import Embedder, article_text, embed, load_embedder
+from pipeline.embed.onnx_backend import OnnxInt8Embedder
+from pipeline.embed.stage import Embedder, article_text, embed, load_embedder
 from pipeline.errors import ConfigError
 from pipeline.evaluate import LabelledArticle, load_corpus
-from pipeline.onnx_backend import OnnxInt8Embedder
-from pipeline.parse import content_hash
+from pipeline.ingest.parse import content_hash
 from pipeline.settings import EmbedBackend, Settings
 
 DEFAULT_CORPUS = (

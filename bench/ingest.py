@@ -23,8 +23,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from pipeline.db import make_engine, migrate, session_scope
-from pipeline.feeds import FeedSpec, sync_feeds
-from pipeline.ingest import IngestReport, ingest
+from pipeline.ingest.feeds import FeedSpec, sync_feeds
+from pipeline.ingest.stage import IngestReport, ingest
 from pipeline.settings import Settings
 from tests.feedserver import FeedServer, RecordedRequest, Response
 

@@ -30,8 +30,8 @@ from sqlalchemy import Engine, insert, text
 from sqlalchemy.engine import make_url
 
 from models import Story
-from pipeline.cluster import _older_near
 from pipeline.db import make_engine, migrate, session_scope
+from pipeline.stories.stage import _older_near
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DIM = 384

@@ -26,7 +26,7 @@ from sqlalchemy import insert, text
 
 from models import Story
 from pipeline.db import make_engine, migrate, session_scope
-from pipeline.stories import StoryQuery, list_stories
+from pipeline.serve.queries import StoryQuery, list_stories
 
 WORDS = [
     "storm",

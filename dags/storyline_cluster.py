@@ -49,7 +49,7 @@ def storyline_cluster() -> None:
     @task
     def cluster() -> dict[str, Any]:
         """Re-cluster the window ending at the run's time and update the stories."""
-        from pipeline.cluster import cluster as run_cluster
+        from pipeline.stories.stage import cluster as run_cluster
 
         now = run_time(get_current_context())
         with stories_db() as (settings, engine):

@@ -52,7 +52,7 @@ def storyline_embed() -> None:
     @task(map_index_template=MAP_INDEX)
     def embed_batch(article_ids: list[int]) -> dict[str, Any]:
         """Embed those of ``article_ids`` that still need it."""
-        from pipeline.embed import embed
+        from pipeline.embed.stage import embed
 
         with stories_db() as (settings, engine):
             report = embed(engine, settings, article_ids=article_ids)

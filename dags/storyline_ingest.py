@@ -75,14 +75,14 @@ def storyline_ingest() -> None:
         """
         import logging
 
-        from pipeline.ingest import check_outage, ingest
+        from pipeline.ingest.stage import check_outage, ingest
 
         retry = int(get_current_context()["ti"].try_number) > 1
         with stories_db() as (settings, engine):
             report = ingest(engine, settings, feed_ids=batch["feed_ids"], force=retry)
         check_outage(report)
         if report.partial:
-            logging.getLogger("pipeline.ingest").warning(
+            logging.getLogger("pipeline.ingest.stage").warning(
                 "some feeds failed",
                 extra={
                     "batch": batch["label"],

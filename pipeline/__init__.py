@@ -1,8 +1,8 @@
 """Storyline: news feeds in, evolving multi-outlet stories out.
 
 A plain library: the CLI (``pipeline.cli``), the Airflow DAGs (``dags/``) and the tests
-call the same stage functions (``pipeline.ingest.ingest``, ``pipeline.embed.embed``,
-``pipeline.cluster.cluster``).
+call the same stage functions (``pipeline.ingest.stage.ingest``, ``pipeline.embed.stage.embed``,
+``pipeline.stories.stage.cluster``).
 
 Nothing is imported here eagerly (the names below load on first use, PEP 562), so
 ``import pipeline.settings`` stays light: the DAG processor reads the settings while
@@ -15,15 +15,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipeline.cluster import ClusterReport
-    from pipeline.embed import EmbedReport
-    from pipeline.ingest import IngestReport
+    from pipeline.embed.stage import EmbedReport
+    from pipeline.ingest.stage import IngestReport
     from pipeline.settings import Settings
+    from pipeline.stories.stage import ClusterReport
 
 _EXPORTS = {
-    "ClusterReport": "pipeline.cluster",
-    "EmbedReport": "pipeline.embed",
-    "IngestReport": "pipeline.ingest",
+    "ClusterReport": "pipeline.stories.stage",
+    "EmbedReport": "pipeline.embed.stage",
+    "IngestReport": "pipeline.ingest.stage",
     "Settings": "pipeline.settings",
 }
 

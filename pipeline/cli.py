@@ -28,10 +28,10 @@ from pipeline.progress import terminal_progress
 from pipeline.settings import Settings, default_cache_dir
 
 if TYPE_CHECKING:
-    from pipeline.cluster import ClusterReport
-    from pipeline.embed import EmbedReport
-    from pipeline.feeds import FeedSpec, SyncResult
-    from pipeline.ingest import IngestReport
+    from pipeline.embed.stage import EmbedReport
+    from pipeline.ingest.feeds import FeedSpec, SyncResult
+    from pipeline.ingest.stage import IngestReport
+    from pipeline.stories.stage import ClusterReport
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def feeds() -> None:
 @handle_errors
 def feeds_sync(file: Path, fmt: str, db: str | None) -> None:
     """Upsert the feed registry from FILE (YAML with a top-level `feeds:` list)."""
-    from pipeline.feeds import load_feeds_file
+    from pipeline.ingest.feeds import load_feeds_file
 
     ctx = Context(db)
     engine = ctx.ready_engine()
@@ -277,7 +277,7 @@ def feeds_import(file: Path, fmt: str, db: str | None) -> None:
     Each feed is named after its title (a slug, made unique), so importing the same list
     again changes nothing; its outlet is the title. Feeds not in FILE are left as they are.
     """
-    from pipeline.opml import load_opml_file
+    from pipeline.ingest.opml import load_opml_file
 
     ctx = Context(db)
     engine = ctx.ready_engine()
@@ -290,8 +290,8 @@ def feeds_import(file: Path, fmt: str, db: str | None) -> None:
 @handle_errors
 def feeds_export(fmt: str, db: str | None) -> None:
     """Print the feed registry as OPML (for a feed reader) or as a feeds YAML file."""
-    from pipeline.feeds import registry_specs, render_feeds_file
-    from pipeline.opml import render_opml
+    from pipeline.ingest.feeds import registry_specs, render_feeds_file
+    from pipeline.ingest.opml import render_opml
 
     ctx = Context(db)
     with session_scope(ctx.ready_engine()) as session:
@@ -300,7 +300,7 @@ def feeds_export(fmt: str, db: str | None) -> None:
 
 
 def _sync(engine: Engine, specs: list[FeedSpec]) -> SyncResult:
-    from pipeline.feeds import sync_feeds
+    from pipeline.ingest.feeds import sync_feeds
 
     with session_scope(engine) as session:
         result = sync_feeds(session, specs, datetime.now(UTC))
@@ -317,7 +317,7 @@ def _sync(engine: Engine, specs: list[FeedSpec]) -> SyncResult:
 @handle_errors
 def feeds_list(fmt: str, db: str | None) -> None:
     """Show every feed's health: status, articles, errors, last success, next check."""
-    from pipeline.feeds import feed_statuses
+    from pipeline.ingest.feeds import feed_statuses
 
     ctx = Context(db)
     with session_scope(ctx.ready_engine()) as session:
@@ -363,7 +363,7 @@ def ingest(force: bool, fmt: str, db: str | None) -> None:
     Exits 3 when feeds were due and none could be fetched (an outage a cron job must see);
     a partial failure exits 0 and lists the failed feeds.
     """
-    from pipeline.ingest import check_outage
+    from pipeline.ingest.stage import check_outage
 
     ctx = Context(db)
     report = _ingest(ctx.ready_engine(), ctx.settings, force=force)
@@ -372,7 +372,7 @@ def ingest(force: bool, fmt: str, db: str | None) -> None:
 
 
 def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> IngestReport:
-    from pipeline.ingest import ingest as run_ingest
+    from pipeline.ingest.stage import ingest as run_ingest
 
     report = run_ingest(engine, settings, force=force, progress=terminal_progress("ingest: feeds"))
     click.echo(
@@ -398,7 +398,7 @@ def embed(fmt: str, db: str | None) -> None:
 
 
 def _embed(engine: Engine, settings: Settings) -> EmbedReport:
-    from pipeline.embed import embed as run_embed
+    from pipeline.embed.stage import embed as run_embed
 
     report = run_embed(engine, settings, progress=terminal_progress("embed: articles"))
     click.echo(
@@ -421,7 +421,7 @@ def cluster(now: str | None, fmt: str, db: str | None) -> None:
 
 
 def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> ClusterReport:
-    from pipeline.cluster import cluster as run_cluster
+    from pipeline.stories.stage import cluster as run_cluster
 
     report = run_cluster(engine, settings, now)
     if report.skipped:
@@ -455,8 +455,8 @@ def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str
     When no due feed could be fetched, the embed and cluster stages still run (articles
     stored earlier may be waiting), then the command exits 3, as ``ingest`` does.
     """
-    from pipeline.feeds import load_feeds_file
-    from pipeline.ingest import check_outage
+    from pipeline.ingest.feeds import load_feeds_file
+    from pipeline.ingest.stage import check_outage
 
     ctx = Context(db)
     moment = parse_time(now)
@@ -531,7 +531,8 @@ def stories(limit: int | None, fmt: str, statuses: tuple[str, ...], db: str | No
 def _print_stories(
     engine: Engine, limit: int | None, fmt: str, statuses: tuple[str, ...] = ()
 ) -> None:
-    from pipeline.stories import DEFAULT_STATUSES, StoryStatus, current_stories
+    from pipeline.serve.queries import DEFAULT_STATUSES, current_stories
+    from pipeline.stories.status import StoryStatus
 
     wanted = tuple(StoryStatus(status) for status in statuses) or DEFAULT_STATUSES
     with session_scope(engine) as session:
@@ -635,7 +636,7 @@ def evaluate(dataset: Path, fmt: str, step_hours: float, db: str | None) -> None
 def demo(db: str | None) -> None:
     """Run the pipeline on the bundled demo feeds, then print the stories."""
     from models import Article, Feed
-    from pipeline.feeds import load_feeds_file
+    from pipeline.ingest.feeds import load_feeds_file
 
     ctx = Context(db)
     migrate(ctx.engine)
@@ -668,7 +669,7 @@ def serve(host: str, port: int, db: str | None) -> None:
     """Serve the read-only HTTP API and the dashboard (OpenAPI schema at /openapi.json)."""
     import uvicorn
 
-    from pipeline.api import create_app
+    from pipeline.serve.api import create_app
 
     ctx = Context(db)
     ctx.ready_engine()

@@ -21,14 +21,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine, select
 
 from models import Article, Feed, StoryArticle
-from pipeline.cluster import cluster
 from pipeline.db import session_scope
-from pipeline.embed import embed
+from pipeline.embed.stage import embed
 from pipeline.errors import ConfigError, first_line
-from pipeline.ingest import load_duplicate_index, store_entries
-from pipeline.parse import EntryRecord, canonical_url, content_hash, html_to_text
+from pipeline.ingest.parse import EntryRecord, canonical_url, content_hash, html_to_text
+from pipeline.ingest.stage import load_duplicate_index, store_entries
 from pipeline.progress import Progress
 from pipeline.settings import Settings
+from pipeline.stories.stage import cluster
 
 
 class LabelledArticle(BaseModel):

@@ -11,7 +11,7 @@ NOISY_LIBRARIES = ("httpx", "httpcore", "sentence_transformers", "transformers",
 
 
 class LogfmtFormatter(logging.Formatter):
-    """``ts=... level=info logger=pipeline.embed msg="embed progress" done=64 of=200``."""
+    """``ts=... level=info logger=pipeline.embed.stage msg="embed progress" done=64 of=200``."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, object] = {

@@ -22,11 +22,11 @@ from sqlalchemy import Engine, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from models import Article, Base, ClusterRun, Story, StoryArticle, StoryEvent
-from pipeline.cluster import mark_dormant
 from pipeline.db import session_scope
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
-from pipeline.stories import RunStatus
+from pipeline.stories.stage import mark_dormant
+from pipeline.stories.status import RunStatus
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, and_, or_, select
 
 from models import Article, Embedding
 from pipeline.db import session_scope
-from pipeline.feeds import is_remote
-from pipeline.ingest import FeedJob, due_feeds
+from pipeline.ingest.feeds import is_remote
+from pipeline.ingest.stage import FeedJob, due_feeds
 from pipeline.settings import Settings
 
 LABEL_NAMES = 3
@@ -90,7 +90,7 @@ def missing_embeddings(
 ) -> list[int]:
     """Ids of the articles ``embed`` would embed: no vector for the model, or a stale one.
 
-    The same selection as ``pipeline.embed.embed``, in article id order; the first
+    The same selection as ``pipeline.embed.stage.embed``, in article id order; the first
     ``limit`` only, if given.
     """
     model = settings.model_name

@@ -45,7 +45,8 @@ NOT_SETTINGS: Mapping[str, str] = {
     "server the tests and benchmarks create their scratch databases on",
     "STORYLINE_TEST_HOSTNAME": "tests/airflow_hostname.py: the name each Celery worker of "
     "tests/celery_cluster.py gives itself (those workers load the settings in every task)",
-    "STORYLINE_TEST_CHROMIUM": "tests/test_dashboard.py: the Chromium binary Playwright drives",
+    "STORYLINE_TEST_CHROMIUM": "tests/serve/test_dashboard.py: the Chromium binary Playwright "
+    "drives",
 }
 """``STORYLINE_*`` variables that are not settings, and who reads each: ``Settings.load()``
 lets them pass. None of them is set by docker-compose.yml or the DAGs (every variable there is

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install-chromium.sh - make Debian's Chromium (/usr/bin/chromium) available for the
-# dashboard's browser tests (tests/test_dashboard.py drive it with Playwright).
+# dashboard's browser tests (tests/serve/test_dashboard.py drive it with Playwright).
 #
 # Playwright's own `playwright install` downloads browsers from a CDN; the tests never use
 # it: they launch this system Chromium through `executable_path`.

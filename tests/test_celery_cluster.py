@@ -26,8 +26,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from models import Article
-from pipeline.api import create_app
 from pipeline.db import make_engine, migrate, session_scope
+from pipeline.serve.api import create_app
 from pipeline.settings import Settings
 from tests.celery_cluster import CeleryCluster, on_two_hosts
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
@@ -183,7 +183,7 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
             assert not [r for r in log if r.get("level") in ("error", "critical")], log
         assert len(stored) == 6, stored
         for record in stored:
-            assert record["logger"] == "pipeline.ingest"
+            assert record["logger"] == "pipeline.ingest.stage"
             assert re.match(r"http://(127\.0\.0\.1|localhost):\d+/", record["url"]), record
             assert record["feed"], record
             assert record["entries"] >= record["new"] > 0, record

@@ -351,14 +351,14 @@ def test_a_lower_case_log_level_is_accepted(tmp_path: Path) -> None:
 def test_an_unexpected_error_is_one_line_naming_its_saved_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.stories
+    import pipeline.serve.queries
 
     def broken(*_args: object) -> None:
         raise RuntimeError("a bug in the stories query")
 
     db = f"sqlite:///{tmp_path / 'ok.db'}"
     ok("init", "--db", db)
-    monkeypatch.setattr(pipeline.stories, "current_stories", broken)
+    monkeypatch.setattr(pipeline.serve.queries, "current_stories", broken)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     line = one_sentence(invoke("stories", "--db", db), status=2)
     assert line.startswith(
@@ -381,14 +381,14 @@ def test_an_unexpected_error_is_one_line_naming_its_saved_traceback(
 def test_ctrl_c_is_one_sentence_and_exit_130(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.stories
+    import pipeline.serve.queries
 
     def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt
 
     db = f"sqlite:///{tmp_path / 'ok.db'}"
     ok("init", "--db", db)
-    monkeypatch.setattr(pipeline.stories, "current_stories", interrupted)
+    monkeypatch.setattr(pipeline.serve.queries, "current_stories", interrupted)
     assert "interrupted" in one_sentence(invoke("stories", "--db", db), status=130)
 
 
@@ -428,7 +428,7 @@ def test_global_options_go_before_or_after_the_subcommand(tmp_path: Path) -> Non
     assert "none.db does not exist" in one_sentence(missing)
     for args in (["-v", "--db", before, "cluster"], ["cluster", "-v", "--db", before]):
         logged = ok(*args, "--now", NOW.isoformat())
-        assert "level=info logger=pipeline.cluster" in logged.stderr, args
+        assert "level=info logger=pipeline.stories.stage" in logged.stderr, args
 
 
 def test_version() -> None:

@@ -31,8 +31,8 @@ from sqlalchemy import Engine, func, select
 
 from models import Article, Embedding, Feed, Story, StoryArticle
 from pipeline.db import make_engine, migrate, session_scope
-from pipeline.feeds import load_feeds_file, sync_feeds
-from pipeline.stories import StoryView, current_stories
+from pipeline.ingest.feeds import load_feeds_file, sync_feeds
+from pipeline.serve.queries import StoryView, current_stories
 from tests.airflow_runner import RESULT_MARKER, airflow_env
 from tests.factories import row_counts
 from tests.feedserver import FeedServer, RecordedRequest, Response
@@ -631,7 +631,7 @@ def article_count(engine: Engine) -> int:
 EMBED_UNTIL_KILLED = """
 import os, signal, sys
 from pipeline.db import make_engine
-from pipeline.embed import embed
+from pipeline.embed.stage import embed
 from pipeline.settings import Settings
 
 settings = Settings.load(database_url=sys.argv[1], embed_batch_size=4)

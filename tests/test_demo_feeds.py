@@ -44,8 +44,8 @@ from pipeline.demo.server import (
     shift_document,
     start_server,
 )
-from pipeline.feeds import load_feeds_file, sync_feeds
-from pipeline.ingest import ingest
+from pipeline.ingest.feeds import load_feeds_file, sync_feeds
+from pipeline.ingest.stage import ingest
 from pipeline.settings import Settings
 
 NOW = datetime(2026, 3, 1, 10, 17, 42, tzinfo=UTC)

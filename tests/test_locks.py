@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from models import ClusterRun, Story
-from pipeline.cluster import cluster
 from pipeline.db import session_scope
 from pipeline.locks import STORIES_LOCK, BusyError, advisory_key, exclusive
 from pipeline.maintenance import apply_retention, mark_dormant_stories
 from pipeline.settings import Settings
+from pipeline.stories.stage import cluster
 from tests.factories import T0, add_article, add_feeds, direction, near
 
 STORYLINE = str(Path(sys.executable).parent / "storyline")

@@ -14,10 +14,10 @@ from models import (
     StoryEvent,
     StoryHour,
 )
-from pipeline.cluster import cluster
 from pipeline.db import session_scope
 from pipeline.maintenance import apply_retention, mark_dormant_stories, optimise
 from pipeline.settings import Settings
+from pipeline.stories.stage import cluster
 from tests.factories import T0, add_article, add_feeds, direction, near, row_counts
 
 NOW = T0 + timedelta(days=10)

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, func, select, update
 from models import EMBEDDING_DIM, Article, Embedding, Feed
 from models.types import FloatArray
 from pipeline.db import session_scope
-from pipeline.embed import embed
-from pipeline.ingest import FeedJob
+from pipeline.embed.stage import embed
+from pipeline.ingest.stage import FeedJob
 from pipeline.plan import (
     FeedBatch,
     batch_feeds,

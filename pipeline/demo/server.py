@@ -33,7 +33,7 @@ from urllib.parse import quote, unquote, urlsplit
 import yaml
 
 from pipeline.errors import ConfigError
-from pipeline.feeds import FeedSpec, load_feeds_file
+from pipeline.ingest.feeds import FeedSpec, load_feeds_file
 
 log = logging.getLogger(__name__)
 

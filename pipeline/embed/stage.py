@@ -1,0 +1,202 @@
+"""Embed stage: a vector per article and model, computed once, recomputed when the text changes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import Engine, and_, or_, select, update
+
+from models import EMBEDDING_DIM, Article, Embedding
+from models.types import FloatArray
+from pipeline.db import insert_ignore, session_scope
+from pipeline.embed.sentence_model import embedding_dim, load_sentence_transformer, model_version
+from pipeline.errors import ModelError
+from pipeline.progress import Progress
+from pipeline.settings import EmbedBackend, Settings, default_cache_dir
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dim: int
+    version: str
+
+    def encode(self, texts: Sequence[str]) -> FloatArray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, run by PyTorch."""
+
+    def __init__(self, name: str, *, offline: bool = True) -> None:
+        self._model = load_sentence_transformer(name, offline=offline)
+        self.name = name
+        self.version = model_version(name)
+        self.dim = embedding_dim(self._model)
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_embedder(
+    name: str,
+    offline: bool = True,
+    backend: EmbedBackend = "torch",
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """One loaded model per process, name and backend.
+
+    ``onnx-int8`` keeps its exported model in ``cache_dir`` (default: ``~/.cache/storyline``).
+    The load is logged with its seconds: each Airflow task is a process of its own, so each
+    embed task pays it (imports included), and its task log shows how much.
+    """
+    start = time.perf_counter()
+    embedder: Embedder
+    if backend == "onnx-int8":
+        from pipeline.embed.onnx_backend import OnnxInt8Embedder
+
+        embedder = OnnxInt8Embedder(
+            name, offline=offline, cache_dir=cache_dir or default_cache_dir()
+        )
+    else:
+        embedder = SentenceTransformerEmbedder(name, offline=offline)
+    log.info(
+        "embedding model loaded",
+        extra={
+            "model": name,
+            "backend": backend,
+            "seconds": round(time.perf_counter() - start, 3),
+        },
+    )
+    return embedder
+
+
+def settings_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for: model, backend and cache directory."""
+    return load_embedder(
+        settings.model_name, settings.hf_offline, settings.embed_backend, settings.model_cache_dir
+    )
+
+
+def article_text(title: str, summary: str, body_chars: int) -> str:
+    """What is embedded: the headline plus the lead of the body."""
+    lead = summary[:body_chars].strip()
+    if not lead:
+        return title
+    separator = " " if title.endswith((".", "!", "?", ":")) else ". "
+    return f"{title}{separator}{lead}"
+
+
+@dataclass
+class EmbedReport:
+    embedded: int = 0
+    refreshed: int = 0
+    batches: int = 0
+
+
+def embed(
+    engine: Engine,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    *,
+    article_ids: Collection[int] | None = None,
+) -> EmbedReport:
+    """Embed every article that has no current vector for the configured model.
+
+    One transaction per batch: an interrupted run keeps finished batches and a rerun
+    embeds only what is still missing. ``article_ids`` limits the run to those articles
+    (a scheduler hands batches of them to separate workers; ``pipeline.plan``).
+    """
+    model = settings.model_name
+    query = (
+        select(Article.id, Article.title, Article.summary, Article.content_hash, Embedding.id)
+        .outerjoin(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model))
+        .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.content_hash))
+        .order_by(Article.id)
+    )
+    if article_ids is not None:
+        query = query.where(Article.id.in_(list(article_ids)))
+    with session_scope(engine) as session:
+        todo = list(session.execute(query).all())
+    report = EmbedReport()
+    if not todo:
+        return report
+    encoder = embedder or settings_embedder(settings)
+    started = time.perf_counter()
+    if encoder.dim != EMBEDDING_DIM:
+        raise ModelError(
+            f"model {model!r} gives {encoder.dim}-dimensional vectors but the database stores "
+            f"{EMBEDDING_DIM}; use a {EMBEDDING_DIM}-dimensional model"
+        )
+    texts = {
+        row.id: article_text(row.title, row.summary, settings.embed_text_chars) for row in todo
+    }
+    # Like lengths in each batch: the model pads every text of a batch to its longest, and
+    # sentence-transformers sorts only within one call.
+    todo = sorted(todo, key=lambda row: (len(texts[row.id]), row.id))
+    size = settings.embed_batch_size
+    for start in range(0, len(todo), size):
+        batch = todo[start : start + size]
+        vectors = encoder.encode([texts[row.id] for row in batch])
+        now = datetime.now(UTC)
+        with session_scope(engine) as session:
+            fresh: list[dict[str, object]] = []
+            for row, vector in zip(batch, vectors, strict=True):
+                if row[4] is None:
+                    fresh.append(
+                        {
+                            "article_id": row.id,
+                            "model": model,
+                            "model_version": encoder.version,
+                            "dim": int(vector.shape[0]),
+                            "vector": vector,
+                            "content_hash": row.content_hash,
+                            "created_at": now,
+                        }
+                    )
+                else:
+                    session.execute(
+                        update(Embedding)
+                        .where(Embedding.id == row[4])
+                        .values(
+                            vector=vector,
+                            content_hash=row.content_hash,
+                            model_version=encoder.version,
+                            created_at=now,
+                        )
+                    )
+                    report.refreshed += 1
+            report.embedded += insert_ignore(session, Embedding.__table__, fresh)  # type: ignore[arg-type]
+        report.batches += 1
+        done = min(start + size, len(todo))
+        log.info(
+            "embed progress",
+            extra={
+                "done": done,
+                "of": len(todo),
+                "model": model,
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        if progress is not None:
+            progress(done, len(todo))
+    return report

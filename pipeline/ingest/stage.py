@@ -1,0 +1,456 @@
+"""Ingest stage: fetch the feeds that are due and store each real article exactly once.
+
+Fetching and parsing run concurrently in worker threads (bounded overall and per host);
+storing runs on the calling thread, one transaction per feed, in feed order, so a killed
+run keeps every feed it finished and a rerun picks up the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from models import Article, Feed
+from pipeline.db import insert_or_ignore, session_scope
+from pipeline.errors import OutageError, first_line
+from pipeline.ingest.duplicates import DuplicateIndex, signature
+from pipeline.ingest.fetch import Fetched, FetchError, HostLimits, fetch, make_client
+from pipeline.ingest.identity import GUID, LINK, guids_changed, guids_collide, identity_key
+from pipeline.ingest.language import detect_language, normalise_language
+from pipeline.ingest.parse import EntryRecord, ParsedFeed, ParseError, parse_feed
+from pipeline.ingest.schedule import backoff, next_check, parse_retry_after, publishing_interval
+from pipeline.progress import Progress
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GONE = 410
+
+
+@dataclass
+class IngestReport:
+    feeds: int = 0
+    failed: int = 0
+    not_modified: int = 0
+    entries: int = 0
+    new_articles: int = 0
+    updated_articles: int = 0
+    reprints: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outage(self) -> bool:
+        """Feeds were due and every one of them failed: nothing could be fetched."""
+        return self.feeds > 0 and self.failed == self.feeds
+
+    @property
+    def partial(self) -> bool:
+        """Some of the due feeds failed, others were fetched."""
+        return 0 < self.failed < self.feeds
+
+
+def check_outage(report: IngestReport) -> None:
+    """Raise :class:`OutageError` naming the failed feeds when no due feed could be fetched.
+
+    A partial failure is not an outage: the feeds that worked are stored, the others are
+    retried on their own backoff, and the report lists them.
+    """
+    if not report.outage:
+        return
+    reasons = "; ".join(f"{name}: {reason}" for name, reason in sorted(report.errors.items()))
+    raise OutageError(
+        f"none of the {report.feeds} due feeds could be fetched ({reasons}); check the "
+        "network and the feeds' URLs (storyline feeds list), then rerun"
+    )
+
+
+@dataclass(frozen=True)
+class FeedJob:
+    """What a worker needs to fetch one feed: read before the fetch, no session attached."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    job: FeedJob
+    fetched: Fetched | None = None
+    parsed: ParsedFeed | None = None
+    error: str | None = None
+    status: int | None = None
+    retry_after: str | None = None
+    seconds: float = 0.0
+    """Wall time of the fetch and the parse, for the logs."""
+
+
+def ingest(
+    engine: Engine,
+    settings: Settings,
+    *,
+    client: httpx.Client | None = None,
+    now: datetime | None = None,
+    force: bool = False,
+    feed_ids: Sequence[int] | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Fetch the enabled feeds that are due (all of them with ``force``) and store them.
+
+    A server's ``Retry-After`` is honoured even with ``force``. ``feed_ids`` limits the run
+    to those feeds (a scheduler can hand batches of feeds to separate workers). A failing
+    feed is recorded on its row and never stops the others.
+    """
+    now = now or datetime.now(UTC)
+    with session_scope(engine) as session:
+        jobs = due_feeds(session, now, force=force, feed_ids=feed_ids)
+    report = IngestReport(feeds=len(jobs))
+    if not jobs:
+        return report
+    own_client = client is None
+    http = client or make_client(settings)
+    limits = HostLimits(settings.fetch_per_host)
+    duplicates: DuplicateIndex | None = None
+    try:
+        with ThreadPoolExecutor(max_workers=settings.fetch_concurrency) as pool:
+            results = pool.map(lambda job: _fetch_and_parse(job, http, limits, settings, now), jobs)
+            for position, result in enumerate(results, start=1):
+                if duplicates is None and result.parsed is not None:
+                    duplicates = load_duplicate_index(engine, settings, now)
+                _store_or_record(engine, result, settings, now, report, duplicates)
+                if progress is not None:
+                    progress(position, len(jobs))
+    finally:
+        if own_client:
+            http.close()
+    return report
+
+
+def due_feeds(
+    session: Session, now: datetime, *, force: bool = False, feed_ids: Sequence[int] | None = None
+) -> list[FeedJob]:
+    """Enabled, not gone, not asked to wait; and due unless ``force``. In feed id order."""
+    query = select(Feed).where(
+        Feed.enabled.is_(True),
+        Feed.disabled_reason.is_(None),
+        or_(Feed.retry_after_until.is_(None), Feed.retry_after_until <= now),
+    )
+    if not force:
+        query = query.where(or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now))
+    if feed_ids is not None:
+        query = query.where(Feed.id.in_(list(feed_ids)))
+    return [
+        FeedJob(
+            feed.id, feed.name, feed.effective_url, feed.etag, feed.last_modified, feed.language
+        )
+        for feed in session.scalars(query.order_by(Feed.id))
+    ]
+
+
+def _fetch_and_parse(
+    job: FeedJob, client: httpx.Client, limits: HostLimits, settings: Settings, now: datetime
+) -> FeedResult:
+    """Runs in a worker thread: network and parsing only, no database."""
+    start = time.perf_counter()
+    result = _fetch_and_parse_timed(job, client, limits, settings, now)
+    return replace(result, seconds=round(time.perf_counter() - start, 3))
+
+
+def _fetch_and_parse_timed(
+    job: FeedJob, client: httpx.Client, limits: HostLimits, settings: Settings, now: datetime
+) -> FeedResult:
+    try:
+        with limits.slot(job.url):
+            fetched = fetch(
+                client,
+                job.url,
+                max_bytes=settings.fetch_max_bytes,
+                deadline_seconds=settings.fetch_deadline_seconds,
+                etag=job.etag,
+                last_modified=job.last_modified,
+                allow_private_redirects=settings.fetch_allow_private_redirects,
+            )
+        if fetched.not_modified:
+            return FeedResult(job, fetched=fetched)
+        parsed = parse_feed(
+            fetched.content,
+            headers=fetched.headers,
+            base_url=fetched.final_url,
+            fetched_at=now,
+            default_language=job.language,
+        )
+        return FeedResult(job, fetched=fetched, parsed=parsed)
+    except FetchError as exc:
+        return FeedResult(job, error=exc.reason, status=exc.status, retry_after=exc.retry_after)
+    except ParseError as exc:
+        return FeedResult(job, error=str(exc))
+    except Exception as exc:  # one feed's surprise must not stop the others
+        log.exception("unexpected failure", extra={"feed": job.name, "url": job.url})
+        return FeedResult(job, error=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _store_or_record(
+    engine: Engine,
+    result: FeedResult,
+    settings: Settings,
+    now: datetime,
+    report: IngestReport,
+    duplicates: DuplicateIndex | None,
+) -> None:
+    """Store one feed's result; if the database refuses its rows, record that on the feed.
+
+    The feed's transaction is rolled back whole, so nothing half-stored remains. If even
+    recording the failure fails, the database itself is in trouble and the run stops.
+    """
+    counted = replace(report, errors=dict(report.errors))
+    try:
+        with session_scope(engine) as session:
+            _store(session, result, settings, now, report, duplicates)
+    except SQLAlchemyError as exc:
+        # nothing of this feed was stored: forget what was counted for it
+        for name, value in vars(counted).items():
+            setattr(report, name, value)
+        reason = first_line(exc)
+        failed = replace(result, error=f"the database refused this feed's entries ({reason})")
+        log.warning("feed not stored", extra={"feed": result.job.name, "reason": reason})
+        with session_scope(engine) as session:
+            _store(session, failed, settings, now, report, duplicates)
+
+
+def _store(
+    session: Session,
+    result: FeedResult,
+    settings: Settings,
+    now: datetime,
+    report: IngestReport,
+    duplicates: DuplicateIndex | None,
+) -> None:
+    feed = session.get_one(Feed, result.job.id)
+    feed.last_fetched_at = now
+    if result.error is not None:
+        _record_failure(feed, result, settings, now)
+        report.failed += 1
+        report.errors[feed.name] = result.error
+        log.info(  # the report lists it; callers decide whether it is an outage
+            "feed failed",
+            extra={
+                "feed": feed.name,
+                "url": result.job.url,
+                "status": result.status,
+                "reason": result.error,
+                "errors_in_a_row": feed.error_count,
+                "next_check_at": feed.next_check_at,
+                "seconds": result.seconds,
+            },
+        )
+        return
+    fetched = result.fetched
+    assert fetched is not None
+    if fetched.moved_to and fetched.moved_to != feed.effective_url:
+        log.info("feed moved permanently", extra={"feed": feed.name, "to": fetched.moved_to})
+        feed.fetch_url = fetched.moved_to
+    feed.last_status = fetched.status
+    feed.last_success_at = now
+    feed.error_count = 0
+    feed.retry_after_until = None
+    if fetched.not_modified or result.parsed is None:
+        feed.last_error = None
+        feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
+        report.not_modified += 1
+        log.info(
+            "feed not modified",
+            extra={"feed": feed.name, "url": result.job.url, "seconds": result.seconds},
+        )
+        return
+    feed.etag = fetched.headers.get("etag")
+    feed.last_modified = fetched.headers.get("last-modified")
+    parsed = result.parsed
+    feed.last_error = (
+        f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
+    )
+    stored = store_entries(session, feed, parsed.entries, now, duplicates)
+    report.entries += len(parsed.entries)
+    report.new_articles += stored.new
+    report.updated_articles += stored.updated
+    report.reprints += stored.reprints
+    interval = publishing_interval(
+        [entry.published_at for entry in parsed.entries if not entry.published_estimated]
+    )
+    feed.publish_interval_seconds = interval or feed.publish_interval_seconds
+    feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
+    log.info(
+        "feed stored",
+        extra={
+            "feed": feed.name,
+            "url": result.job.url,
+            "entries": len(parsed.entries),
+            "new": stored.new,
+            "updated": stored.updated,
+            "reprints": stored.reprints,
+            "seconds": result.seconds,
+        },
+    )
+
+
+def _record_failure(feed: Feed, result: FeedResult, settings: Settings, now: datetime) -> None:
+    feed.error_count += 1
+    feed.last_error = result.error
+    feed.last_error_at = now
+    feed.last_status = result.status
+    if result.status == GONE:
+        feed.disabled_reason = (
+            "HTTP 410 Gone: the publisher removed this feed; "
+            "give it a new URL in the feeds file to enable it again"
+        )
+        feed.next_check_at = None
+        return
+    retry_after = parse_retry_after(result.retry_after, now, settings)
+    feed.retry_after_until = retry_after
+    later = backoff(now, feed.error_count, feed.name, settings)
+    feed.next_check_at = max(later, retry_after) if retry_after else later
+
+
+@dataclass
+class Stored:
+    new: int = 0
+    updated: int = 0
+    reprints: int = 0
+
+
+def store_entries(
+    session: Session,
+    feed: Feed,
+    entries: list[EntryRecord],
+    now: datetime,
+    duplicates: DuplicateIndex | None,
+) -> Stored:
+    """Insert new entries and update changed ones; unchanged entries cost a lookup."""
+    urls = [entry.url for entry in entries if entry.url]
+    hashes = [entry.content_hash for entry in entries]
+    by_url: dict[str | None, Article] = {
+        a.url: a for a in session.scalars(select(Article).where(Article.url.in_(urls)))
+    }
+    if feed.identity == GUID:
+        own_guids = {url: a.guid for url, a in by_url.items() if url and a.feed_id == feed.id}
+        if guids_collide(entries) or guids_changed(entries, own_guids):
+            log.warning(
+                "feed GUIDs are unreliable; identifying entries by link", extra={"feed": feed.name}
+            )
+            feed.identity = LINK
+    keys = [identity_key(entry, feed.identity) for entry in entries]
+    by_key = {
+        a.guid: a
+        for a in session.scalars(
+            select(Article).where(Article.feed_id == feed.id, Article.guid.in_(keys))
+        )
+    }
+    by_hash = {
+        a.content_hash: a
+        for a in session.scalars(
+            select(Article).where(Article.feed_id == feed.id, Article.content_hash.in_(hashes))
+        )
+    }
+    stored = Stored()
+    seen: set[str] = set()
+    for key, entry in zip(keys, entries, strict=True):
+        if key in seen or (entry.url is not None and entry.url in seen):
+            continue  # the same entry twice in one document
+        seen.add(key)
+        if entry.url is not None:
+            seen.add(entry.url)
+        article = (
+            by_key.get(key)
+            or (by_url.get(entry.url) if entry.url else None)
+            or by_hash.get(entry.content_hash)
+        )
+        if article is None:
+            reprint = _insert(session, feed, key, entry, now, duplicates)
+            if reprint is not None:
+                stored.new += 1
+                stored.reprints += reprint
+        elif article.feed_id == feed.id and article.content_hash != entry.content_hash:
+            _update(article, entry, now)
+            stored.updated += 1
+    return stored
+
+
+def _text(entry: EntryRecord) -> str:
+    return f"{entry.title}\n{entry.summary}"
+
+
+def _insert(
+    session: Session,
+    feed: Feed,
+    key: str,
+    entry: EntryRecord,
+    now: datetime,
+    duplicates: DuplicateIndex | None,
+) -> int | None:
+    """Insert one article unless a concurrent run got there first.
+
+    Returns 1 if it is a reprint, 0 if original, ``None`` if nothing was inserted.
+    """
+    minhash = signature(_text(entry))
+    first_copy = duplicates.find(minhash) if duplicates is not None else None
+    values: dict[str, Any] = {
+        "feed_id": feed.id,
+        "guid": key,
+        "url": entry.url,
+        "title": entry.title,
+        "summary": entry.summary,
+        "published_at": entry.published_at,
+        "published_estimated": entry.published_estimated,
+        "fetched_at": now,
+        "language": detect_language(_text(entry)) or normalise_language(entry.language),
+        "content_hash": entry.content_hash,
+        "minhash": minhash,
+        "duplicate_of_id": first_copy,
+    }
+    statement = insert_or_ignore(session, Article).values(values).returning(Article.id)
+    article_id = session.execute(statement).scalar()
+    if article_id is None:
+        return None
+    if duplicates is not None:
+        duplicates.add(article_id, minhash)
+    return int(first_copy is not None)
+
+
+def _update(article: Article, entry: EntryRecord, now: datetime) -> None:
+    """The entry came back with other text: same article, new content (re-embedded later)."""
+    article.title = entry.title
+    article.summary = entry.summary
+    article.content_hash = entry.content_hash
+    article.minhash = signature(_text(entry))
+    article.updated_at = now
+    if article.published_estimated and not entry.published_estimated:
+        article.published_at = entry.published_at
+        article.published_estimated = False
+
+
+def load_duplicate_index(engine: Engine, settings: Settings, now: datetime) -> DuplicateIndex:
+    """Recent articles' signatures, oldest first, so a reprint links to the first copy."""
+    index = DuplicateIndex(threshold=settings.duplicate_threshold)
+    since = now - timedelta(days=settings.duplicate_window_days)
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Article.id, Article.minhash)
+            .where(Article.published_at >= since, Article.minhash.is_not(None))
+            .order_by(Article.id)
+        ).all()
+    for article_id, minhash in rows:
+        if minhash is not None:
+            index.add(article_id, minhash)
+    return index

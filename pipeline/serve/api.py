@@ -1,0 +1,401 @@
+"""The read-only HTTP API (FastAPI): stories, one story, health, and the dashboard page.
+
+A thin layer over ``pipeline.serve.queries``: it parses and validates parameters, opens one
+session per request and shapes the answers; the queries live with the rest of the story
+reading code. Run it with ``storyline serve``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from pipeline.db import display_url, make_engine, session_scope
+from pipeline.errors import first_line
+from pipeline.serve import queries
+from pipeline.settings import Settings
+from pipeline.stories.status import StoryStatus
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(str(resources.files("pipeline.serve") / "web"))
+
+StatusParam = Literal["active", "dormant", "merged", "dissolved"]
+"""``StoryStatus`` as the ``status`` parameter takes it: its strings rather than the
+enum, so the OpenAPI schema lists them inline (an enum would become a ``$ref``) and a wrong
+one is still a ``literal_error``. ``tests/serve/test_api.py`` checks that the two agree."""
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    keywords: list[str]
+    status: str
+    articles: int
+    outlets: int
+    first_seen: datetime
+    last_seen: datetime
+    articles_last_24h: int
+
+
+class StoryList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    updated_at: datetime | None
+    """When the newest successful cluster run finished."""
+    items: list[Summary]
+
+
+class ArticleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    url: str | None
+    outlet: str
+    published_at: datetime
+    duplicate_of: int | None
+
+
+class OutletOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    outlet: str
+    articles: int
+    first_article_at: datetime
+
+
+class HourOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    hour: datetime
+    articles: int
+    outlets: int
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    other_story_id: int | None
+
+
+class StoryOut(BaseModel):
+    id: int
+    title: str
+    keywords: list[str]
+    status: str
+    articles: list[ArticleOut]
+    """Newest first."""
+    outlets: list[OutletOut]
+    """The first to publish first."""
+    first_seen: datetime
+    last_seen: datetime
+    articles_last_24h: int
+    merged_into_id: int | None
+    timeline: list[HourOut]
+    history: list[EventOut]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    stories: int
+    last_run_at: datetime | None
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _session(request: Request) -> Iterator[Session]:
+    """One read transaction per request, on the app's engine."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+UNREADABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "The stories database cannot be read."}
+}
+"""Every route that reads the database answers 503 when it cannot (``_add_error_handlers``)."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API on the stories database of ``settings``; the engine is made once, here."""
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; fastapi-offline serves
+    # Swagger UI and ReDoc from its package, so both work with no network.
+    app = FastAPIOffline(
+        title="Storyline",
+        summary="News stories clustered from many outlets, with their articles and history.",
+        version="0.1.0",
+        lifespan=lifespan,
+        static_url="/docs/assets",
+    )
+    app.state.engine = engine
+    _add_error_handlers(app, engine)
+    _add_etags(app)
+
+    @app.get("/api/health", response_model=Health, responses=UNREADABLE)
+    def health(db: SessionDep) -> Health:
+        """Whether the API can read the stories database, and how fresh the stories are."""
+        clock = queries.pipeline_clock(db)
+        return Health(
+            status="ok",
+            database="ok",
+            stories=queries.story_count(db),
+            last_run_at=clock.finished_at,
+        )
+
+    @app.get("/api/stories", response_model=StoryList, responses=UNREADABLE)
+    def list_stories(
+        db: SessionDep,
+        status: Annotated[
+            list[StatusParam] | None,
+            Query(description="Repeat for several; default: active and dormant."),
+        ] = None,
+        since: Annotated[
+            datetime | None, Query(description="Stories seen at or after this (ISO 8601).")
+        ] = None,
+        until: Annotated[
+            datetime | None, Query(description="Stories seen at or before this (ISO 8601).")
+        ] = None,
+        outlet: Annotated[
+            str | None, Query(description="Stories with an article from this outlet.")
+        ] = None,
+        q: Annotated[
+            str | None,
+            Query(max_length=200, description="Substring of the title or a keyword, any case."),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 20,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        order: Annotated[
+            queries.StoryOrder,
+            Query(
+                description="rank: most articles in the last 24 h, then outlets, articles, "
+                "last seen; recent: last seen; size: articles."
+            ),
+        ] = "rank",
+    ) -> StoryList:
+        """Stories matching every filter given, one page at a time."""
+        _no_nul(outlet=outlet, q=q)
+        statuses = tuple(map(StoryStatus, dict.fromkeys(status or ())))
+        query = queries.StoryQuery(
+            statuses=statuses or queries.DEFAULT_STATUSES,
+            since=_query_time("since", since),
+            until=_query_time("until", until),
+            outlet=outlet,
+            text=q,
+            order=order,
+            limit=limit,
+            offset=offset,
+        )
+        clock = queries.pipeline_clock(db)
+        page = queries.list_stories(db, query, clock.at(datetime.now(UTC)))
+        return StoryList(
+            total=page.total,
+            limit=limit,
+            offset=offset,
+            updated_at=clock.finished_at,
+            items=[Summary.model_validate(item) for item in page.items],
+        )
+
+    @app.get(
+        "/api/stories/{story_id}",
+        response_model=StoryOut,
+        responses={404: {"model": Problem, "description": "No story has this id."}, **UNREADABLE},
+    )
+    def get_story(story_id: int, db: SessionDep) -> StoryOut:
+        """One story with its articles, outlets, hourly timeline and lineage."""
+        if not 1 <= story_id <= MAX_ID:  # no row can have it: answer without asking
+            raise HTTPException(status_code=404, detail=f"story {story_id} not found")
+        clock = queries.pipeline_clock(db)
+        detail = queries.story_detail(db, story_id, clock.at(datetime.now(UTC)))
+        if detail is None:
+            raise HTTPException(status_code=404, detail=f"story {story_id} not found")
+        s = detail.summary
+        return StoryOut(
+            id=s.id,
+            title=s.title,
+            keywords=s.keywords,
+            status=s.status,
+            articles=[ArticleOut.model_validate(a) for a in detail.articles],
+            outlets=[OutletOut.model_validate(o) for o in detail.outlets],
+            first_seen=s.first_seen,
+            last_seen=s.last_seen,
+            articles_last_24h=s.articles_last_24h,
+            merged_into_id=s.merged_into_id,
+            timeline=[HourOut.model_validate(h) for h in detail.timeline],
+            history=[EventOut.model_validate(e) for e in detail.history],
+        )
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app
+
+
+def _add_etags(app: FastAPI) -> None:
+    """An ``ETag`` on every successful ``GET /api/...``, and 304 with no body when the
+    client's ``If-None-Match`` names it: a dashboard polling every few seconds (browsers
+    revalidate by themselves under ``Cache-Control: no-cache``) gets the stories again only
+    when they changed.
+
+    The tag is a hash of the answer itself, so it can never be stale: a cluster run, a
+    story gone dormant or an article's new title all change it. The server still computes
+    the answer (one read transaction); what a poll saves is the transfer and the page's
+    work. ``Last-Modified`` is not sent: no clock in the tables marks every change (a
+    replayed pipeline's clock is years old), and a wrong one would turn a change into a 304.
+    """
+
+    @app.middleware("http")
+    async def etag(request: Request, call_next: Any) -> Response:
+        response: StreamingResponse = await call_next(request)
+        if (
+            request.method != "GET"
+            or not request.url.path.startswith("/api/")
+            or response.status_code != 200
+        ):
+            return response
+        body = b"".join(
+            [
+                chunk
+                if isinstance(chunk, bytes)
+                else bytes(chunk, "utf-8")
+                if isinstance(chunk, str)
+                else bytes(chunk)
+                async for chunk in response.body_iterator
+            ]
+        )
+        tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {key: value for key, value in response.headers.items() if key != "content-length"}
+        headers.update({"ETag": tag, "Cache-Control": "no-cache"})
+        wanted = {
+            part.strip().removeprefix("W/")
+            for part in request.headers.get("if-none-match", "").split(",")
+        }
+        if tag in wanted or "*" in wanted:
+            headers.pop("content-type", None)
+            return Response(status_code=304, headers=headers)
+        return Response(content=body, status_code=200, headers=headers)
+
+
+MAX_ID = 2**31 - 1
+"""Story ids are INTEGER columns: 32 bits on PostgreSQL, the smaller of the two backends."""
+MAX_OFFSET = 2**31 - 1
+"""Far beyond any real list, and within what both backends take as an OFFSET."""
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+"""``since``/``until`` must lie a day inside the calendar, so that any offset converts to UTC."""
+
+
+def _invalid(name: str, message: str, value: object) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("query", name), "msg": message, "type": "value_error", "input": value}]
+    )
+
+
+def _no_nul(**texts: str | None) -> None:
+    """A NUL character matches nothing a feed can hold and PostgreSQL refuses it: a 422."""
+    for name, value in texts.items():
+        if value is not None and "\x00" in value:
+            raise _invalid(name, "must not contain a NUL character", value)
+
+
+def _query_time(name: str, moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC, or a 422 naming the parameter when it is at the calendar's edge."""
+    if moment is None:
+        return None
+    try:
+        value = _utc(moment)
+    except OverflowError:
+        value = None
+    if value is None or not EARLIEST <= value <= LATEST:
+        raise _invalid(name, "must be a time between the years 1 and 9999, in UTC", str(moment))
+    return value
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is taken as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _add_error_handlers(app: FastAPI, engine: Engine) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's list of errors stays in "detail"; "message" says it in one sentence.
+        errors: list[dict[str, Any]] = list(exc.errors())
+        message = "; ".join(f"{_where(error['loc'])}: {error['msg']}" for error in errors)
+        return JSONResponse(
+            status_code=422,
+            content=jsonable_encoder({"detail": errors, "message": f"invalid request: {message}"}),
+        )
+
+    @app.exception_handler(DataError)
+    async def out_of_range(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold slipped past the checks above: the client's
+        # request, not the server, so a 422; the driver's words go to the log only.
+        log.warning("query refused by the database", extra={"reason": first_line(exc)})
+        # Shaped as every other 422 (the schema's HTTPValidationError): a list in "detail".
+        error = {"loc": ["query"], "msg": "outside what the database holds", "type": "value_error"}
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": [error],
+                "message": "invalid request: a parameter is outside what the database can hold",
+            },
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def unreachable(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # The address and the driver's message stay in the server's log: a response never
+        # names the database (its host, user or name).
+        log.warning(
+            "stories database cannot be read",
+            extra={"database": display_url(str(engine.url)), "reason": first_line(exc)},
+        )
+        return JSONResponse(
+            status_code=503,
+            content={
+                "detail": "the stories database cannot be read; the server's log says why "
+                "(check that the database is running and migrated: storyline init)"
+            },
+        )
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in loc]
+    if len(parts) >= 2 and parts[0] in ("query", "path"):
+        return f"{parts[0]} parameter {parts[1]!r}"
+    return ".".join(parts)

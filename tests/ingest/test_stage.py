@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, func, select
+
+from models import Article, Feed
+from pipeline.db import session_scope
+from pipeline.ingest.feeds import load_feeds_file, sync_feeds
+from pipeline.ingest.stage import ingest
+from pipeline.settings import Settings
+
+NOW = datetime(2015, 11, 18, 12, tzinfo=UTC)
+
+
+def rss(*items: tuple[str, str]) -> bytes:
+    body = "".join(
+        f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+        "<pubDate>Wed, 18 Nov 2015 08:00:00 GMT</pubDate><description>Text.</description></item>"
+        for title, link in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{body}</channel></rss>'.encode()
+
+
+SERVED = {
+    "/good.xml": httpx.Response(
+        200,
+        content=rss(
+            ("One", "https://good.example/1"), ("Two", "https://good.example/2?utm_source=x")
+        ),
+        headers={"ETag": '"g1"'},
+    ),
+    # the same story under a tracking parameter: same canonical URL, stored once
+    "/mirror.xml": httpx.Response(200, content=rss(("Two again", "https://good.example/2#frag"))),
+    "/html.xml": httpx.Response(200, content=b"<html><body>Oops</body></html>"),
+    "/down.xml": httpx.Response(500),
+}
+
+
+def handler(request: httpx.Request) -> httpx.Response:
+    if request.headers.get("If-None-Match") == '"g1"':
+        return httpx.Response(304)
+    response = SERVED[request.url.path]
+    return httpx.Response(response.status_code, content=response.content, headers=response.headers)
+
+
+def setup_feeds(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "local.xml").write_bytes(rss(("Local", "https://local.example/1")))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        "  - {name: good, url: 'http://feeds.test/good.xml', outlet: Good}\n"
+        "  - {name: mirror, url: 'http://feeds.test/mirror.xml'}\n"
+        "  - {name: html, url: 'http://feeds.test/html.xml'}\n"
+        "  - {name: down, url: 'http://feeds.test/down.xml'}\n"
+        "  - {name: local, url: local.xml}\n"
+        "  - {name: disabled, url: 'http://feeds.test/never.xml', enabled: false}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(feeds), NOW)
+
+
+def article_count(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(Article)) or 0
+
+
+def test_ingest_stores_good_feeds_once_and_records_bad_ones(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    setup_feeds(engine, tmp_path)
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    report = ingest(engine, settings, client=client, now=NOW)
+    assert (report.feeds, report.failed, report.new_articles) == (5, 2, 3)
+    assert set(report.errors) == {"html", "down"}
+    assert article_count(engine) == 3
+
+    with session_scope(engine) as session:
+        feeds = {feed.name: feed for feed in session.scalars(select(Feed))}
+        urls = set(session.scalars(select(Article.url)))
+    assert urls == {"https://good.example/1", "https://good.example/2", "https://local.example/1"}
+    assert feeds["down"].last_error == "HTTP 500 Internal Server Error"
+    assert feeds["down"].error_count == 1
+    assert feeds["html"].last_error is not None
+    assert "not" in feeds["html"].last_error
+    assert (feeds["good"].etag, feeds["good"].last_status, feeds["good"].last_error) == (
+        '"g1"',
+        200,
+        None,
+    )
+    assert feeds["good"].last_success_at == NOW
+    assert feeds["disabled"].last_fetched_at is None
+
+    # nothing is due a minute later; forced, the ETag feed answers 304 and nothing is stored
+    assert ingest(engine, settings, client=client, now=NOW + timedelta(minutes=1)).feeds == 0
+    again = ingest(engine, settings, client=client, now=NOW + timedelta(minutes=1), force=True)
+    assert (again.new_articles, again.not_modified, again.failed) == (0, 1, 2)
+    assert article_count(engine) == 3
+    with session_scope(engine) as session:
+        assert session.scalars(select(Feed.error_count).where(Feed.name == "down")).one() == 2
+
+
+def test_articles_keep_their_fields(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    setup_feeds(engine, tmp_path)
+    ingest(engine, settings, client=httpx.Client(transport=httpx.MockTransport(handler)), now=NOW)
+    with session_scope(engine) as session:
+        article = session.scalars(select(Article).where(Article.title == "Local")).one()
+    assert article.published_at == datetime(2015, 11, 18, 8, tzinfo=UTC)
+    assert article.fetched_at == NOW
+    assert article.summary == "Text."
+    assert len(article.content_hash) == 64
+
+
+def test_feeds_are_fetched_when_due(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    setup_feeds(engine, tmp_path)
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    ingest(engine, settings, client=client, now=NOW)
+    with session_scope(engine) as session:
+        feeds = {feed.name: feed for feed in session.scalars(select(Feed))}
+    good, down = feeds["good"], feeds["down"]
+    assert good.next_check_at is not None
+    assert down.next_check_at is not None
+    # a healthy feed of unknown rate comes back after the default interval; a failing one
+    # after the first backoff step (15 min, +-20 %)
+    assert good.next_check_at == NOW + timedelta(minutes=settings.check_interval_default_minutes)
+    assert NOW + timedelta(minutes=12) <= down.next_check_at <= NOW + timedelta(minutes=18)
+    later = ingest(engine, settings, client=client, now=NOW + timedelta(minutes=20))
+    assert set(later.errors) == {"down", "html"}
+    assert later.feeds == 2
+
+
+def test_changed_entry_updates_the_article(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    feed = tmp_path / "one.xml"
+    feed.write_bytes(rss(("First version", "https://one.example/1")))
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: one, url: one.xml}\n", encoding="utf-8"
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(tmp_path / "feeds.yaml"), NOW)
+    ingest(engine, settings, now=NOW)
+    feed.write_bytes(rss(("Second version", "https://one.example/1")))
+    report = ingest(engine, settings, now=NOW + timedelta(hours=1), force=True)
+    assert (report.new_articles, report.updated_articles) == (0, 1)
+    with session_scope(engine) as session:
+        article = session.scalars(select(Article)).one()
+    assert article.title == "Second version"
+    assert article.updated_at == NOW + timedelta(hours=1)
+
+
+WIRE = (
+    "Officials said the storm would make landfall late on Tuesday near the port city, bringing "
+    "winds of up to 180 kilometres an hour and heavy rain to coastal districts where tens of "
+    "thousands of people have already been moved to shelters, the national weather agency said."
+)
+
+
+def test_syndicated_copy_links_to_the_first(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    def item(title: str, link: str, text: str) -> str:
+        return (
+            f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+            f"<pubDate>Wed, 18 Nov 2015 08:00:00 GMT</pubDate><description>{text}</description></item>"
+        )
+
+    def doc(*items: str) -> bytes:
+        return (
+            f'<rss version="2.0"><channel><title>x</title>{"".join(items)}</channel></rss>'.encode()
+        )
+
+    (tmp_path / "wire.xml").write_bytes(
+        doc(item("Storm nears coast", "https://wire.example/1", WIRE))
+    )
+    (tmp_path / "paper.xml").write_bytes(
+        doc(
+            item(
+                "STORM NEARS COAST!", "https://paper.example/a", WIRE + " (Reporting by A. Writer)"
+            ),
+            item(
+                "Town fair opens",
+                "https://paper.example/b",
+                "The annual town fair opened with rides and music.",
+            ),
+        )
+    )
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: wire, url: wire.xml}\n  - {name: paper, url: paper.xml}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(tmp_path / "feeds.yaml"), NOW)
+    report = ingest(engine, settings, now=NOW)
+    assert (report.new_articles, report.reprints) == (3, 1)
+    with session_scope(engine) as session:
+        by_url = {a.url: a for a in session.scalars(select(Article))}
+    original = by_url["https://wire.example/1"]
+    assert original.duplicate_of_id is None
+    assert by_url["https://paper.example/a"].duplicate_of_id == original.id
+    assert by_url["https://paper.example/b"].duplicate_of_id is None
+    assert original.language == "en"

@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+
+from models import Article, Story, StoryArticle
+from pipeline.db import session_scope
+from pipeline.settings import Settings
+from pipeline.stories.stage import cluster
+from tests.factories import T0, add_article, add_feeds, direction, near, row_counts
+
+OUTLETS = ["Alpha", "Beta", "Gamma", "Delta"]
+
+
+def seed_two_stories(engine: Engine) -> dict[str, list[int]]:
+    feeds = add_feeds(engine, OUTLETS)
+    quake, rates, stray = direction(1), direction(2), direction(3)
+    ids: dict[str, list[int]] = {"quake": [], "rates": [], "stray": []}
+    for i, outlet in enumerate(OUTLETS):
+        when = T0 + timedelta(hours=i)
+        ids["quake"].append(
+            add_article(engine, feeds[outlet], f"quake {i}", when, near(quake, 10 + i))
+        )
+        ids["rates"].append(
+            add_article(engine, feeds[outlet], f"rates {i}", when, near(rates, 20 + i))
+        )
+    ids["stray"].append(add_article(engine, feeds["Alpha"], "stray", T0, stray))
+    return ids
+
+
+def story_of(engine: Engine) -> dict[int, int]:
+    with session_scope(engine) as session:
+        return dict(session.execute(select(StoryArticle.article_id, StoryArticle.story_id)).all())
+
+
+def test_stories_form_with_counts_and_title(engine: Engine, settings: Settings) -> None:
+    ids = seed_two_stories(engine)
+    report = cluster(engine, settings, now=T0 + timedelta(hours=12))
+    assert (report.articles, report.clusters, report.noise, report.stories_created) == (9, 2, 1, 2)
+    membership = story_of(engine)
+    assert len({membership[i] for i in ids["quake"]}) == 1
+    assert len({membership[i] for i in ids["rates"]}) == 1
+    assert membership[ids["quake"][0]] != membership[ids["rates"][0]]
+    assert ids["stray"][0] not in membership
+    with session_scope(engine) as session:
+        story = session.get_one(Story, membership[ids["quake"][0]])
+        assert (story.article_count, story.source_count, story.status) == (4, 4, "active")
+        assert story.title.startswith("quake ")
+        assert (story.first_seen, story.last_seen) == (T0, T0 + timedelta(hours=3))
+        assert story.centroid is not None
+        assert np.isclose(np.linalg.norm(story.centroid), 1.0, atol=1e-5)
+
+
+def test_rerun_on_the_same_window_changes_nothing(engine: Engine, settings: Settings) -> None:
+    seed_two_stories(engine)
+    now = T0 + timedelta(hours=12)
+    cluster(engine, settings, now=now)
+    before = (row_counts(engine), story_of(engine))
+    again = cluster(engine, settings, now=now + timedelta(minutes=15))
+    assert again.skipped
+    assert (row_counts(engine), story_of(engine)) == before
+
+
+def test_growing_story_keeps_its_id(engine: Engine, settings: Settings) -> None:
+    ids = seed_two_stories(engine)
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    quake_story = story_of(engine)[ids["quake"][0]]
+    feeds = add_feeds(engine, ["Epsilon"])
+    late = add_article(
+        engine, feeds["Epsilon"], "quake late", T0 + timedelta(hours=20), near(direction(1), 99)
+    )
+    report = cluster(engine, settings, now=T0 + timedelta(hours=24))
+    assert not report.skipped
+    assert report.stories_created == 0
+    assert story_of(engine)[late] == quake_story
+    with session_scope(engine) as session:
+        story = session.get_one(Story, quake_story)
+        assert (story.article_count, story.source_count) == (5, 5)
+        assert story.last_seen == T0 + timedelta(hours=20)
+
+
+def test_articles_outside_the_window_keep_their_story(engine: Engine, settings: Settings) -> None:
+    ids = seed_two_stories(engine)
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    before = story_of(engine)
+    report = cluster(engine, settings, now=T0 + timedelta(hours=settings.window_hours + 10))
+    assert report.articles == 0
+    assert story_of(engine) == before
+    assert all(i in before for i in ids["quake"])
+
+
+def test_same_input_gives_same_stories_and_ids(db_url: str, tmp_path_factory: object) -> None:
+    from pipeline.db import make_engine, migrate
+
+    results = []
+    for _ in range(2):
+        engine = make_engine(db_url)
+        migrate(engine)
+        with engine.begin() as conn:
+            for table in (
+                "story_articles",
+                "stories",
+                "cluster_runs",
+                "embeddings",
+                "articles",
+                "feeds",
+            ):
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+        seed_two_stories(engine)
+        cluster(engine, Settings.load(database_url=db_url), now=T0 + timedelta(hours=12))
+        with session_scope(engine) as session:
+            results.append(
+                sorted(
+                    session.execute(
+                        select(Article.title, Story.title)
+                        .join(StoryArticle, StoryArticle.article_id == Article.id)
+                        .join(Story, Story.id == StoryArticle.story_id)
+                    ).all()
+                )
+            )
+        engine.dispose()
+    assert results[0] == results[1]
+    assert len(results[0]) == 8
+
+
+def test_lone_follow_up_joins_its_story_after_the_window(
+    engine: Engine, settings: Settings
+) -> None:
+    ids = seed_two_stories(engine)
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    quake_story = story_of(engine)[ids["quake"][0]]
+    feeds = add_feeds(engine, ["Epsilon"])
+    later = T0 + timedelta(hours=settings.window_hours + 30)
+    follow_up = add_article(
+        engine, feeds["Epsilon"], "quake follow-up", later, near(direction(1), 77)
+    )
+    unrelated = add_article(engine, feeds["Epsilon"], "other", later, direction(9))
+    report = cluster(engine, settings, now=later + timedelta(hours=1))
+    assert (report.clusters, report.stories_created) == (0, 0)
+    membership = story_of(engine)
+    assert membership[follow_up] == quake_story
+    assert unrelated not in membership
+    with session_scope(engine) as session:
+        assert session.get_one(Story, quake_story).article_count == 5
+
+
+def springfield_story(
+    engine: Engine, settings: Settings, feeds: dict[str, int], topic: np.ndarray
+) -> int:
+    """Three reports of one shooting, clustered into one story; its id."""
+    first = [
+        "Man shot dead outside Springfield bar",
+        "Springfield bar shooting: police name John Doe",
+        "John Doe sought after Springfield bar killing",
+    ]
+    for i, title in enumerate(first):
+        add_article(engine, feeds[OUTLETS[i]], title, T0 + timedelta(hours=i), near(topic, i))
+    cluster(engine, settings, now=T0 + timedelta(hours=3))
+    (old,) = set(story_of(engine).values())
+    return old
+
+
+@pytest.mark.parametrize(
+    ("titles", "continues"),
+    [
+        (
+            [
+                "Springfield bar shooting: John Doe charged",
+                "John Doe, Springfield gunman, in court",
+            ],
+            True,
+        ),
+        (
+            [
+                "Oakland gas station shooting leaves two hurt",
+                "Oakland police hunt gas station gunman",
+            ],
+            False,
+        ),
+    ],
+    ids=["same-names-months-later", "look-alike-event"],
+)
+def test_new_cluster_continues_an_old_story_only_with_shared_words(
+    engine: Engine, settings: Settings, titles: list[str], continues: bool
+) -> None:
+    feeds = add_feeds(engine, OUTLETS)
+    topic = direction(1)
+    old = springfield_story(engine, settings, feeds, topic)
+
+    later = T0 + timedelta(days=90)
+    new = [
+        add_article(
+            engine, feeds[OUTLETS[i]], title, later + timedelta(hours=i), near(topic, 40 + i)
+        )
+        for i, title in enumerate(titles)
+    ]
+    report = cluster(engine, settings, now=later + timedelta(hours=3))
+    membership = story_of(engine)
+    assert report.clusters == 1
+    assert (membership[new[0]] == old) is continues
+    assert membership[new[0]] == membership[new[1]]
+
+
+@pytest.mark.parametrize(
+    ("title", "joins"),
+    [
+        ("John Doe, Springfield bar gunman, sentenced", True),
+        ("Oakland gas station shooting leaves two hurt", False),
+    ],
+    ids=["same-names-months-later", "look-alike-event"],
+)
+def test_lone_article_joins_an_old_story_only_with_shared_words(
+    engine: Engine, settings: Settings, title: str, joins: bool
+) -> None:
+    """A lone report months later (no second article to cluster with) goes to its old story
+    when it names the same things, and stays alone when it only reads alike."""
+    feeds = add_feeds(engine, OUTLETS)
+    topic = direction(1)
+    old = springfield_story(engine, settings, feeds, topic)
+
+    later = T0 + timedelta(days=90)
+    lone = add_article(engine, feeds[OUTLETS[0]], title, later, near(topic, 40))
+    add_article(engine, feeds[OUTLETS[1]], "Unrelated council vote", later, direction(9))
+    report = cluster(engine, settings, now=later + timedelta(hours=1))
+    assert report.clusters == 0
+    assert (story_of(engine).get(lone) == old) is joins
+
+
+def test_only_older_stories_near_a_cluster_are_loaded(engine: Engine) -> None:
+    """Older live stories are found by centroid (pgvector's index on PostgreSQL, a batched
+    scan on SQLite); far, recent, excluded and merged ones are not returned."""
+    from pipeline.stories.stage import _older_near
+
+    topic = direction(1)
+    before = T0 - timedelta(days=3)
+    with session_scope(engine) as session:
+
+        def story(center: np.ndarray, last_seen: timedelta, status: str = "active") -> int:
+            row = Story(
+                title="s",
+                article_count=2,
+                source_count=1,
+                original_count=2,
+                first_seen=T0 - last_seen,
+                last_seen=T0 - last_seen,
+                model="m",
+                status=status,
+                created_at=T0,
+                updated_at=T0,
+                centroid=(center / np.linalg.norm(center)).astype(np.float32),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+        near_old = story(near(topic, 2, spread=0.02), timedelta(days=200), "dormant")
+        story(direction(3), timedelta(days=200))  # far
+        story(near(topic, 4, spread=0.02), timedelta(days=1))  # recent: loaded elsewhere
+        excluded = story(near(topic, 5, spread=0.02), timedelta(days=30))
+        story(near(topic, 6, spread=0.02), timedelta(days=30), "merged")
+        found = _older_near(session, {0: topic.astype(np.float32)}, before, {excluded}, 0.8)
+    assert [row[0] for row in found] == [near_old]
+    assert np.allclose(np.linalg.norm(found[0][1]), 1.0, atol=1e-5)
