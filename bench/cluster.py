@@ -34,7 +34,9 @@ import numpy as np
 from pipeline.errors import ConfigError
 from pipeline.evaluate import load_corpus
 from pipeline.settings import Settings
-from pipeline.stories.clustering import ArticleText, ClusterParams, cluster_vectors
+from pipeline.stories.clustering import cluster_vectors
+from pipeline.stories.clustering.params import ClusterParams
+from pipeline.stories.clustering.window import ArticleText
 from pipeline.stories.stage import params_from
 
 UCI = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "uci-2014-03.jsonl"

@@ -27,11 +27,12 @@ from models import Article, Feed
 from models.types import FloatArray
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.embed.onnx_backend import OnnxInt8Embedder
-from pipeline.embed.stage import Embedder, article_text, embed, load_embedder
+from pipeline.embed.stage import Embedder, embed, load_embedder
 from pipeline.errors import ConfigError
 from pipeline.evaluate import LabelledArticle, load_corpus
 from pipeline.ingest.parse import content_hash
 from pipeline.settings import EmbedBackend, Settings
+from pipeline.text import article_text
 
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ecbplus.jsonl"

@@ -21,6 +21,7 @@ from pipeline.embed.sentence_model import embedding_dim, load_sentence_transform
 from pipeline.errors import ModelError
 from pipeline.progress import Progress
 from pipeline.settings import EmbedBackend, Settings, default_cache_dir
+from pipeline.text import article_text
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,6 @@ def settings_embedder(settings: Settings) -> Embedder:
     return load_embedder(
         settings.model_name, settings.hf_offline, settings.embed_backend, settings.model_cache_dir
     )
-
-
-def article_text(title: str, summary: str, body_chars: int) -> str:
-    """What is embedded: the headline plus the lead of the body."""
-    lead = summary[:body_chars].strip()
-    if not lead:
-        return title
-    separator = " " if title.endswith((".", "!", "?", ":")) else ". "
-    return f"{title}{separator}{lead}"
 
 
 @dataclass

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.types import FloatArray
-from pipeline.stories.clustering import NOISE, Labels, centroid, normalise
+from pipeline.stories.clustering.labels import NOISE, Labels
+from pipeline.stories.clustering.vectors import centroid, normalise
 from pipeline.stories.tracking import KnownStory, WordCheck, attach_to_stories, match_clusters
 
 PLANNED = 2**62

@@ -25,14 +25,11 @@ from pipeline.db import session_scope
 from pipeline.errors import StorylineError
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
-from pipeline.stories.clustering import (
-    NOISE,
-    ArticleText,
-    ClusterParams,
-    centroid,
-    cluster_vectors,
-    normalise,
-)
+from pipeline.stories.clustering import cluster_vectors
+from pipeline.stories.clustering.labels import NOISE
+from pipeline.stories.clustering.params import ClusterParams
+from pipeline.stories.clustering.vectors import centroid, normalise
+from pipeline.stories.clustering.window import ArticleText
 from pipeline.stories.history import EventKind, membership_events
 from pipeline.stories.history import StoryEvent as HistoryEvent
 from pipeline.stories.keywords import story_keywords

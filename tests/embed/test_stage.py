@@ -14,9 +14,10 @@ from models import Article, Embedding
 from models.types import FloatArray
 from pipeline.db import session_scope
 from pipeline.embed.onnx_backend import OnnxInt8Embedder, cache_file_name, cached_session
-from pipeline.embed.stage import Embedder, article_text, embed, load_embedder, settings_embedder
+from pipeline.embed.stage import Embedder, embed, load_embedder, settings_embedder
 from pipeline.errors import ModelError
 from pipeline.settings import DEFAULT_MODEL, EmbedBackend, Settings
+from pipeline.text import article_text
 from tests.factories import T0, add_feeds
 
 TITLES = [

@@ -5,14 +5,11 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 from scipy.spatial.distance import pdist  # type: ignore[import-untyped]
 
-from pipeline.stories.clustering import (
-    NOISE,
-    ArticleText,
-    ClusterParams,
-    canonical_labels,
-    centroid,
-    cluster_vectors,
-)
+from pipeline.stories.clustering import cluster_vectors
+from pipeline.stories.clustering.labels import NOISE, canonical_labels
+from pipeline.stories.clustering.params import ClusterParams
+from pipeline.stories.clustering.vectors import centroid
+from pipeline.stories.clustering.window import ArticleText
 
 
 def blobs(sizes: list[int], dim: int = 32, spread: float = 0.05, seed: int = 7) -> np.ndarray:

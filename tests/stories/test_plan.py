@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.stories.clustering import NOISE
+from pipeline.stories.clustering.labels import NOISE
 from pipeline.stories.plan import PLANNED, StoryState, plan_stories
 from pipeline.stories.tracking import KnownStory, WordCheck
 from tests.factories import direction, near

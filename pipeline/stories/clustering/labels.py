@@ -1,0 +1,33 @@
+"""Cluster labels: one number per article of the window, ``NOISE`` for none."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Labels = npt.NDArray[np.int64]
+NOISE = -1
+
+
+def canonical_labels(labels: Labels) -> Labels:
+    """Renumber clusters 0..k-1 in order of their first member; noise stays ``NOISE``."""
+    out = np.full(labels.shape[0], NOISE, dtype=np.int64)
+    mapping: dict[int, int] = {}
+    for index, label in enumerate(labels.tolist()):
+        if label == NOISE:
+            continue
+        out[index] = mapping.setdefault(label, len(mapping))
+    return out
+
+
+def clusters(labels: Labels) -> list[int]:
+    """The cluster numbers in use, in increasing order."""
+    return sorted(set(labels.tolist()) - {NOISE})
+
+
+def groups(component: npt.NDArray[np.int32]) -> list[npt.NDArray[np.int64]]:
+    """Row indices of each component, in order of their first row."""
+    order = np.argsort(component, kind="stable")
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    found = [g.astype(np.int64) for g in np.split(order, bounds)]
+    return sorted(found, key=lambda g: int(g[0]))

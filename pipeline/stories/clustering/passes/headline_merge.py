@@ -1,0 +1,55 @@
+"""Headline merge: clusters of headlines that tell one story are joined.
+
+Headlines alone leave a broad story (hundreds of differently worded headlines) in many
+clusters: the pair cut keeps them apart when they are worded differently. The centroid of a
+cluster is steadier than any pair, and shared names (a flight number, a person) confirm the
+story.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.stories.clustering.labels import Labels, clusters
+from pipeline.stories.clustering.vectors import normalise
+from pipeline.stories.clustering.window import Window, names
+from pipeline.text import article_text
+
+
+def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
+    """Join clusters of headlines whose centroids have at least ``headline_merge_similarity``
+    cosine and whose names at least ``headline_merge_name_similarity`` TF-IDF cosine.
+
+    Clusters with bodies are left alone: the cut has already read their words, and there
+    look-alike events (same topic, other names) would merge. Joined transitively, so the
+    result does not depend on the order of pairs.
+    """
+    params, texts = window.params, window.texts
+    found = clusters(labels)
+    if texts is None or len(found) < 2:
+        return labels
+    from scipy.cluster.hierarchy import DisjointSet  # type: ignore[import-untyped]
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    headline = [label for label in found if window.is_headlines(np.flatnonzero(labels == label))]
+    if len(headline) < 2:
+        return labels
+    documents = [article_text(t.title, t.body, params.full_body_chars) for t in texts]
+    try:
+        index = TfidfVectorizer(analyzer=names, sublinear_tf=True, dtype=np.float64).fit(documents)
+    except ValueError:  # no name in the whole window
+        return labels
+    members = [np.flatnonzero(labels == label) for label in headline]
+    unit = window.unit
+    centres = np.stack([normalise(unit[rows].mean(axis=0, keepdims=True))[0] for rows in members])
+    joined = index.transform([" ".join(documents[i] for i in rows) for rows in members])
+    close = (centres @ centres.T >= params.headline_merge_similarity) & (
+        (joined @ joined.T).toarray() >= params.headline_merge_name_similarity
+    )
+    groups = DisjointSet(range(len(headline)))
+    for first, second in zip(*np.nonzero(np.triu(close, k=1)), strict=True):
+        groups.merge(int(first), int(second))
+    out = labels.copy()
+    for position, rows in enumerate(members):
+        out[rows] = headline[groups[position]]
+    return out

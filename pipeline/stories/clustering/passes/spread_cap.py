@@ -1,0 +1,35 @@
+"""Spread cap: how far from the rest of its story an article may sit.
+
+Run after the clusterer and again after the other passes: members farther than
+``max_cluster_distance`` (cosine) from the centroid of the rest become noise, which caps how
+far a story can spread, whatever chained it together; a cluster left smaller than
+``min_cluster_size`` becomes noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.stories.clustering.labels import NOISE, Labels
+from pipeline.stories.clustering.window import Window
+
+
+def cap_spread(window: Window, labels: Labels) -> Labels:
+    """Drop members whose cosine distance to the rest of their cluster exceeds the cap.
+
+    The distance is to the centroid of the *other* members: in a small cluster an outlier
+    pulls the plain centroid towards itself and would hide.
+    """
+    params, unit = window.params, window.unit
+    out = labels.copy()
+    for label in np.unique(labels[labels != NOISE]):
+        members = np.flatnonzero(labels == label)
+        total = unit[members].sum(axis=0)
+        others = total[None, :] - unit[members]
+        norms = np.linalg.norm(others, axis=1)
+        norms[norms == 0] = 1.0
+        similarity = np.einsum("ij,ij->i", unit[members], others) / norms
+        out[members[1.0 - similarity > params.max_cluster_distance]] = NOISE
+        if np.count_nonzero(out == label) < params.min_cluster_size:
+            out[members] = NOISE
+    return out
