@@ -33,11 +33,9 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.evaluate import load_corpus
-from pipeline.settings import Settings
+from pipeline.settings import ClusteringSettings, Settings
 from pipeline.stories.clustering import cluster_vectors
-from pipeline.stories.clustering.params import ClusterParams
 from pipeline.stories.clustering.window import ArticleText
-from pipeline.stories.stage import params_from
 
 UCI = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "uci-2014-03.jsonl"
 
@@ -82,7 +80,7 @@ def embed_seeds(settings: Settings, corpus: Path, count: int) -> tuple[np.ndarra
 
 
 def measure(
-    vectors: np.ndarray, params: ClusterParams, texts: list[ArticleText] | None = None
+    vectors: np.ndarray, params: ClusteringSettings, texts: list[ArticleText] | None = None
 ) -> tuple[float, float, np.ndarray]:
     tracemalloc.start()
     started = time.perf_counter()
@@ -102,7 +100,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=UCI, help="headlines for real-density")
     args = parser.parse_args()
     settings = Settings.load()
-    params = params_from(settings)
+    params = settings.clustering
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"clustering benchmark, default parameters: {params}")
     seeds, titles = embed_seeds(settings, args.corpus, args.seeds)

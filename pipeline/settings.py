@@ -18,16 +18,28 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pipeline.errors import ConfigError
 
 ENV_PREFIX = "STORYLINE_"
+NONE_VALUE = "none"
+"""How a setting that may be ``None`` (a pass or a match switched off) is written in the
+environment."""
 DEFAULT_DATABASE_URL = "sqlite:///storyline.db"
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 EmbedBackend = Literal["torch", "onnx-int8"]
+ClusterAlgorithm = Literal["average", "hdbscan"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 MAX_DAYS = 100 * 366.0
@@ -72,6 +84,129 @@ def default_cache_dir() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "storyline"
 
 
+class ClusteringSettings(BaseModel):
+    """The knobs of the clustering engine (``pipeline.stories.clustering``), one group of
+    ``Settings``; recorded with every run. Each is read from its own ``STORYLINE_*`` variable,
+    as the other settings are. A pass whose threshold is ``None`` (``none`` in the
+    environment) is switched off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    cluster_algorithm: ClusterAlgorithm = Field(
+        "average",
+        description="How a window is clustered: `average` is average linkage on embedding + "
+        "word similarity; `hdbscan` the earlier HDBSCAN on embeddings only.",
+    )
+    link_distance: float = Field(
+        0.6,
+        gt=0,
+        le=2,
+        description="Average linkage: groups merge while their mean blended cosine distance "
+        "is below this.",
+    )
+    headline_link_slack: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Bare headlines (no body text) are cut this much farther than "
+        "link_distance (their embeddings are noisier); pairs with some body text "
+        "proportionally less.",
+    )
+    lexical_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of TF-IDF word cosine in the blended similarity of two articles "
+        "that both have a full body (less for shorter bodies, none for headlines only).",
+    )
+    lexical_chars: int = Field(
+        3000, ge=0, le=MAX_COUNT, description="Characters of the body read for the word similarity."
+    )
+    lexical_full_body_chars: int = Field(
+        600,
+        ge=1,
+        le=MAX_COUNT,
+        description="Body length from which an article's words count at full lexical_weight.",
+    )
+    headline_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A cluster whose articles' title and body fill on average less than this "
+        "share of lexical_full_body_chars is a cluster of headlines: the name passes leave it "
+        "alone (too few names to judge) and the headline merge may join it.",
+    )
+    min_cluster_size: int = Field(
+        2, ge=2, le=MAX_COUNT, description="Smallest group of articles that may be called a story."
+    )
+    min_samples: int = Field(
+        1,
+        ge=1,
+        le=MAX_COUNT,
+        description="HDBSCAN only: density smoothing; 1 keeps small stories apart.",
+    )
+    cluster_selection_epsilon: float = Field(
+        0.6,
+        ge=0,
+        le=2,
+        description="HDBSCAN only: clusters closer than this (euclidean on unit vectors; 0.6 "
+        "is cosine similarity 0.82) are not split further.",
+    )
+    max_cluster_distance: float | None = Field(
+        0.75,
+        gt=0,
+        le=2,
+        description="An article joins a cluster only if its cosine distance to the "
+        "cluster centroid is below this; farther members become noise. `none` turns the cap off.",
+    )
+    headline_merge_similarity: float | None = Field(
+        0.6,
+        ge=-1,
+        le=1,
+        description="A second merge pass: clusters of headlines (little body text) whose "
+        "centroids have at least this cosine join when they also share names (`none` turns "
+        "the pass off).",
+    )
+    headline_merge_name_similarity: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Least TF-IDF cosine of two headline clusters' capitalised words and "
+        "numbers for them to join.",
+    )
+    event_split_ratio: float | None = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="A cluster of full articles is cut in two when the names (capitalised "
+        "words, numbers) its halves share are below this fraction of those shared within "
+        "each half: two events of one kind. `none` turns splitting off.",
+    )
+    name_link_similarity: float | None = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Members of a cluster of full articles stay together only when linked "
+        "by names (capitalised words, numbers) whose TF-IDF cosine reaches this; a member "
+        "linked to none becomes noise. `none` turns the check off.",
+    )
+    max_neighbours: int = Field(
+        100,
+        ge=1,
+        le=MAX_COUNT,
+        description="Close pairs kept per article when the window's similarity graph is "
+        "built; bounds memory on dense windows.",
+    )
+    max_component: int = Field(
+        5000,
+        ge=2,
+        le=MAX_COUNT,
+        description="Largest group of articles clustered exactly at once; a larger "
+        "connected group is cut by dropping its weakest pairs first (memory grows with "
+        "its square: 5,000 needs about 1 GB).",
+    )
+
+
 class Settings(BaseSettings):
     """Every knob of the pipeline, with its default."""
 
@@ -79,7 +214,10 @@ class Settings(BaseSettings):
     # ``*_FILE`` convention (pydantic-settings has none; STORYLINE_X_FILE is refused as unknown).
     # extra="forbid": an unknown keyword is a bug, never silently dropped.
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, allow_inf_nan=False
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
     )
 
     database_url: str = Field(
@@ -126,118 +264,26 @@ class Settings(BaseSettings):
         le=MAX_HOURS,
         description="Clustering looks at articles published in this many hours.",
     )
-    cluster_algorithm: Literal["average", "hdbscan"] = Field(
-        "average",
-        description="How a window is clustered: `average` is average linkage on embedding + "
-        "word similarity; `hdbscan` the earlier HDBSCAN on embeddings only.",
+    clustering: ClusteringSettings = Field(
+        default_factory=ClusteringSettings,
+        description="How a window is clustered (the clustering engine receives this group as "
+        "it is); each of its settings is a variable of its own.",
     )
-    link_distance: float = Field(
-        0.6,
-        gt=0,
-        le=2,
-        description="Average linkage: groups merge while their mean blended cosine distance "
-        "is below this.",
-    )
-    headline_link_slack: float = Field(
-        0.05,
-        ge=0,
-        le=1,
-        description="Bare headlines (no body text) are cut this much farther than "
-        "link_distance (their embeddings are noisier); pairs with some body text "
-        "proportionally less.",
-    )
-    lexical_weight: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="Share of TF-IDF word cosine in the blended similarity of two articles "
-        "that both have a full body (less for shorter bodies, none for headlines only).",
-    )
-    lexical_chars: int = Field(
-        3000, ge=0, le=MAX_COUNT, description="Characters of the body read for the word similarity."
-    )
-    lexical_full_body_chars: int = Field(
-        600,
-        ge=1,
-        le=MAX_COUNT,
-        description="Body length from which an article's words count at full lexical_weight.",
-    )
-    min_cluster_size: int = Field(
-        2, ge=2, le=MAX_COUNT, description="Smallest group of articles that may be called a story."
-    )
-    min_samples: int = Field(
-        1,
-        ge=1,
-        le=MAX_COUNT,
-        description="HDBSCAN only: density smoothing; 1 keeps small stories apart.",
-    )
-    cluster_selection_epsilon: float = Field(
-        0.6,
-        ge=0,
-        le=2,
-        description="HDBSCAN only: clusters closer than this (euclidean on unit vectors; 0.6 "
-        "is cosine similarity 0.82) are not split further.",
-    )
-    max_cluster_distance: float = Field(
-        0.75,
-        gt=0,
-        le=2,
-        description="An article joins a cluster only if its cosine distance to the "
-        "cluster centroid is below this; farther members become noise.",
-    )
-    headline_merge_similarity: float = Field(
-        0.6,
-        ge=-1,
-        le=1.01,
-        description="A second merge pass: clusters of headlines (little body text) whose "
-        "centroids have at least this cosine join when they also share names (above 1 turns "
-        "the pass off).",
-    )
-    headline_merge_name_similarity: float = Field(
-        0.1,
-        ge=0,
-        le=1,
-        description="Least TF-IDF cosine of two headline clusters' capitalised words and "
-        "numbers for them to join.",
-    )
-    event_split_ratio: float = Field(
-        0.4,
-        ge=0,
-        le=1,
-        description="A cluster of full articles is cut in two when the names (capitalised "
-        "words, numbers) its halves share are below this fraction of those shared within "
-        "each half: two events of one kind. 0 turns splitting off.",
-    )
-    name_link_similarity: float = Field(
-        0.15,
-        ge=0,
-        le=1,
-        description="Members of a cluster of full articles stay together only when linked "
-        "by names (capitalised words, numbers) whose TF-IDF cosine reaches this; a member "
-        "linked to none becomes noise. 0 turns the check off.",
-    )
-    max_neighbours: int = Field(
-        100,
-        ge=1,
-        le=MAX_COUNT,
-        description="Close pairs kept per article when the window's similarity graph is "
-        "built; bounds memory on dense windows.",
-    )
-    max_component: int = Field(
-        5000,
-        ge=2,
-        le=MAX_COUNT,
-        description="Largest group of articles clustered exactly at once; a larger "
-        "connected group is cut by dropping its weakest pairs first (memory grows with "
-        "its square: 5,000 needs about 1 GB).",
-    )
-    attach_similarity: float = Field(
+    attach_similarity: float | None = Field(
         0.8,
         ge=-1,
-        le=1.01,
+        le=1,
         description="An article no cluster took joins the story (of any age) whose centroid "
-        "is at least this cosine-similar; a story not seen in the last two windows also "
-        "needs the word check (above 1 turns attaching off).",
+        "is at least this cosine-similar; a story that is not recent (story_recent_windows) "
+        "also needs the word check. `none` turns attaching off.",
+    )
+    story_recent_windows: float = Field(
+        2.0,
+        ge=0,
+        le=MAX_COUNT,
+        description="A story last seen within this many windows (of window_hours each) of "
+        "the run's time is recent: a cluster or a lone article may continue it by centroid "
+        "alone; an older one also needs the word check.",
     )
     stage_lock_wait_seconds: float = Field(
         300.0,
@@ -259,13 +305,13 @@ class Settings(BaseSettings):
         description="A new cluster with no shared articles continues an existing story "
         "(of any age) when their centroids have at least this cosine similarity.",
     )
-    story_match_word_similarity: float = Field(
+    story_match_word_similarity: float | None = Field(
         0.6,
         ge=0,
-        le=1.01,
-        description="A match by centroid to a story not seen in the last two windows also "
-        "needs this TF-IDF cosine between the cluster's (or lone article's) texts and the "
-        "story's latest titles and summaries (above 1: no such match).",
+        le=1,
+        description="A match by centroid to a story that is not recent also needs this TF-IDF "
+        "cosine between the cluster's (or lone article's) texts and the story's latest titles "
+        "and summaries. `none`: a story that is not recent is never continued by centroid.",
     )
     fetch_connect_timeout_seconds: float = Field(
         10.0,
@@ -411,6 +457,39 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _group(cls, data: Any) -> Any:
+        """Flat names given as keywords (``Settings(link_distance=0.7)``) join their group,
+        over what the environment gave the group."""
+        if not isinstance(data, dict):
+            return data
+        data = {name: _none_or(value) for name, value in data.items()}
+        for group in GROUPS:
+            given = data.get(group, {})
+            if isinstance(given, BaseModel):
+                given = given.model_dump(exclude_unset=True)
+            flat = {
+                name: data.pop(name)
+                for name in list(data)
+                if name in GROUP_OF and GROUP_OF[name] == group
+            }
+            if given or flat:
+                data[group] = {**given, **flat}
+        return data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The keywords, then the environment: the flat variables of the groups too."""
+        return init_settings, env_settings, _GroupedEnvironment(settings_cls)
+
     @classmethod
     def load(cls, **overrides: object) -> Settings:
         """Resolve from the environment, apply explicit overrides, and fail with one sentence.
@@ -419,7 +498,7 @@ class Settings(BaseSettings):
         An override that names no field is a bug, a ``TypeError``; an unknown ``STORYLINE_*``
         variable in the environment is the user's, a ``ConfigError`` naming it.
         """
-        unexpected = sorted(set(overrides) - set(cls.model_fields))
+        unexpected = sorted(set(overrides) - set(setting_fields()))
         if unexpected:
             raise TypeError(f"Settings.load() got unknown settings {', '.join(unexpected)}")
         unknown = unknown_variables(os.environ)
@@ -430,10 +509,56 @@ class Settings(BaseSettings):
             return cls(**clean)  # type: ignore[arg-type]
         except ValidationError as exc:
             problems = "; ".join(
-                f"STORYLINE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-                for err in exc.errors()
+                f"{env_name(_leaf(err['loc']))}: {err['msg']}" for err in exc.errors()
             )
             raise ConfigError(f"invalid Storyline settings ({problems}); fix the values") from exc
+
+
+GROUPS: Mapping[str, type[BaseModel]] = {"clustering": ClusteringSettings}
+"""The nested groups of ``Settings``: each of their fields is a setting of its own, with a
+flat variable (``STORYLINE_LINK_DISTANCE`` is ``Settings.clustering.link_distance``)."""
+GROUP_OF: Mapping[str, str] = {
+    name: group for group, model in GROUPS.items() for name in model.model_fields
+}
+
+
+class _GroupedEnvironment(PydanticBaseSettingsSource):
+    """The ``STORYLINE_*`` variables of the groups' fields, gathered into their groups."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # not used: __call__ reads the groups at once
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, dict[str, Any]] = {}
+        for key, value in os.environ.items():
+            name = key.upper().removeprefix(ENV_PREFIX).lower()
+            if key.upper().startswith(ENV_PREFIX) and name in GROUP_OF:
+                data.setdefault(GROUP_OF[name], {})[name] = _none_or(value)
+        return data
+
+
+def setting_fields() -> dict[str, FieldInfo]:
+    """Every setting by its flat name, in the order of the fields, a group's in its place."""
+    out: dict[str, FieldInfo] = {}
+    for name, field in Settings.model_fields.items():
+        if name in GROUPS:
+            out.update(GROUPS[name].model_fields)
+        else:
+            out[name] = field
+    return out
+
+
+def _none_or(value: object) -> object:
+    """``None`` for ``none`` as the environment writes it (any case, spaces around), else
+    ``value``: a setting that may be ``None`` takes it, any other refuses it as it would any
+    word."""
+    return None if isinstance(value, str) and value.strip().lower() == NONE_VALUE else value
+
+
+def _leaf(loc: tuple[int | str, ...]) -> str:
+    """The setting a validation error is about: ``("clustering", "link_distance")`` is
+    ``link_distance``."""
+    return str(loc[1] if len(loc) > 1 and loc[0] in GROUPS else loc[0])
 
 
 def env_name(field: str) -> str:
@@ -447,7 +572,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     A field's variable counts in any case, as pydantic-settings reads it; the names in
     ``NOT_SETTINGS`` only as spelt there, as their readers look them up.
     """
-    fields = {env_name(name) for name in Settings.model_fields}
+    fields = {env_name(name) for name in setting_fields()}
     return sorted(
         key
         for key in environ
@@ -465,7 +590,7 @@ def nearest_variable(name: str) -> str | None:
     """
     if name.upper() in REPLACED_SETTINGS:
         return REPLACED_SETTINGS[name.upper()]
-    known = [*(env_name(field) for field in Settings.model_fields), *NOT_SETTINGS]
+    known = [*(env_name(field) for field in setting_fields()), *NOT_SETTINGS]
     by_stem = {variable.removeprefix(ENV_PREFIX): variable for variable in known}
     stem = name.upper().removeprefix(ENV_PREFIX)
     matches = difflib.get_close_matches(stem, list(by_stem), n=1)
@@ -502,7 +627,7 @@ _SHOWN_FACTORY_DEFAULTS: dict[Callable[..., Any], str] = {default_cache_dir: "~/
 
 def shown_default(name: str) -> str:
     """A field's default as a user would type it: ``72``, ``false``; ``unset`` for ``None``."""
-    field = Settings.model_fields[name]
+    field = setting_fields()[name]
     if field.default_factory is not None:
         return f"`{_SHOWN_FACTORY_DEFAULTS[field.default_factory]}`"
     value = field.default
@@ -522,14 +647,14 @@ def markdown_table() -> str:
 
     A field named in a description is shown as its variable.
     """
-    fields = re.compile(r"`?\b(" + "|".join(Settings.model_fields) + r")\b`?")
+    fields = re.compile(r"`?\b(" + "|".join(setting_fields()) + r")\b`?")
 
     def cell(text: str) -> str:
         return fields.sub(lambda m: f"`{env_name(m[1])}`", text).replace("|", "\\|")
 
     rows = [
         f"| `{env_name(name)}` | {shown_default(name)} | {cell(field.description or '')} |"
-        for name, field in Settings.model_fields.items()
+        for name, field in setting_fields().items()
     ]
     return "\n".join(["| variable | default | meaning |", "|---|---|---|", *rows]) + "\n"
 

@@ -11,11 +11,14 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.errors import ConfigError
 from pipeline.settings import (
+    GROUP_OF,
     MAX_DAYS,
     NOT_SETTINGS,
+    ClusteringSettings,
     Settings,
     env_name,
     markdown_table,
+    setting_fields,
     shown_default,
     unknown_variables,
     with_table,
@@ -26,7 +29,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 NUMERIC = sorted(
     name
-    for name, field in Settings.model_fields.items()
+    for name, field in setting_fields().items()
     if field.annotation in (int, float, float | None)
 )
 
@@ -132,9 +135,7 @@ def test_fields_pass_in_any_case_and_other_prefixes_are_not_ours(
 
 
 def test_unknown_variables_ignores_a_clean_environment() -> None:
-    environ = {env_name(name): "1" for name in Settings.model_fields} | dict.fromkeys(
-        NOT_SETTINGS, "x"
-    )
+    environ = {env_name(name): "1" for name in setting_fields()} | dict.fromkeys(NOT_SETTINGS, "x")
     assert unknown_variables({**environ, "PATH": "/bin", "XSTORYLINE_FOO": "1"}) == []
 
 
@@ -170,9 +171,9 @@ def test_the_readme_settings_table_is_generated_from_the_fields() -> None:
 def test_the_table_has_one_row_per_field_and_nothing_else() -> None:
     rows = markdown_table().splitlines()[2:]
     assert [row.split(" | ")[0] for row in rows] == [
-        f"| `{env_name(name)}`" for name in Settings.model_fields
+        f"| `{env_name(name)}`" for name in setting_fields()
     ]
-    assert all(Settings.model_fields[name].description for name in Settings.model_fields)
+    assert all(setting_fields()[name].description for name in setting_fields())
 
 
 @pytest.mark.parametrize(
@@ -194,3 +195,49 @@ def test_defaults_show_as_a_user_would_type_them(
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "/machine/specific")  # never in the table
     assert shown_default(name) == shown
+
+
+def test_a_grouped_setting_has_a_flat_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYLINE_LINK_DISTANCE", "0.7")
+    monkeypatch.setenv("STORYLINE_CLUSTER_ALGORITHM", "hdbscan")
+    clustering = Settings.load().clustering
+    assert (clustering.link_distance, clustering.cluster_algorithm) == (0.7, "hdbscan")
+    assert clustering.max_component == ClusteringSettings().max_component
+
+
+def test_a_keyword_wins_over_the_environment_in_a_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYLINE_LINK_DISTANCE", "0.7")
+    monkeypatch.setenv("STORYLINE_MAX_COMPONENT", "300")
+    clustering = Settings.load(link_distance=0.5).clustering
+    assert (clustering.link_distance, clustering.max_component) == (0.5, 300)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "max_cluster_distance",
+        "name_link_similarity",
+        "event_split_ratio",
+        "headline_merge_similarity",
+        "attach_similarity",
+        "story_match_word_similarity",
+    ],
+)
+def test_none_switches_a_pass_off(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"STORYLINE_{name.upper()}", " None ")
+    settings = Settings.load()
+    assert getattr(settings.clustering if name in GROUP_OF else settings, name) is None
+
+
+def test_a_setting_that_cannot_be_off_refuses_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYLINE_LINK_DISTANCE", "none")
+    with pytest.raises(ConfigError, match="STORYLINE_LINK_DISTANCE: ") as refused:
+        Settings.load()
+    assert "\n" not in str(refused.value)
+
+
+def test_a_group_is_not_a_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The group's fields are the settings; the group as JSON would be a second way in."""
+    monkeypatch.setenv("STORYLINE_CLUSTERING", '{"link_distance": 0.9}')
+    with pytest.raises(ConfigError, match="unknown setting STORYLINE_CLUSTERING"):
+        Settings.load()

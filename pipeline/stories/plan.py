@@ -50,8 +50,8 @@ class StoryState:
     words: WordCheck | None = None
     """The word check; its ``window`` holds each article's text, in window order."""
     match_similarity: float = 0.8
-    attach_similarity: float = 0.8
-    """Above 1: lone articles join nothing."""
+    attach_similarity: float | None = 0.8
+    """``None``: lone articles join nothing."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def _attach_lonely(
     state: StoryState, target: dict[int, int | None], fresh: dict[int, FloatArray]
 ) -> None:
     lonely = [row for row, article_id in enumerate(state.article_ids) if target[article_id] is None]
-    if not lonely or state.attach_similarity > 1:
+    least = state.attach_similarity
+    if not lonely or least is None:
         return
     latest: dict[int, FloatArray | None] = {
         story.id: story.centroid for story in state.known if story.recent
@@ -119,6 +120,6 @@ def _attach_lonely(
         else None
     )
     unit = normalise(state.vectors[lonely])
-    chosen = attach_to_stories(unit, stories, state.attach_similarity, lone_words)
+    chosen = attach_to_stories(unit, stories, least, lone_words)
     for row, story_id in zip(lonely, chosen, strict=True):
         target[state.article_ids[row]] = story_id

@@ -24,10 +24,9 @@ from models.types import FloatArray
 from pipeline.db import session_scope
 from pipeline.errors import StorylineError
 from pipeline.locks import STORIES_LOCK, exclusive
-from pipeline.settings import Settings
+from pipeline.settings import ClusteringSettings, Settings
 from pipeline.stories.clustering import cluster_vectors
 from pipeline.stories.clustering.labels import NOISE
-from pipeline.stories.clustering.params import ClusterParams
 from pipeline.stories.clustering.vectors import centroid, normalise
 from pipeline.stories.clustering.window import ArticleText
 from pipeline.stories.history import EventKind, membership_events
@@ -35,7 +34,8 @@ from pipeline.stories.history import StoryEvent as HistoryEvent
 from pipeline.stories.keywords import story_keywords
 from pipeline.stories.plan import PLANNED, StoryPlan, StoryState, plan_stories
 from pipeline.stories.status import RunStatus, StoryStatus
-from pipeline.stories.tracking import KnownStory, WordCheck
+from pipeline.stories.tracking import SIMILARITY_TOLERANCE, KnownStory, WordCheck
+from pipeline.text import article_text
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ LIVE = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
 KEYWORDS = 8
 WORD_CHECK_ARTICLES = 10
 """A story's latest articles whose words the word check of a match reads."""
-WORD_CHECK_CHARS = 600
-"""Characters of each summary the word check reads, after the title."""
 
 
 @dataclass(frozen=True)
@@ -77,27 +75,6 @@ class NotEmbeddedError(StorylineError):
     """The window holds articles, but none has a vector for the configured model."""
 
 
-def params_from(settings: Settings) -> ClusterParams:
-    return ClusterParams(
-        algorithm=settings.cluster_algorithm,
-        link_distance=settings.link_distance,
-        headline_link_slack=settings.headline_link_slack,
-        lexical_weight=settings.lexical_weight,
-        lexical_chars=settings.lexical_chars,
-        full_body_chars=settings.lexical_full_body_chars,
-        min_cluster_size=settings.min_cluster_size,
-        min_samples=settings.min_samples,
-        cluster_selection_epsilon=settings.cluster_selection_epsilon,
-        max_cluster_distance=settings.max_cluster_distance,
-        headline_merge_similarity=settings.headline_merge_similarity,
-        headline_merge_name_similarity=settings.headline_merge_name_similarity,
-        event_split_ratio=settings.event_split_ratio,
-        name_link_similarity=settings.name_link_similarity,
-        max_neighbours=settings.max_neighbours,
-        max_component=settings.max_component,
-    )
-
-
 def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> ClusterReport:
     """Re-cluster the articles published in ``[now - window, now]`` and update stories.
 
@@ -112,7 +89,7 @@ def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> 
 
 def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport:
     window_start = now - timedelta(hours=settings.window_hours)
-    params = params_from(settings)
+    params = settings.clustering
     model = settings.model_name
     with session_scope(engine) as session:
         window = _load_window(session, model, window_start, now)
@@ -176,7 +153,7 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
             model=model,
             status=RunStatus.RUNNING,
             params={
-                **params.as_dict(),
+                **params.model_dump(),
                 **_matching(settings),
                 "window_hours": settings.window_hours,
             },
@@ -185,7 +162,9 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
         session.add(run)
         session.flush()
         state = _load_state(session, window, labels, vectors, settings, window_start)
-        created, changed = _write(session, run, window, state.current, plan_stories(state))
+        created, changed = _write(
+            session, run, window, state.current, plan_stories(state), params.lexical_full_body_chars
+        )
         session.flush()
         dormant = mark_dormant(session, now, settings)
         run.status = RunStatus.OK
@@ -239,22 +218,26 @@ def _models_with_vectors(session: Session) -> str:
     return "embedded with: " + ", ".join(models) if models else "no article is embedded yet"
 
 
-def _matching(settings: Settings) -> dict[str, float]:
+def _matching(settings: Settings) -> dict[str, float | None]:
     """The matching knobs, recorded with each run and part of its input hash."""
     return {
         "story_match_similarity": settings.story_match_similarity,
         "story_match_word_similarity": settings.story_match_word_similarity,
         "attach_similarity": settings.attach_similarity,
+        "story_recent_windows": settings.story_recent_windows,
     }
 
 
 def _input_hash(
-    window: list[WindowArticle], params: ClusterParams, model: str, matching: dict[str, float]
+    window: list[WindowArticle],
+    params: ClusteringSettings,
+    model: str,
+    matching: dict[str, float | None],
 ) -> str:
     digest = hashlib.sha256()
     digest.update(
         json.dumps(
-            {"params": params.as_dict(), "model": model, "match": matching},
+            {"params": params.model_dump(), "model": model, "match": matching},
             sort_keys=True,
         ).encode()
     )
@@ -273,6 +256,7 @@ def _load_state(
 ) -> StoryState:
     """Everything ``plan_stories`` reads, read before anything is written."""
     ids = [article.id for article in window]
+    chars = settings.clustering.lexical_full_body_chars
     current = (
         dict(
             session.execute(
@@ -291,7 +275,9 @@ def _load_state(
     # Any live story, however old, may be continued; one not seen in the previous window
     # only if the word check tells a follow-up from a look-alike event. Older stories are
     # many (they never expire), so only those close to some cluster are loaded.
-    recent = window_start - timedelta(hours=settings.window_hours)
+    recent = window_start - timedelta(
+        hours=settings.window_hours * (settings.story_recent_windows - 1)
+    )
     in_window = set(current.values())
     candidates: list[tuple[int, FloatArray | None, datetime]] = [
         (row[0], row[1], row[2])
@@ -307,13 +293,17 @@ def _load_state(
         )
     ]
     older = _older_near(
-        session, centroids, recent, in_window, settings.story_match_similarity - 1e-6
+        session,
+        centroids,
+        recent,
+        in_window,
+        settings.story_match_similarity - SIMILARITY_TOLERANCE,
     )
     candidates = sorted([*candidates, *older], key=lambda row: row[0])
     window_members: dict[int, set[int]] = defaultdict(set)
     for article_id, story_id in current.items():
         window_members[story_id].add(article_id)
-    texts = _story_texts(session, [row[0] for row in older])
+    texts = _story_texts(session, [row[0] for row in older], chars)
     known = [
         KnownStory(
             story_id,
@@ -331,10 +321,16 @@ def _load_state(
         current=current,
         known=known,
         older_near_lonely=_older_near_lonely(
-            session, labels, vectors, known, recent, settings.attach_similarity
+            session,
+            labels,
+            vectors,
+            known,
+            recent,
+            settings.attach_similarity,
+            settings.clustering.lexical_full_body_chars,
         ),
         words=WordCheck(
-            window=[_word_text(article.title, article.summary) for article in window],
+            window=[article_text(a.title, a.summary, chars) for a in window],
             clusters={},
             min_similarity=settings.story_match_word_similarity,
         ),
@@ -349,17 +345,20 @@ def _older_near_lonely(
     vectors: FloatArray,
     known: list[KnownStory],
     recent: datetime,
-    attach_similarity: float,
+    attach_similarity: float | None,
+    chars: int,
 ) -> list[KnownStory]:
     """Older live stories near some article no cluster took (noise), with their texts:
     the older stories a lone article may join (``story_plan``)."""
     lonely = np.flatnonzero(labels == NOISE)
-    if lonely.shape[0] == 0 or attach_similarity > 1:
+    if lonely.shape[0] == 0 or attach_similarity is None:
         return []
     unit = normalise(vectors[lonely])
     exclude = {story.id for story in known if story.recent}
-    older = _older_near(session, dict(enumerate(unit)), recent, exclude, attach_similarity - 1e-6)
-    texts = _story_texts(session, [row[0] for row in older])
+    older = _older_near(
+        session, dict(enumerate(unit)), recent, exclude, attach_similarity - SIMILARITY_TOLERANCE
+    )
+    texts = _story_texts(session, [row[0] for row in older], chars)
     return [
         KnownStory(story_id, center, frozenset(), recent=False, text=texts.get(story_id, ""))
         for story_id, center, _ in older
@@ -372,6 +371,7 @@ def _write(
     window: list[WindowArticle],
     current: Mapping[int, int],
     plan: StoryPlan,
+    chars: int,
 ) -> tuple[int, int]:
     """Write the plan: new stories, memberships, story rows, events, keywords; returns
     (created, changed)."""
@@ -427,12 +427,8 @@ def _write(
         ),
         stories,
     )
-    _refresh_keywords(window, target, stories)
+    _refresh_keywords(window, target, stories, chars)
     return len(real), len(touched)
-
-
-def _word_text(title: str, summary: str) -> str:
-    return f"{title}. {summary[:WORD_CHECK_CHARS]}"
 
 
 NEAREST_STORIES = 20
@@ -485,7 +481,7 @@ def _older_near(
             close.update(
                 story_id
                 for story_id, apart in session.execute(nearest)
-                if 1.0 - apart >= min_similarity - 1e-6 and story_id not in exclude
+                if 1.0 - apart >= min_similarity - SIMILARITY_TOLERANCE and story_id not in exclude
             )
         if close:
             found_rows = session.execute(query.where(Story.id.in_(sorted(close))))
@@ -502,7 +498,7 @@ def _older_near(
     return [found[story_id] for story_id in sorted(found)]
 
 
-def _story_texts(session: Session, story_ids: list[int]) -> dict[int, str]:
+def _story_texts(session: Session, story_ids: list[int], chars: int) -> dict[int, str]:
     """Each story's latest ``WORD_CHECK_ARTICLES`` titles and summaries, joined."""
     if not story_ids:
         return {}
@@ -515,7 +511,7 @@ def _story_texts(session: Session, story_ids: list[int]) -> dict[int, str]:
     ).all()
     for story_id, title, summary in rows:
         if len(texts[story_id]) < WORD_CHECK_ARTICLES:
-            texts[story_id].append(_word_text(title or "", summary or ""))
+            texts[story_id].append(article_text(title or "", summary or "", chars))
     return {story_id: " ".join(parts) for story_id, parts in texts.items()}
 
 
@@ -543,14 +539,19 @@ def _event(
 
 
 def _refresh_keywords(
-    window: list[WindowArticle], target: dict[int, int | None], stories: dict[int, Story]
+    window: list[WindowArticle],
+    target: dict[int, int | None],
+    stories: dict[int, Story],
+    chars: int,
 ) -> None:
     """Keywords of the changed stories, against every story of the window (c-TF-IDF)."""
     texts: dict[int, list[str]] = defaultdict(list)
     for article in window:
         story_id = target[article.id]
         if story_id is not None:
-            texts[story_id].append(f"{article.title} {article.title} {article.summary[:600]}")
+            # The headline twice: it names the story; the lead adds what the headline lacks.
+            lead = article_text(article.title, article.summary, chars)
+            texts[story_id].append(f"{article.title} {lead}")
     keywords = story_keywords(texts, top_n=KEYWORDS)
     for story_id, story in stories.items():
         if story_id in keywords and story.status == StoryStatus.ACTIVE:

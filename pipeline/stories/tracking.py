@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
 
+SIMILARITY_TOLERANCE = 1e-6
+"""How far below a threshold a story's similarity may be when the database computes it:
+pgvector's cosine distance is float32 and numpy's is float64, so the same pair can fall a
+rounding error apart. Candidates are fetched this much below the threshold; the pure match
+then decides on numpy's value."""
+
+
 @dataclass(frozen=True)
 class KnownStory:
     """An existing story as the matcher sees it."""
@@ -43,8 +50,9 @@ class WordCheck:
     this week (the topic) count little."""
     clusters: Mapping[int, str]
     """Each cluster's member texts, joined."""
-    min_similarity: float
-    """Least TF-IDF cosine between a cluster's text and the story's text."""
+    min_similarity: float | None
+    """Least TF-IDF cosine between a cluster's text and the story's text; ``None``: no
+    text agrees."""
 
     @cached_property
     def _vectorizer(self) -> TfidfVectorizer | None:
@@ -62,6 +70,11 @@ class WordCheck:
         other = replace(self, clusters=clusters)
         other.__dict__["_vectorizer"] = self._vectorizer
         return other
+
+    def agrees(self, label: int, story_text: str) -> bool:
+        """Whether cluster ``label``'s text and ``story_text`` reach ``min_similarity``."""
+        least = self.min_similarity
+        return least is not None and self.similarity(label, story_text) >= least
 
     def similarity(self, label: int, story_text: str) -> float:
         """TF-IDF cosine of cluster ``label``'s text and ``story_text`` (0 with no known word)."""
@@ -117,11 +130,7 @@ def match_clusters(
             break
         if label in matched or story_id in taken:
             continue
-        if (
-            story_id in older
-            and words is not None
-            and words.similarity(label, older[story_id]) < words.min_similarity
-        ):
+        if story_id in older and words is not None and not words.agrees(label, older[story_id]):
             continue
         matched[label] = story_id
         taken.add(story_id)
@@ -160,11 +169,7 @@ def attach_to_stories(
             if similarity[row, column] < min_similarity:
                 break
             story = usable[int(column)]
-            if (
-                not story.recent
-                and words is not None
-                and words.similarity(row, story.text) < words.min_similarity
-            ):
+            if not story.recent and words is not None and not words.agrees(row, story.text):
                 continue
             found = story.id
             break

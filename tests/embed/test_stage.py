@@ -136,25 +136,6 @@ def test_interrupted_run_resumes_and_converges(engine: Engine, db_url: str) -> N
     assert np.allclose(np.stack([resumed[key] for key in sorted(resumed)]), fresh, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("title", "summary", "chars", "expected"),
-    [
-        (
-            "Quake hits Chile",
-            "Buildings fell. Many hurt.",
-            600,
-            "Quake hits Chile. Buildings fell. Many hurt.",
-        ),
-        ("Quake hits Chile.", "Buildings fell.", 600, "Quake hits Chile. Buildings fell."),
-        ("Quake hits Chile", "Buildings fell. Many hurt.", 9, "Quake hits Chile. Buildings"),
-        ("Quake hits Chile", "", 600, "Quake hits Chile"),
-    ],
-    ids=["title-and-lead", "title-ends-sentence", "lead-cut", "no-body"],
-)
-def test_article_text(title: str, summary: str, chars: int, expected: str) -> None:
-    assert article_text(title, summary, chars) == expected
-
-
 def test_unknown_model_is_one_clear_error() -> None:
     with pytest.raises(ModelError, match="cannot load embedding model '/nonexistent/model'"):
         load_embedder("/nonexistent/model")

@@ -5,9 +5,9 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 from scipy.spatial.distance import pdist  # type: ignore[import-untyped]
 
+from pipeline.settings import ClusteringSettings
 from pipeline.stories.clustering import cluster_vectors
 from pipeline.stories.clustering.labels import NOISE, canonical_labels
-from pipeline.stories.clustering.params import ClusterParams
 from pipeline.stories.clustering.vectors import centroid
 from pipeline.stories.clustering.window import ArticleText
 
@@ -23,11 +23,11 @@ def blobs(sizes: list[int], dim: int = 32, spread: float = 0.05, seed: int = 7) 
     return np.vstack(rows).astype(np.float32)
 
 
-ALGORITHMS = [ClusterParams(), ClusterParams(algorithm="hdbscan")]
+ALGORITHMS = [ClusteringSettings(), ClusteringSettings(cluster_algorithm="hdbscan")]
 
 
 @pytest.mark.parametrize("params", ALGORITHMS, ids=["average", "hdbscan"])
-def test_separate_groups_become_separate_clusters(params: ClusterParams) -> None:
+def test_separate_groups_become_separate_clusters(params: ClusteringSettings) -> None:
     vectors = blobs([5, 4, 3])
     labels = cluster_vectors(vectors, params)
     assert labels.tolist() == [0] * 5 + [1] * 4 + [2] * 3
@@ -35,16 +35,16 @@ def test_separate_groups_become_separate_clusters(params: ClusterParams) -> None
 
 def test_labels_follow_first_member_and_are_deterministic() -> None:
     vectors = blobs([3, 6])[::-1].copy()
-    first = cluster_vectors(vectors, ClusterParams())
+    first = cluster_vectors(vectors, ClusteringSettings())
     assert first.tolist() == [0] * 6 + [1] * 3
-    assert cluster_vectors(vectors, ClusterParams()).tolist() == first.tolist()
+    assert cluster_vectors(vectors, ClusteringSettings()).tolist() == first.tolist()
 
 
 def test_outlier_far_from_every_group_is_noise() -> None:
     rng = np.random.default_rng(1)
     stray = rng.normal(size=(1, 32)).astype(np.float32)
     vectors = np.vstack([blobs([4, 4]), stray])
-    labels = cluster_vectors(vectors, ClusterParams())
+    labels = cluster_vectors(vectors, ClusteringSettings())
     assert labels[-1] == NOISE
     assert set(labels[:-1].tolist()) == {0, 1}
 
@@ -52,17 +52,19 @@ def test_outlier_far_from_every_group_is_noise() -> None:
 @pytest.mark.parametrize("count", [0, 1], ids=["empty", "single"])
 def test_too_few_articles_are_all_noise(count: int) -> None:
     labels = cluster_vectors(
-        blobs([count]) if count else np.zeros((0, 8), np.float32), ClusterParams()
+        blobs([count]) if count else np.zeros((0, 8), np.float32), ClusteringSettings()
     )
     assert labels.tolist() == [NOISE] * count
 
 
 def test_cap_on_spread_drops_far_members() -> None:
     vectors = blobs([6, 6], spread=0.02)
-    loose = ClusterParams(max_cluster_distance=2.0)
+    loose = ClusteringSettings(max_cluster_distance=2.0)
     assert cluster_vectors(vectors, loose).tolist() == [0] * 6 + [1] * 6
-    impossible = ClusterParams(max_cluster_distance=1e-6)
+    impossible = ClusteringSettings(max_cluster_distance=1e-6)
     assert cluster_vectors(vectors, impossible).tolist() == [NOISE] * 12
+    off = ClusteringSettings(max_cluster_distance=None)
+    assert cluster_vectors(vectors, off).tolist() == [0] * 6 + [1] * 6
 
 
 def test_canonical_labels() -> None:
@@ -97,14 +99,14 @@ def look_alike_vectors() -> np.ndarray:
 
 def test_words_tell_look_alike_events_apart() -> None:
     vectors = look_alike_vectors()
-    assert cluster_vectors(vectors, ClusterParams()).tolist() == [0] * 6
-    assert cluster_vectors(vectors, ClusterParams(), SHOOTINGS).tolist() == [0] * 3 + [1] * 3
+    assert cluster_vectors(vectors, ClusteringSettings()).tolist() == [0] * 6
+    assert cluster_vectors(vectors, ClusteringSettings(), SHOOTINGS).tolist() == [0] * 3 + [1] * 3
 
 
 def test_headlines_only_are_clustered_on_vectors_alone() -> None:
     vectors = look_alike_vectors()
     headlines = [ArticleText(text.title, "") for text in SHOOTINGS]
-    assert cluster_vectors(vectors, ClusterParams(), headlines).tolist() == [0] * 6
+    assert cluster_vectors(vectors, ClusteringSettings(), headlines).tolist() == [0] * 6
 
 
 def pair_at(cosine: float) -> np.ndarray:
@@ -117,26 +119,26 @@ def test_headlines_are_cut_looser_than_full_articles() -> None:
     """A headline's embedding is noisier than a headline and its lead: a pair at cosine
     distance 0.63 is one story as two headlines, two stories as two full articles."""
     vectors = pair_at(0.37)
-    params = ClusterParams(lexical_weight=0.0)  # the embedding alone, for both
+    params = ClusteringSettings(lexical_weight=0.0)  # the embedding alone, for both
     headlines = [ArticleText("Ferry sinks off Bali", ""), ArticleText("Bali ferry lost", "")]
     body = "The ferry sank in rough seas near the island on Tuesday night. " * 12
     full = [ArticleText(text.title, body) for text in headlines]
     assert cluster_vectors(vectors, params, headlines).tolist() == [0, 0]
     assert cluster_vectors(vectors, params, full).tolist() == [NOISE, NOISE]
-    same_cut = ClusterParams(lexical_weight=0.0, headline_link_slack=0.0)
+    same_cut = ClusteringSettings(lexical_weight=0.0, headline_link_slack=0.0)
     assert cluster_vectors(vectors, same_cut, headlines).tolist() == [NOISE, NOISE]
 
 
 def test_texts_must_match_vectors() -> None:
     with pytest.raises(ValueError, match="one text per vector"):
-        cluster_vectors(blobs([3]), ClusterParams(), SHOOTINGS)
+        cluster_vectors(blobs([3]), ClusteringSettings(), SHOOTINGS)
 
 
 @pytest.mark.parametrize("cut", [0.3, 0.6, 0.9], ids=["tight", "default", "loose"])
 def test_average_linkage_equals_the_dense_computation(cut: float) -> None:
     """Splitting the window into components first must not change the result."""
     vectors = blobs([8, 5, 7, 3, 6], spread=0.25, seed=11)
-    params = ClusterParams(link_distance=cut, max_cluster_distance=2.0)
+    params = ClusteringSettings(link_distance=cut, max_cluster_distance=2.0)
     dense = fcluster(
         linkage(pdist(vectors.astype(np.float64), "cosine"), method="average"),
         t=cut,
@@ -183,9 +185,9 @@ def test_second_pass_joins_headline_clusters_of_one_story(
     vectors = broad_story_vectors()
     texts = [ArticleText(title, bodies[row // 6]) for row, title in enumerate(titles)]
     assert cluster_vectors(
-        vectors, ClusterParams(headline_merge_similarity=1.01), texts
+        vectors, ClusteringSettings(headline_merge_similarity=None), texts
     ).tolist() == ([0] * 6 + [1] * 6)
-    assert cluster_vectors(vectors, ClusterParams(), texts).tolist() == expected
+    assert cluster_vectors(vectors, ClusteringSettings(), texts).tolist() == expected
 
 
 QUAKE = "The earthquake collapsed houses and rescuers searched the rubble for survivors. "
@@ -218,16 +220,18 @@ def test_a_cluster_of_two_look_alike_events_splits_on_names(
     """Vectors alone join all six (lexical weight 0); the names in the bodies decide."""
     vectors = look_alike_vectors()
     texts = [ArticleText("Earthquake", body) for body in bodies]
-    params = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0)
+    params = ClusteringSettings(lexical_weight=0.0, name_link_similarity=None)
     assert cluster_vectors(vectors, params, texts).tolist() == expected
-    off = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0, event_split_ratio=0.0)
+    off = ClusteringSettings(lexical_weight=0.0, name_link_similarity=None, event_split_ratio=None)
     assert cluster_vectors(vectors, off, texts).tolist() == [0] * 6
 
 
 def test_headline_clusters_are_not_split_on_names() -> None:
     vectors = look_alike_vectors()
     texts = [ArticleText(body[:90], "") for body in CHILE + NEPAL]
-    assert cluster_vectors(vectors, ClusterParams(lexical_weight=0.0), texts).tolist() == [0] * 6
+    assert (
+        cluster_vectors(vectors, ClusteringSettings(lexical_weight=0.0), texts).tolist() == [0] * 6
+    )
 
 
 def test_lead_sentence_titles_with_short_bodies_are_split_on_names() -> None:
@@ -235,8 +239,8 @@ def test_lead_sentence_titles_with_short_bodies_are_split_on_names() -> None:
     and body together have enough names to judge, though the body alone is brief."""
     vectors = look_alike_vectors()
     texts = [ArticleText(body[:200], body[200:350]) for body in CHILE + NEPAL]
-    params = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0)
-    assert all(len(text.body) / params.full_body_chars < 0.5 for text in texts)
+    params = ClusteringSettings(lexical_weight=0.0, name_link_similarity=None)
+    assert all(len(text.body) / params.lexical_full_body_chars < 0.5 for text in texts)
     assert cluster_vectors(vectors, params, texts).tolist() == [0] * 3 + [1] * 3
 
 
@@ -256,9 +260,9 @@ def test_members_that_name_nothing_in_common_leave_the_cluster() -> None:
     were each reported twice and send the two reported once to noise."""
     vectors = look_alike_vectors()
     texts = [ArticleText("Child shoots himself", body) for body in ACCIDENTS]
-    params = ClusterParams(lexical_weight=0.0, name_link_similarity=0.15)
+    params = ClusteringSettings(lexical_weight=0.0, name_link_similarity=0.15)
     assert cluster_vectors(vectors, params, texts).tolist() == [0, 0, 1, 1, NOISE, NOISE]
-    off = ClusterParams(lexical_weight=0.0, name_link_similarity=0.0, event_split_ratio=0.0)
+    off = ClusteringSettings(lexical_weight=0.0, name_link_similarity=None, event_split_ratio=None)
     assert cluster_vectors(vectors, off, texts).tolist() == [0] * 6
 
 
@@ -266,9 +270,9 @@ def test_a_component_too_large_is_cut_into_pieces_that_fit() -> None:
     """Five groups bridged by weak pairs form one component; with room for 10 articles at
     a time the weakest pairs go first: no piece is larger, and no group is torn apart."""
     vectors = blobs([8, 5, 7, 3, 6], spread=0.05, seed=11)
-    bridge = ClusterParams(link_distance=1.05, max_cluster_distance=2.0)  # every pair links
+    bridge = ClusteringSettings(link_distance=1.05, max_cluster_distance=2.0)  # every pair links
     assert cluster_vectors(vectors, bridge).tolist() == [0] * 29
-    guarded = ClusterParams(link_distance=1.05, max_cluster_distance=2.0, max_component=10)
+    guarded = ClusteringSettings(link_distance=1.05, max_cluster_distance=2.0, max_component=10)
     labels = cluster_vectors(vectors, guarded)
     assert np.bincount(labels[labels != NOISE]).max() <= 10
     groups = np.repeat(np.arange(5), [8, 5, 7, 3, 6])
@@ -279,6 +283,8 @@ def test_a_component_too_large_is_cut_into_pieces_that_fit() -> None:
 
 def test_keeping_few_neighbours_still_finds_tight_groups() -> None:
     vectors = blobs([8, 5, 7, 3, 6], spread=0.05, seed=11)
-    expected = cluster_vectors(vectors, ClusterParams())
-    assert cluster_vectors(vectors, ClusterParams(max_neighbours=3)).tolist() == expected.tolist()
+    expected = cluster_vectors(vectors, ClusteringSettings())
+    assert (
+        cluster_vectors(vectors, ClusteringSettings(max_neighbours=3)).tolist() == expected.tolist()
+    )
     assert len(set(expected.tolist())) == 5

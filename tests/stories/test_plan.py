@@ -60,7 +60,7 @@ def test_an_older_story_a_cluster_continued_is_offered_at_its_new_centroid() -> 
 
 
 def test_no_attaching_above_one() -> None:
-    plan = plan_stories(state(attach_similarity=1.01))
+    plan = plan_stories(state(attach_similarity=None))
     assert plan.target[15] is None
 
 

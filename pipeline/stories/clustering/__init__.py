@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.types import FloatArray
+from pipeline.settings import ClusteringSettings
 from pipeline.stories.clustering.clusterers import CLUSTERERS
 from pipeline.stories.clustering.labels import NOISE, Labels, canonical_labels
-from pipeline.stories.clustering.params import ClusterParams
 from pipeline.stories.clustering.passes import PASSES
 from pipeline.stories.clustering.window import ArticleText, Window
 
@@ -30,7 +30,7 @@ __all__ = ["cluster_vectors"]
 
 
 def cluster_vectors(
-    vectors: FloatArray, params: ClusterParams, texts: Sequence[ArticleText] | None = None
+    vectors: FloatArray, params: ClusteringSettings, texts: Sequence[ArticleText] | None = None
 ) -> Labels:
     """Label each row with a cluster number (0, 1, ...) or ``NOISE``: the clusterer, then
     every pass, then canonical numbers. Clusters smaller than ``min_cluster_size`` are noise."""
@@ -38,7 +38,7 @@ def cluster_vectors(
     window = Window(vectors, texts, params)
     if count < params.min_cluster_size or count < 2:
         return np.full(count, NOISE, dtype=np.int64)
-    labels = CLUSTERERS[params.algorithm](window)
+    labels = CLUSTERERS[params.cluster_algorithm](window)
     for refine in PASSES:
         labels = refine(window, labels)
     return canonical_labels(labels)

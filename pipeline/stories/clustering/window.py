@@ -19,7 +19,7 @@ import numpy.typing as npt
 from scipy import sparse  # type: ignore[import-untyped]
 
 from models.types import FloatArray
-from pipeline.stories.clustering.params import ClusterParams
+from pipeline.settings import ClusteringSettings
 from pipeline.stories.clustering.vectors import normalise
 from pipeline.text import article_text
 
@@ -55,7 +55,7 @@ class Window:
     """The window's vectors and texts, and what is derived from them, each computed once."""
 
     def __init__(
-        self, vectors: FloatArray, texts: Sequence[ArticleText] | None, params: ClusterParams
+        self, vectors: FloatArray, texts: Sequence[ArticleText] | None, params: ClusteringSettings
     ) -> None:
         count = vectors.shape[0]
         if texts is not None and len(texts) != count:
@@ -64,14 +64,15 @@ class Window:
         self.count = count
         self.unit: npt.NDArray[np.float64] = normalise(vectors).astype(np.float64)
         self.texts = texts
-        full = max(params.full_body_chars, 1)
+        full = max(params.lexical_full_body_chars, 1)
         read = texts or ()
         self.documents = [article_text(t.title, t.body, params.lexical_chars) for t in read]
         """What is read of each article: its headline and the lead of its body."""
         self.body_share = np.array(
             [min(len(t.body.strip()) / full, 1.0) for t in read], dtype=np.float64
         )
-        """Body length over ``full_body_chars``, at most 1: how much the words may be trusted."""
+        """Body length over ``lexical_full_body_chars``, at most 1: how much the words may
+        be trusted."""
         self.text_share = (
             np.ones(count, dtype=np.float64)
             if texts is None
@@ -80,7 +81,7 @@ class Window:
                 dtype=np.float64,
             )
         )
-        """Title and body length over ``full_body_chars``, at most 1 (1 where the texts are
+        """Title and body length over ``lexical_full_body_chars``, at most 1 (1 where the texts are
         unknown): whether there are names to read, and where a pair is cut. A lead sentence
         given as the title counts (some sources cut the body short)."""
 

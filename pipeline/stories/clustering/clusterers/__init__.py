@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pipeline.settings import ClusterAlgorithm
 from pipeline.stories.clustering.clusterers.density import hdbscan_density
 from pipeline.stories.clustering.clusterers.linkage import average_linkage
 from pipeline.stories.clustering.labels import Labels
-from pipeline.stories.clustering.params import Algorithm
 from pipeline.stories.clustering.window import Window
 
 Clusterer = Callable[[Window], Labels]
 
-CLUSTERERS: dict[Algorithm, Clusterer] = {
+CLUSTERERS: dict[ClusterAlgorithm, Clusterer] = {
     "average": average_linkage,
     "hdbscan": hdbscan_density,
 }

@@ -26,7 +26,8 @@ def split_events(window: Window, labels: Labels) -> Labels:
     enough that each half is a cluster, are tried; halves are tried again.
     """
     params = window.params
-    if not window.has_texts or params.event_split_ratio <= 0:
+    ratio = params.event_split_ratio
+    if not window.has_texts or ratio is None:
         return labels
     smallest = max(params.min_cluster_size, 2)
     out = labels.copy()
@@ -37,7 +38,7 @@ def split_events(window: Window, labels: Labels) -> Labels:
         if members.shape[0] < 2 * smallest or window.is_headlines(members):
             continue
         documents = [window.documents[int(i)] for i in members]
-        halves = _bisect_by_names(documents, params.event_split_ratio, smallest)
+        halves = _bisect_by_names(documents, ratio, smallest)
         if halves is None:
             continue
         out[members[halves]] = next_label

@@ -25,8 +25,8 @@ def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
     result does not depend on the order of pairs.
     """
     params, texts = window.params, window.texts
-    found = clusters(labels)
-    if texts is None or len(found) < 2:
+    found, least = clusters(labels), params.headline_merge_similarity
+    if texts is None or least is None or len(found) < 2:
         return labels
     from scipy.cluster.hierarchy import DisjointSet  # type: ignore[import-untyped]
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -34,7 +34,7 @@ def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
     headline = [label for label in found if window.is_headlines(np.flatnonzero(labels == label))]
     if len(headline) < 2:
         return labels
-    documents = [article_text(t.title, t.body, params.full_body_chars) for t in texts]
+    documents = [article_text(t.title, t.body, params.lexical_full_body_chars) for t in texts]
     try:
         index = TfidfVectorizer(analyzer=names, sublinear_tf=True, dtype=np.float64).fit(documents)
     except ValueError:  # no name in the whole window
@@ -43,7 +43,7 @@ def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
     unit = window.unit
     centres = np.stack([normalise(unit[rows].mean(axis=0, keepdims=True))[0] for rows in members])
     joined = index.transform([" ".join(documents[i] for i in rows) for rows in members])
-    close = (centres @ centres.T >= params.headline_merge_similarity) & (
+    close = (centres @ centres.T >= least) & (
         (joined @ joined.T).toarray() >= params.headline_merge_name_similarity
     )
     groups = DisjointSet(range(len(headline)))

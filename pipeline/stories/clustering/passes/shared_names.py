@@ -25,10 +25,8 @@ def require_shared_names(window: Window, labels: Labels) -> Labels:
     headline names too little to be judged this way.
     """
     params = window.params
-    if params.name_link_similarity <= 0:
-        return labels
-    matrix = window.names
-    if matrix is None:
+    least, matrix = params.name_link_similarity, window.names
+    if least is None or matrix is None:
         return labels
     from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
@@ -38,7 +36,7 @@ def require_shared_names(window: Window, labels: Labels) -> Labels:
         members = np.flatnonzero(labels == label)
         if window.is_headlines(members):
             continue
-        linked = (matrix[members] @ matrix[members].T).toarray() >= params.name_link_similarity
+        linked = (matrix[members] @ matrix[members].T).toarray() >= least
         np.fill_diagonal(linked, False)
         _, part = connected_components(sparse.csr_matrix(linked), directed=False)
         for index, group in enumerate(groups(part)):

@@ -20,7 +20,9 @@ def cap_spread(window: Window, labels: Labels) -> Labels:
     The distance is to the centroid of the *other* members: in a small cluster an outlier
     pulls the plain centroid towards itself and would hide.
     """
-    params, unit = window.params, window.unit
+    params, unit, cap = window.params, window.unit, window.params.max_cluster_distance
+    if cap is None:
+        return labels
     out = labels.copy()
     for label in np.unique(labels[labels != NOISE]):
         members = np.flatnonzero(labels == label)
@@ -29,7 +31,7 @@ def cap_spread(window: Window, labels: Labels) -> Labels:
         norms = np.linalg.norm(others, axis=1)
         norms[norms == 0] = 1.0
         similarity = np.einsum("ij,ij->i", unit[members], others) / norms
-        out[members[1.0 - similarity > params.max_cluster_distance]] = NOISE
+        out[members[1.0 - similarity > cap]] = NOISE
         if np.count_nonzero(out == label) < params.min_cluster_size:
             out[members] = NOISE
     return out
