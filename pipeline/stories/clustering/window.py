@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,9 @@ from models.types import FloatArray
 from pipeline.settings import ClusteringSettings
 from pipeline.stories.clustering.vectors import normalise
 from pipeline.text import article_text
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 _NAME = re.compile(r"\b(?:[A-Z][\w'\-]*|\d[\d,.]*\d|\d)\b")
 """Capitalised words and numbers: names, places, flight numbers, tolls."""
@@ -112,18 +116,27 @@ class Window:
         return Words(sparse.csr_matrix(matrix), self.params.lexical_weight * self.body_share)
 
     @cached_property
-    def names(self) -> sparse.csr_matrix | None:
-        """Unit-length TF-IDF rows of each article's names (IDF from the window, so a name in
-        every article weighs little); None when the window names nothing."""
+    def name_index(self) -> TfidfVectorizer | None:
+        """The window's names index: TF-IDF over each article's names (capitalised words and
+        numbers), IDF from the window, so a name in every article weighs little; None when
+        the window names nothing."""
         if not self.has_texts:
             return None
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         try:
-            vectorizer = TfidfVectorizer(analyzer=names, sublinear_tf=True, dtype=np.float64)
-            return sparse.csr_matrix(vectorizer.fit_transform(self.documents))
+            return TfidfVectorizer(analyzer=names, sublinear_tf=True, dtype=np.float64).fit(
+                self.documents
+            )
         except ValueError:  # no name in the whole window
             return None
+
+    @cached_property
+    def names(self) -> sparse.csr_matrix | None:
+        """Unit-length rows of each article's names in ``name_index``; None when the window
+        names nothing."""
+        index = self.name_index
+        return None if index is None else sparse.csr_matrix(index.transform(self.documents))
 
 
 def names(document: str) -> list[str]:

@@ -12,8 +12,7 @@ import numpy as np
 
 from pipeline.stories.clustering.labels import Labels, clusters
 from pipeline.stories.clustering.vectors import normalise
-from pipeline.stories.clustering.window import Window, names
-from pipeline.text import article_text
+from pipeline.stories.clustering.window import Window
 
 
 def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
@@ -24,21 +23,16 @@ def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
     look-alike events (same topic, other names) would merge. Joined transitively, so the
     result does not depend on the order of pairs.
     """
-    params, texts = window.params, window.texts
+    params, index = window.params, window.name_index
     found, least = clusters(labels), params.headline_merge_similarity
-    if texts is None or least is None or len(found) < 2:
+    if index is None or least is None or len(found) < 2:
         return labels
     from scipy.cluster.hierarchy import DisjointSet  # type: ignore[import-untyped]
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
     headline = [label for label in found if window.is_headlines(np.flatnonzero(labels == label))]
     if len(headline) < 2:
         return labels
-    documents = [article_text(t.title, t.body, params.lexical_full_body_chars) for t in texts]
-    try:
-        index = TfidfVectorizer(analyzer=names, sublinear_tf=True, dtype=np.float64).fit(documents)
-    except ValueError:  # no name in the whole window
-        return labels
+    documents = window.documents
     members = [np.flatnonzero(labels == label) for label in headline]
     unit = window.unit
     centres = np.stack([normalise(unit[rows].mean(axis=0, keepdims=True))[0] for rows in members])
