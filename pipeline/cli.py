@@ -523,7 +523,8 @@ def maintenance(now: str | None, fmt: str, db: str | None) -> None:
 @db_option
 @handle_errors
 def stories(limit: int | None, fmt: str, statuses: tuple[str, ...], db: str | None) -> None:
-    """Print the stories: active first, then dormant; biggest by outlets, then articles."""
+    """Print the stories ranked as the API ranks them: most articles in the last 24 hours,
+    then outlets, articles, last seen. JSON: the items of GET /api/stories."""
     ctx = Context(db)
     _print_stories(ctx.ready_engine(), limit, fmt, statuses)
 
@@ -531,28 +532,33 @@ def stories(limit: int | None, fmt: str, statuses: tuple[str, ...], db: str | No
 def _print_stories(
     engine: Engine, limit: int | None, fmt: str, statuses: tuple[str, ...] = ()
 ) -> None:
-    from pipeline.serve.queries import DEFAULT_STATUSES, current_stories
+    from pipeline.serve import queries
+    from pipeline.serve.schema import Summary
     from pipeline.stories.status import StoryStatus
 
-    wanted = tuple(StoryStatus(status) for status in statuses) or DEFAULT_STATUSES
+    wanted = tuple(StoryStatus(status) for status in statuses) or queries.DEFAULT_STATUSES
     with session_scope(engine) as session:
-        views = current_stories(session, limit, wanted)
+        now = queries.pipeline_clock(session).at(datetime.now(UTC))
+        page = queries.list_stories(session, queries.StoryQuery(statuses=wanted, limit=limit), now)
+    summaries = [Summary.model_validate(item) for item in page.items]
     if fmt == "json":
-        click.echo(json.dumps([view.as_json() for view in views], indent=2, ensure_ascii=False))
+        listed = [summary.model_dump(mode="json") for summary in summaries]
+        click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
         return
     from tabulate import tabulate
 
     rows: list[list[Any]] = [
         [
-            view.id,
-            _shorten(view.title, 72),
-            view.status,
-            view.article_count,
-            view.source_count,
-            view.first_seen.strftime("%Y-%m-%d %H:%M"),
-            view.last_seen.strftime("%Y-%m-%d %H:%M"),
+            summary.id,
+            _shorten(summary.title, 72),
+            summary.status,
+            summary.articles,
+            summary.outlets,
+            summary.articles_last_24h,
+            summary.first_seen.strftime("%Y-%m-%d %H:%M"),
+            summary.last_seen.strftime("%Y-%m-%d %H:%M"),
         ]
-        for view in views
+        for summary in summaries
     ]
     headers = [
         "id",
@@ -560,6 +566,7 @@ def _print_stories(
         "status",
         "articles",
         "outlets",
+        "last 24 h",
         "first seen (UTC)",
         "last seen (UTC)",
     ]

@@ -124,15 +124,28 @@ def test_each_stage_command(db_url: str, feeds_file: Path) -> None:
     stories = json.loads(ok("stories", "--format", "json", "--db", db_url).stdout)
     quake = [s for s in stories if "Iquique" in s["title"] or "Chile" in s["title"]]
     assert len(quake) == 1
-    assert (quake[0]["article_count"], quake[0]["source_count"]) == (3, 3)
+    assert (quake[0]["articles"], quake[0]["outlets"]) == (3, 3)
+    # the API's summary (pipeline.serve.schema.Summary); the old names are gone
+    assert list(quake[0]) == [
+        "id",
+        "title",
+        "keywords",
+        "status",
+        "articles",
+        "outlets",
+        "first_seen",
+        "last_seen",
+        "articles_last_24h",
+    ]
     table = ok("stories", "--db", db_url).stdout
     assert quake[0]["title"][:40] in table
+    assert "last 24 h" in table.splitlines()[0]
 
 
 def test_run_does_everything(db_url: str, feeds_file: Path) -> None:
     ok("run", "--feeds", str(feeds_file), "--now", NOW.isoformat(), "--db", db_url)
     stories = json.loads(ok("stories", "--format", "json", "--db", db_url).stdout)
-    assert [s["source_count"] for s in stories] == [3]
+    assert [s["outlets"] for s in stories] == [3]
 
 
 def test_database_url_from_the_environment(db_url: str, feeds_file: Path) -> None:
@@ -358,7 +371,7 @@ def test_an_unexpected_error_is_one_line_naming_its_saved_traceback(
 
     db = f"sqlite:///{tmp_path / 'ok.db'}"
     ok("init", "--db", db)
-    monkeypatch.setattr(pipeline.serve.queries, "current_stories", broken)
+    monkeypatch.setattr(pipeline.serve.queries, "list_stories", broken)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     line = one_sentence(invoke("stories", "--db", db), status=2)
     assert line.startswith(
@@ -388,7 +401,7 @@ def test_ctrl_c_is_one_sentence_and_exit_130(
 
     db = f"sqlite:///{tmp_path / 'ok.db'}"
     ok("init", "--db", db)
-    monkeypatch.setattr(pipeline.serve.queries, "current_stories", interrupted)
+    monkeypatch.setattr(pipeline.serve.queries, "list_stories", interrupted)
     assert "interrupted" in one_sentence(invoke("stories", "--db", db), status=130)
 
 

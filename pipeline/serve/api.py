@@ -1,8 +1,10 @@
-"""The read-only HTTP API (FastAPI): stories, one story, health, and the dashboard page.
+"""The read-only HTTP API (FastAPI): stories, one story, its related stories, the trending
+stories, health, and the dashboard page.
 
 A thin layer over ``pipeline.serve.queries``: it parses and validates parameters, opens one
-session per request and shapes the answers; the queries live with the rest of the story
-reading code. Run it with ``storyline serve``.
+session per request and shapes the answers into ``pipeline.serve.schema``'s models (the same
+that ``storyline stories --format json`` prints); the queries live with the rest of the
+story reading code. Run it with ``storyline serve``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -30,6 +31,23 @@ from sqlalchemy.orm import Session
 from pipeline.db import display_url, make_engine, session_scope
 from pipeline.errors import first_line
 from pipeline.serve import queries
+from pipeline.serve.schema import (
+    ArticleOut,
+    ArticlePage,
+    EventOut,
+    Health,
+    HourOut,
+    Problem,
+    RelatedList,
+    RelatedStory,
+    SourceOut,
+    StoryList,
+    StoryOut,
+    StoryRef,
+    Summary,
+    TrendingList,
+    TrendingStory,
+)
 from pipeline.settings import Settings
 from pipeline.stories.status import StoryStatus
 
@@ -40,92 +58,6 @@ StatusParam = Literal["active", "dormant", "merged", "dissolved"]
 """``StoryStatus`` as the ``status`` parameter takes it: its strings rather than the
 enum, so the OpenAPI schema lists them inline (an enum would become a ``$ref``) and a wrong
 one is still a ``literal_error``. ``tests/serve/test_api.py`` checks that the two agree."""
-
-
-class Summary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    title: str
-    keywords: list[str]
-    status: str
-    articles: int
-    outlets: int
-    first_seen: datetime
-    last_seen: datetime
-    articles_last_24h: int
-
-
-class StoryList(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    updated_at: datetime | None
-    """When the newest successful cluster run finished."""
-    items: list[Summary]
-
-
-class ArticleOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    title: str
-    url: str | None
-    outlet: str
-    published_at: datetime
-    duplicate_of: int | None
-
-
-class OutletOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    outlet: str
-    articles: int
-    first_article_at: datetime
-
-
-class HourOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    hour: datetime
-    articles: int
-    outlets: int
-
-
-class EventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    at: datetime
-    kind: str
-    other_story_id: int | None
-
-
-class StoryOut(BaseModel):
-    id: int
-    title: str
-    keywords: list[str]
-    status: str
-    articles: list[ArticleOut]
-    """Newest first."""
-    outlets: list[OutletOut]
-    """The first to publish first."""
-    first_seen: datetime
-    last_seen: datetime
-    articles_last_24h: int
-    merged_into_id: int | None
-    timeline: list[HourOut]
-    history: list[EventOut]
-
-
-class Health(BaseModel):
-    status: str
-    database: str
-    stories: int
-    last_run_at: datetime | None
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -139,6 +71,20 @@ UNREADABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": Problem, "description": "The stories database cannot be read."}
 }
 """Every route that reads the database answers 503 when it cannot (``_add_error_handlers``)."""
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No story has this id."},
+    **UNREADABLE,
+}
+
+
+def _known_id(story_id: int) -> None:
+    """A 404 for an id no row can have, without asking the database (which would overflow)."""
+    if not 1 <= story_id <= MAX_ID:
+        raise _not_found(story_id)
+
+
+def _not_found(story_id: int) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"story {story_id} not found")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -227,33 +173,107 @@ def create_app(settings: Settings) -> FastAPI:
             items=[Summary.model_validate(item) for item in page.items],
         )
 
-    @app.get(
-        "/api/stories/{story_id}",
-        response_model=StoryOut,
-        responses={404: {"model": Problem, "description": "No story has this id."}, **UNREADABLE},
-    )
-    def get_story(story_id: int, db: SessionDep) -> StoryOut:
-        """One story with its articles, outlets, hourly timeline and lineage."""
-        if not 1 <= story_id <= MAX_ID:  # no row can have it: answer without asking
-            raise HTTPException(status_code=404, detail=f"story {story_id} not found")
+    @app.get("/api/stories/{story_id}", response_model=StoryOut, responses=NOT_FOUND)
+    def get_story(
+        story_id: int,
+        db: SessionDep,
+        article_limit: Annotated[
+            int, Query(ge=1, le=500, description="Articles in the page (newest first).")
+        ] = 50,
+        article_offset: Annotated[
+            int, Query(ge=0, le=MAX_OFFSET, description="Articles skipped before the page.")
+        ] = 0,
+    ) -> StoryOut:
+        """One story with a page of its articles, its outlets, hourly timeline and lineage."""
+        _known_id(story_id)
         clock = queries.pipeline_clock(db)
-        detail = queries.story_detail(db, story_id, clock.at(datetime.now(UTC)))
+        detail = queries.story_detail(
+            db, story_id, clock.at(datetime.now(UTC)), article_limit, article_offset
+        )
         if detail is None:
-            raise HTTPException(status_code=404, detail=f"story {story_id} not found")
+            raise _not_found(story_id)
         s = detail.summary
         return StoryOut(
-            id=s.id,
-            title=s.title,
-            keywords=s.keywords,
-            status=s.status,
-            articles=[ArticleOut.model_validate(a) for a in detail.articles],
-            outlets=[OutletOut.model_validate(o) for o in detail.outlets],
-            first_seen=s.first_seen,
-            last_seen=s.last_seen,
-            articles_last_24h=s.articles_last_24h,
+            **Summary.model_validate(s).model_dump(),
             merged_into_id=s.merged_into_id,
+            merged_from=[StoryRef.model_validate(r) for r in detail.merged_from],
+            split_from=[StoryRef.model_validate(r) for r in detail.split_from],
+            split_into=[StoryRef.model_validate(r) for r in detail.split_into],
+            article_page=ArticlePage(
+                total=detail.article_total,
+                limit=article_limit,
+                offset=article_offset,
+                items=[ArticleOut.model_validate(a) for a in detail.articles],
+            ),
+            sources=[SourceOut.model_validate(o) for o in detail.outlets],
             timeline=[HourOut.model_validate(h) for h in detail.timeline],
             history=[EventOut.model_validate(e) for e in detail.history],
+        )
+
+    @app.get("/api/stories/{story_id}/related", response_model=RelatedList, responses=NOT_FOUND)
+    def related(
+        story_id: int,
+        db: SessionDep,
+        status: Annotated[
+            list[StatusParam] | None,
+            Query(description="Repeat for several; default: active and dormant."),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> RelatedList:
+        """The stories whose centroids are nearest (cosine) to this one's, nearest first."""
+        _known_id(story_id)
+        statuses = tuple(map(StoryStatus, dict.fromkeys(status or ())))
+        clock = queries.pipeline_clock(db)
+        found = queries.related_stories(
+            db,
+            story_id,
+            clock.at(datetime.now(UTC)),
+            limit,
+            statuses or queries.DEFAULT_STATUSES,
+        )
+        if found is None:
+            raise _not_found(story_id)
+        return RelatedList(
+            story_id=story_id,
+            items=[
+                RelatedStory(
+                    **Summary.model_validate(r.summary).model_dump(),
+                    similarity=round(r.similarity, 4),
+                )
+                for r in found
+            ],
+        )
+
+    @app.get("/api/trending", response_model=TrendingList, responses=UNREADABLE)
+    def trending(
+        db: SessionDep,
+        hours: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=48,
+                description="Recent hours, up to the pipeline's clock, compared with the 48 "
+                "hours before them.",
+            ),
+        ] = 6,
+        limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    ) -> TrendingList:
+        """Active stories growing fastest against their own earlier pace."""
+        at = queries.pipeline_clock(db).at(datetime.now(UTC))
+        return TrendingList(
+            at=at,
+            hours=hours,
+            items=[
+                TrendingStory(
+                    **Summary.model_validate(t.summary).model_dump(),
+                    rank=t.rank,
+                    recent_articles=t.recent_articles,
+                    earlier_articles=t.earlier_articles,
+                    earlier_rate=t.earlier_rate,
+                    growth=t.growth,
+                )
+                for t in queries.trending_stories(db, at, hours, limit)
+            ],
         )
 
     @app.get("/", include_in_schema=False)

@@ -1,19 +1,25 @@
-"""Reading stories back: the current stories with their articles, for the CLI, and the
-filtered, paged summaries and per-story details the HTTP API serves."""
+"""Reading stories back: the filtered, ranked, paged summaries that ``storyline stories`` and
+the HTTP API both list, one story's details, its nearest stories by centroid, the trending
+stories; and every current story with its articles, for checks."""
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, case, cast, exists, func, select
+import numpy as np
+from sqlalchemy import ColumnElement, Float, Select, String, case, cast, exists, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
+from pipeline.stories.history import EventKind
 from pipeline.stories.status import RunStatus, StoryStatus
 
 StoryOrder = Literal["rank", "recent", "size"]
@@ -30,16 +36,6 @@ class StoryArticleView:
     published: datetime
     duplicate_of: int | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "url": self.url,
-            "outlet": self.outlet,
-            "published": self.published.isoformat(),
-            "duplicate_of": self.duplicate_of,
-        }
-
 
 @dataclass(frozen=True)
 class StoryView:
@@ -54,29 +50,15 @@ class StoryView:
     last_seen: datetime
     articles: list[StoryArticleView]
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "status": self.status,
-            "keywords": self.keywords,
-            "article_count": self.article_count,
-            "source_count": self.source_count,
-            "original_count": self.original_count,
-            "outlets": sorted({article.outlet for article in self.articles}),
-            "first_seen": self.first_seen.isoformat(),
-            "last_seen": self.last_seen.isoformat(),
-            "articles": [article.as_json() for article in self.articles],
-        }
-
 
 def current_stories(
     session: Session,
     limit: int | None = None,
     statuses: tuple[StoryStatus, ...] = DEFAULT_STATUSES,
 ) -> list[StoryView]:
-    """Stories of ``statuses`` (active and dormant by default), active first, then biggest
-    by distinct outlets then articles, newest first on ties."""
+    """Stories of ``statuses`` (active and dormant by default), each with all its articles
+    (oldest first): for checks that follow every article to its story. What users see is
+    ``list_stories``, ranked as the API ranks."""
     query = (
         select(Story)
         .where(Story.status.in_(statuses))
@@ -143,7 +125,8 @@ class StoryQuery:
     text: str | None = None
     """Case-insensitive substring of the title or of one keyword."""
     order: StoryOrder = "rank"
-    limit: int = 20
+    limit: int | None = 20
+    """None: every story that matches (the command line's default)."""
     offset: int = 0
 
 
@@ -199,14 +182,41 @@ class EventRow:
 
 
 @dataclass(frozen=True)
+class StoryRef:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
 class StoryDetail:
     summary: StorySummary
     articles: list[ArticleRow] = field(default_factory=list)
-    """Newest first."""
+    """One page of them, newest first."""
+    article_total: int = 0
+    """All of the story's articles, not only the page's."""
     outlets: list[OutletRow] = field(default_factory=list)
     """The first to publish first."""
     timeline: list[HourRow] = field(default_factory=list)
     history: list[EventRow] = field(default_factory=list)
+    merged_from: list[StoryRef] = field(default_factory=list)
+    split_from: list[StoryRef] = field(default_factory=list)
+    split_into: list[StoryRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Related:
+    summary: StorySummary
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Trending:
+    summary: StorySummary
+    rank: int
+    recent_articles: int
+    earlier_articles: int
+    earlier_rate: float
+    growth: float
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,7 @@ def list_stories(session: Session, query: StoryQuery, now: datetime) -> StoryPag
     """One page of story summaries and how many match; "last 24 h" ends at ``now``."""
     conditions = _conditions(session, query)
     total = session.scalar(select(func.count()).select_from(Story).where(*conditions)) or 0
-    statement = _summaries(now).where(*conditions).limit(query.limit).offset(query.offset)
+    statement = _summaries(now).where(*conditions).limit(query.limit).offset(query.offset or None)
     recent = statement.selected_columns.articles_last_24h
     orders: dict[str, list[Any]] = {
         "rank": [
@@ -256,37 +266,46 @@ def list_stories(session: Session, query: StoryQuery, now: datetime) -> StoryPag
     return StoryPage(total=total, items=[_summary(row) for row in rows])
 
 
-def story_detail(session: Session, story_id: int, now: datetime) -> StoryDetail | None:
-    """One story with its articles, outlets, hourly timeline and lineage; None if unknown."""
+def story_detail(
+    session: Session,
+    story_id: int,
+    now: datetime,
+    article_limit: int | None = None,
+    article_offset: int = 0,
+) -> StoryDetail | None:
+    """One story with a page of its articles (all by default), every outlet, its hourly
+    timeline and its lineage; None if unknown."""
     row = session.execute(_summaries(now).where(Story.id == story_id)).first()
     if row is None:
         return None
-    articles = [
-        ArticleRow(*r)
-        for r in session.execute(
-            select(
-                Article.id,
-                Article.title,
-                Article.url,
-                Feed.outlet,
-                Article.published_at,
-                Article.duplicate_of_id,
-            )
-            .join(StoryArticle, StoryArticle.article_id == Article.id)
-            .join(Feed, Feed.id == Article.feed_id)
-            .where(StoryArticle.story_id == story_id)
-            .order_by(Article.published_at.desc(), Article.id.desc())
+    members = (
+        select(
+            Article.id,
+            Article.title,
+            Article.url,
+            Feed.outlet,
+            Article.published_at,
+            Article.duplicate_of_id,
+        )
+        .join(StoryArticle, StoryArticle.article_id == Article.id)
+        .join(Feed, Feed.id == Article.feed_id)
+        .where(StoryArticle.story_id == story_id)
+    )
+    page = (
+        members.order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(article_limit)
+        .offset(article_offset or None)
+    )
+    articles = [ArticleRow(*r) for r in session.execute(page)]
+    sources = members.subquery("members")
+    outlets = [
+        OutletRow(outlet, int(count), first)
+        for outlet, count, first in session.execute(
+            select(sources.c.outlet, func.count(), func.min(sources.c.published_at))
+            .group_by(sources.c.outlet)
+            .order_by(func.min(sources.c.published_at), sources.c.outlet)
         )
     ]
-    first: dict[str, datetime] = {}
-    counts: dict[str, int] = defaultdict(int)
-    for article in articles:  # newest first: the last one seen is the outlet's first
-        first[article.outlet] = article.published_at
-        counts[article.outlet] += 1
-    outlets = sorted(
-        (OutletRow(name, counts[name], at) for name, at in first.items()),
-        key=lambda o: (o.first_article_at, o.outlet),
-    )
     timeline = [
         HourRow(*r)
         for r in session.execute(
@@ -303,7 +322,176 @@ def story_detail(session: Session, story_id: int, now: datetime) -> StoryDetail 
             .order_by(StoryEvent.at, StoryEvent.id)
         )
     ]
-    return StoryDetail(_summary(row), articles, outlets, timeline, history)
+    return StoryDetail(
+        summary=_summary(row),
+        articles=articles,
+        article_total=sum(outlet.articles for outlet in outlets),
+        outlets=outlets,
+        timeline=timeline,
+        history=history,
+        merged_from=_refs(session, Story.merged_into_id == story_id),
+        split_from=_refs(
+            session,
+            exists()
+            .where(StoryEvent.story_id == story_id)
+            .where(StoryEvent.kind == EventKind.SPLIT)
+            .where(StoryEvent.other_story_id == Story.id),
+        ),
+        split_into=_refs(
+            session,
+            exists()
+            .where(StoryEvent.story_id == Story.id)
+            .where(StoryEvent.kind == EventKind.SPLIT)
+            .where(StoryEvent.other_story_id == story_id),
+        ),
+    )
+
+
+def _refs(session: Session, condition: ColumnElement[bool]) -> list[StoryRef]:
+    """The stories meeting ``condition``, by id."""
+    rows = session.execute(select(Story.id, Story.title).where(condition).order_by(Story.id))
+    return [StoryRef(story_id, title) for story_id, title in rows]
+
+
+HNSW_EF_SEARCH = 100
+"""Candidates pgvector's HNSW search keeps (``hnsw.ef_search``; its default is 40)."""
+SCAN_BATCH = 5000
+"""Centroids compared at once on SQLite: memory stays bounded (5,000 of 384 float32 is 7 MB)."""
+
+
+def related_stories(
+    session: Session,
+    story_id: int,
+    now: datetime,
+    limit: int,
+    statuses: tuple[StoryStatus, ...] = DEFAULT_STATUSES,
+) -> list[Related] | None:
+    """The ``limit`` stories of ``statuses`` whose centroids are nearest (cosine) to this
+    story's, nearest first, without itself; None if the story is unknown, and none when it
+    has no centroid.
+
+    PostgreSQL asks the HNSW index on ``stories.centroid`` (migration 0005) with pgvector's
+    ``<=>``, in iterative strict-order scans so that the status filter still fills the page;
+    SQLite scans the centroids in batches of ``SCAN_BATCH`` with numpy.
+    """
+    found = session.execute(select(Story.centroid).where(Story.id == story_id)).first()
+    if found is None:
+        return None
+    target = found[0]
+    if target is None:
+        return []
+    conditions = (Story.status.in_(statuses), Story.id != story_id, Story.centroid.is_not(None))
+    nearest: list[tuple[int, float]]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, limit)}"))
+        session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
+        distance = Story.centroid.op("<=>", return_type=Float)(target)
+        rows = session.execute(
+            select(Story.id, distance).where(*conditions).order_by(distance, Story.id).limit(limit)
+        )
+        nearest = [(found_id, 1.0 - float(apart)) for found_id, apart in rows]
+    else:
+        nearest = _scan_nearest(session, target, conditions, limit)
+    if not nearest:
+        return []
+    summaries = {
+        summary.id: summary
+        for summary in map(
+            _summary,
+            session.execute(_summaries(now).where(Story.id.in_([i for i, _ in nearest]))),
+        )
+    }
+    return [Related(summaries[i], similarity) for i, similarity in nearest if i in summaries]
+
+
+def _scan_nearest(
+    session: Session,
+    target: np.ndarray,
+    conditions: tuple[ColumnElement[bool], ...],
+    limit: int,
+) -> list[tuple[int, float]]:
+    """The ``limit`` most cosine-similar centroids, scanned in batches: (id, similarity)."""
+    wanted = target.astype(np.float64)
+    wanted /= np.linalg.norm(wanted) or 1.0
+    best: list[tuple[float, int]] = []  # a min-heap of (similarity, -id): the worst on top
+    query = select(Story.id, Story.centroid).where(*conditions)
+    for batch in session.execute(query.execution_options(yield_per=SCAN_BATCH)).partitions():
+        centroids = np.stack([np.asarray(row[1]) for row in batch]).astype(np.float64)
+        norms = np.linalg.norm(centroids, axis=1)
+        similarities = centroids @ wanted / np.where(norms == 0, 1.0, norms)
+        for row, similarity in zip(batch, similarities.tolist(), strict=True):
+            entry = (similarity, -row[0])
+            if len(best) < limit:
+                heapq.heappush(best, entry)
+            elif entry > best[0]:
+                heapq.heapreplace(best, entry)
+    return [(-negative, similarity) for similarity, negative in sorted(best, reverse=True)]
+
+
+TRENDING_EARLIER = timedelta(hours=48)
+"""The earlier stretch a story's recent hours are compared with (the ``trending_stories``
+view's ``articles_previous_48h``)."""
+
+
+def trending_stories(
+    session: Session, now: datetime, hours: int = 6, limit: int | None = None
+) -> list[Trending]:
+    """Active stories with articles in the last ``hours`` up to ``now``, by growth against
+    their own pace in the 48 hours before: (recent + 1) / (earlier * hours / 48 + 1).
+
+    The ``trending_stories`` view (migration 0006, PostgreSQL only) at 6 hours, computed here
+    for both backends from ``story_hours``: the same hours, sums, formula (in exact
+    fractions, rounded half up to two decimals as its ``numeric``) and order (growth, then
+    recent articles, then id)."""
+    recent_start = now - timedelta(hours=hours)
+    hour = StoryHour.hour
+    counts = (
+        select(
+            StoryHour.story_id,
+            func.sum(case((hour > recent_start, StoryHour.article_count), else_=0)),
+            func.sum(case((hour <= recent_start, StoryHour.article_count), else_=0)),
+        )
+        .join(Story, Story.id == StoryHour.story_id)
+        .where(hour > recent_start - TRENDING_EARLIER, hour <= now)
+        .where(Story.status == StoryStatus.ACTIVE)
+        .group_by(StoryHour.story_id)
+    )
+    scored: list[tuple[Fraction, int, int, int]] = []
+    periods = Fraction(int(TRENDING_EARLIER.total_seconds()), hours * 3600)
+    for story_id, recent, earlier in session.execute(counts):
+        recent, earlier = int(recent or 0), int(earlier or 0)
+        if recent > 0:
+            growth = (recent + 1) / (Fraction(earlier) / periods + 1)
+            scored.append((growth, recent, earlier, story_id))
+    scored.sort(key=lambda s: (-s[0], -s[1], s[3]))
+    if limit is not None:
+        scored = scored[:limit]
+    if not scored:
+        return []
+    summaries = {
+        summary.id: summary
+        for summary in map(
+            _summary,
+            session.execute(_summaries(now).where(Story.id.in_([s[3] for s in scored]))),
+        )
+    }
+    return [
+        Trending(
+            summary=summaries[story_id],
+            rank=rank,
+            recent_articles=recent,
+            earlier_articles=earlier,
+            earlier_rate=round(float(earlier / periods), 4),
+            growth=float(_two_decimals(growth)),
+        )
+        for rank, (growth, recent, earlier, story_id) in enumerate(scored, start=1)
+    ]
+
+
+def _two_decimals(value: Fraction) -> Decimal:
+    """PostgreSQL's ``round(numeric, 2)``: half away from zero."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _summaries(now: datetime) -> Select[*tuple[Any, ...]]:

@@ -3,6 +3,7 @@ factories, and once through the real `storyline serve` over a socket."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -224,10 +225,13 @@ def test_one_story(demo: TestClient, demo_engine: Engine) -> None:
         title, count, sources = row.title, row.article_count, row.source_count
     assert story["title"] == title
     assert story["merged_into_id"] is None
-    assert len(story["articles"]) == count
-    published = [a["published_at"] for a in story["articles"]]
+    assert (story["articles"], story["outlets"]) == (count, sources)
+    page = story["article_page"]
+    assert (page["total"], page["limit"], page["offset"]) == (count, 50, 0)
+    assert len(page["items"]) == count
+    published = [a["published_at"] for a in page["items"]]
     assert published == sorted(published, reverse=True)
-    assert set(story["articles"][0]) == {
+    assert set(page["items"][0]) == {
         "id",
         "title",
         "url",
@@ -235,7 +239,7 @@ def test_one_story(demo: TestClient, demo_engine: Engine) -> None:
         "published_at",
         "duplicate_of",
     }
-    outlets = story["outlets"]
+    outlets = story["sources"]
     assert len(outlets) == sources
     assert sum(o["articles"] for o in outlets) == count
     firsts = [o["first_article_at"] for o in outlets]
@@ -246,6 +250,21 @@ def test_one_story(demo: TestClient, demo_engine: Engine) -> None:
     assert sum(h["articles"] for h in timeline) == sum(h.article_count for h in hours)
     assert story["history"][0]["kind"] == "created"
     assert len(story["history"]) == len(events)
+
+
+def test_the_cli_prints_what_the_api_serves(demo: TestClient, demo_url: str) -> None:
+    """One schema: `storyline stories --format json` is the items of GET /api/stories, with
+    the same keys, values and order, so the two cannot drift apart."""
+    result = CliRunner().invoke(cli, ["stories", "--format", "json", "--db", demo_url])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    served = get(demo, "/api/stories", limit=200)["items"]
+    assert printed == served
+    assert [list(story) for story in printed] == [list(story) for story in served]
+    limited = CliRunner().invoke(
+        cli, ["stories", "--format", "json", "--limit", "2", "--db", demo_url]
+    )
+    assert json.loads(limited.stdout) == served[:2]
 
 
 def test_unknown_story_is_404(demo: TestClient) -> None:
@@ -330,7 +349,13 @@ def test_bad_parameters_are_422_with_a_message(
 
 def test_openapi_lists_the_paths(demo: TestClient) -> None:
     schema = get(demo, "/openapi.json")
-    assert {"/api/health", "/api/stories", "/api/stories/{story_id}"} <= set(schema["paths"])
+    assert {
+        "/api/health",
+        "/api/stories",
+        "/api/stories/{story_id}",
+        "/api/stories/{story_id}/related",
+        "/api/trending",
+    } <= set(schema["paths"])
     parameters = {p["name"] for p in schema["paths"]["/api/stories"]["get"]["parameters"]}
     assert parameters == {"status", "since", "until", "outlet", "q", "limit", "offset", "order"}
 

@@ -194,17 +194,17 @@ def test_a_click_opens_the_story_with_its_chart_outlets_and_articles(
         for i in range(bars.count())
     ]
     assert drawn == [(point["hour"], point["articles"]) for point in story["timeline"]]
-    assert sum(count for _, count in drawn) == len(story["articles"])
+    assert sum(count for _, count in drawn) == story["articles"]
     expect(page.locator("#story-chart svg .axis.x text").first).to_be_visible()
 
     outlets = page.locator("#story-outlets li .outlet")
-    expect(outlets).to_have_text([outlet["outlet"] for outlet in story["outlets"]])
+    expect(outlets).to_have_text([outlet["outlet"] for outlet in story["sources"]])
     expect(page.locator("#story-outlets li").first).to_contain_text("broke it")
 
     links = page.locator("#story-articles li a")
-    expect(links).to_have_text([article["title"] for article in story["articles"]])
+    expect(links).to_have_text([article["title"] for article in story["article_page"]["items"]])
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
-    assert hrefs == [article["url"] for article in story["articles"]]
+    assert hrefs == [article["url"] for article in story["article_page"]["items"]]
     assert links.first.get_attribute("target") == "_blank"
     screenshot(page, "dashboard-story")
 

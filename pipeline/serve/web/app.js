@@ -225,7 +225,7 @@
 
     const meta = clear($("story-meta"));
     append(meta, [
-      `${plural(story.articles.length, "article")} from ${plural(story.outlets.length, "outlet")}, `,
+      `${plural(story.articles, "article")} from ${plural(story.outlets, "outlet")}, `,
       timeEl(story.first_seen), " – ", timeEl(story.last_seen),
       ` · ${story.articles_last_24h} in the last 24 hours · ${story.status}`,
     ]);
@@ -239,13 +239,13 @@
 
     append(clear($("story-keywords")), story.keywords.map((word) => el("li", null, word)));
 
-    append(clear($("story-outlets")), story.outlets.map((outlet, index) => el("li", null,
+    append(clear($("story-outlets")), story.sources.map((outlet, index) => el("li", null,
       el("span", { class: "outlet" }, outlet.outlet),
       index === 0 ? el("span", { class: "badge first" }, "broke it") : null,
       el("span", { class: "detail" }, ` ${plural(outlet.articles, "article")}, first `,
         timeEl(outlet.first_article_at)))));
 
-    append(clear($("story-articles")), story.articles.map((article) => {
+    append(clear($("story-articles")), story.article_page.items.map((article) => {
       const href = article.url ? safeUrl(article.url) : null;
       const title = href
         ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, article.title)

@@ -1,0 +1,156 @@
+"""The stories as JSON: one set of models for the HTTP API and ``storyline stories --format
+json``, so the two say the same things under the same names.
+
+The names follow the analysts' SQL views (``sql/README.md``): a plural noun that counts is a
+number (``articles``, ``outlets``, as in ``story_summary``), and a list is named for what it
+holds (``article_page``, ``sources`` as in ``story_sources``). Pydantic only: the command
+line uses these without importing FastAPI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Summary(BaseModel):
+    """One story in a list: the CLI's ``stories --format json`` and ``GET /api/stories``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    keywords: list[str]
+    status: str
+    articles: int
+    """How many articles the story holds."""
+    outlets: int
+    """How many distinct outlets they come from."""
+    first_seen: datetime
+    last_seen: datetime
+    articles_last_24h: int
+    """Articles published in the 24 hours up to the pipeline's clock: the ranking's key."""
+
+
+class StoryList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    updated_at: datetime | None
+    """When the newest successful cluster run finished."""
+    items: list[Summary]
+
+
+class ArticleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    url: str | None
+    outlet: str
+    published_at: datetime
+    duplicate_of: int | None
+
+
+class ArticlePage(BaseModel):
+    """One page of a story's articles, newest first; ``total`` counts them all."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[ArticleOut]
+
+
+class SourceOut(BaseModel):
+    """One outlet's part in a story (the ``story_sources`` view)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    outlet: str
+    articles: int
+    first_article_at: datetime
+
+
+class HourOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    hour: datetime
+    articles: int
+    outlets: int
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    other_story_id: int | None
+
+
+class StoryRef(BaseModel):
+    """Another story named by a story's lineage."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+
+
+class StoryOut(Summary):
+    """One story (``GET /api/stories/{id}``): its summary, then what it is made of."""
+
+    merged_into_id: int | None
+    merged_from: list[StoryRef]
+    """Stories merged into this one."""
+    split_from: list[StoryRef]
+    """The story this one split from (its ``split`` events)."""
+    split_into: list[StoryRef]
+    """Stories that split from this one."""
+    article_page: ArticlePage
+    sources: list[SourceOut]
+    """Every outlet, the first to publish first."""
+    timeline: list[HourOut]
+    """Articles per hour, oldest first."""
+    history: list[EventOut]
+
+
+class RelatedStory(Summary):
+    similarity: float
+    """Cosine similarity of the two stories' centroids."""
+
+
+class RelatedList(BaseModel):
+    story_id: int
+    items: list[RelatedStory]
+    """Nearest first."""
+
+
+class TrendingStory(Summary):
+    rank: int
+    recent_articles: int
+    """Articles in the last ``hours`` up to the pipeline's clock."""
+    earlier_articles: int
+    """Articles in the 48 hours before those."""
+    earlier_rate: float
+    """``earlier_articles`` per ``hours``: the story's own earlier pace."""
+    growth: float
+    """(recent_articles + 1) / (earlier_rate + 1), to two decimals."""
+
+
+class TrendingList(BaseModel):
+    at: datetime
+    """The pipeline's clock the hours end at."""
+    hours: int
+    items: list[TrendingStory]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    stories: int
+    last_run_at: datetime | None
+
+
+class Problem(BaseModel):
+    detail: str
