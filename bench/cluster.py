@@ -1,7 +1,7 @@
 """Clustering time and memory as the window grows.
 
     .venv/bin/python -m bench.cluster [--sizes 2000,10000,50000] [--seeds 2000]
-        [--corpus PATH.jsonl]
+        [--corpus PATH.jsonl] [--compare] [--exact-max 50000] [--kinds synthetic,...]
 
 Three kinds of window, each timed through ``cluster_vectors`` with the default parameters
 as the cluster stage calls it; the first two without texts (the word similarity plays no
@@ -19,12 +19,21 @@ part):
   real headline window runs (the looser headline cut, the headline merge) runs too.
 
 The first size of each kind is the baseline for its ratios; peak memory is traced with
-tracemalloc (numpy reports its buffers to it).
+tracemalloc (numpy reports its buffers to it; faiss's own buffers it does not see), and
+"max RSS" is the process's resident high-water mark so far (``ru_maxrss``, which counts
+them, and the embedding model).
+
+``--compare`` also builds the neighbour graph both ways, every pair scored (exact) and
+candidate pairs from the index (approximate), whatever the size, and prints them side by
+side: seconds and peak MiB of each, and the recall of the exact graph's edges in the
+approximate one (and the approximate graph's edges the exact one lacks, "extra"). The
+exact graph is quadratic, so sizes above ``--exact-max`` skip it.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 import tracemalloc
 from pathlib import Path
@@ -33,9 +42,10 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.evaluate import load_corpus
-from pipeline.settings import ClusteringSettings, Settings
+from pipeline.settings import MAX_COUNT, ClusteringSettings, Settings
 from pipeline.stories.clustering import cluster_vectors
-from pipeline.stories.clustering.window import ArticleText
+from pipeline.stories.clustering.clusterers.neighbours import neighbour_graph
+from pipeline.stories.clustering.window import ArticleText, Window
 
 UCI = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "uci-2014-03.jsonl"
 
@@ -91,6 +101,43 @@ def measure(
     return seconds, peak, labels
 
 
+def measure_graph(
+    vectors: np.ndarray, params: ClusteringSettings, texts: list[ArticleText] | None, exact: bool
+) -> tuple[float, float, set[tuple[int, int]]]:
+    """Seconds, peak MiB and edges of the neighbour graph, exact or from candidates."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    below = MAX_COUNT + 1 if exact else 0
+    graph = neighbour_graph(
+        Window(vectors, texts, params.model_copy(update={"exact_graph_below": below}))
+    )
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    rows, cols = graph.nonzero()
+    return seconds, peak, set(zip(rows.tolist(), cols.tolist(), strict=True))
+
+
+def compare(
+    kind: str,
+    vectors: np.ndarray,
+    params: ClusteringSettings,
+    texts: list[ArticleText] | None,
+    exact_max: int,
+) -> str:
+    """The exact and approximate graph of one window, side by side, as one table row."""
+    size = vectors.shape[0]
+    approx_s, approx_mib, approx = measure_graph(vectors, params, texts, exact=False)
+    if size > exact_max:
+        return f"{kind:>12} {size:9d} {'-':>8} {'-':>8} {approx_s:8.2f} {approx_mib:8.0f}"
+    exact_s, exact_mib, edges = measure_graph(vectors, params, texts, exact=True)
+    recall = len(edges & approx) / max(len(edges), 1)
+    return (
+        f"{kind:>12} {size:9d} {exact_s:8.2f} {exact_mib:8.0f} {approx_s:8.2f} {approx_mib:8.0f} "
+        f"{recall:8.4f} {len(approx - edges):8d} {exact_s / approx_s:7.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -98,6 +145,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="2000,10000,50000")
     parser.add_argument("--seeds", type=int, default=2000)
     parser.add_argument("--corpus", type=Path, default=UCI, help="headlines for real-density")
+    parser.add_argument("--compare", action="store_true", help="exact against approximate graph")
+    parser.add_argument("--exact-max", type=int, default=50000, help="largest exact graph")
+    parser.add_argument("--kinds", default="synthetic,real-density,headlines")
     args = parser.parse_args()
     settings = Settings.load()
     params = settings.clustering
@@ -106,9 +156,10 @@ def main() -> None:
     seeds, titles = embed_seeds(settings, args.corpus, args.seeds)
     print(
         f"{'window':>12} {'articles':>9} {'seconds':>9} {'peak MiB':>9} {'clusters':>9} "
-        f"{'noise':>7} {'x first':>8}"
+        f"{'noise':>7} {'x first':>8} {'max RSS':>8}"
     )
-    for kind in ("synthetic", "real-density", "headlines"):
+    rows: list[str] = []
+    for kind in args.kinds.split(","):
         first = None
         for size in sizes:
             texts = None
@@ -123,8 +174,19 @@ def main() -> None:
             clusters, noise = labels.max() + 1, (labels == -1).sum()
             print(
                 f"{kind:>12} {size:9d} {seconds:9.2f} {peak:9.0f} {clusters:9d} {noise:7d} "
-                f"{seconds / first:8.2f}"
+                f"{seconds / first:8.2f} "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:8.0f}",
+                flush=True,
             )
+            if args.compare:
+                rows.append(compare(kind, vectors, params, texts, args.exact_max))
+    if rows:
+        print("\nneighbour graph, every pair scored (exact) against candidate pairs (approx):")
+        print(
+            f"{'window':>12} {'articles':>9} {'exact s':>8} {'MiB':>8} {'approx s':>8} "
+            f"{'MiB':>8} {'recall':>8} {'extra':>8} {'speedup':>7}"
+        )
+        print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -20,9 +20,16 @@ def canonical_labels(labels: Labels) -> Labels:
     return out
 
 
-def clusters(labels: Labels) -> list[int]:
-    """The cluster numbers in use, in increasing order."""
-    return sorted(set(labels.tolist()) - {NOISE})
+def members_of(labels: Labels) -> dict[int, npt.NDArray[np.int64]]:
+    """Row indices (ascending) of each cluster, by label in ascending order, noise left out:
+    one sort of the window instead of a scan of it per cluster (``labels == label``), which
+    at 200,000 articles in 5,000 clusters is 10^9 comparisons per pass."""
+    kept = np.flatnonzero(labels != NOISE)
+    if kept.shape[0] == 0:
+        return {}
+    order = kept[np.argsort(labels[kept], kind="stable")]
+    found, starts = np.unique(labels[order], return_index=True)
+    return dict(zip(found.tolist(), np.split(order, starts[1:]), strict=True))
 
 
 def groups(component: npt.NDArray[np.int32]) -> list[npt.NDArray[np.int64]]:

@@ -28,6 +28,7 @@ def average_linkage(window: Window) -> Labels:
     per piece, an approximation only where a window is that dense.
     """
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
+    from scipy.spatial.distance import squareform  # type: ignore[import-untyped]
 
     params, count = window.params, window.count
     graph = neighbour_graph(window)
@@ -36,10 +37,18 @@ def average_linkage(window: Window) -> Labels:
     for members in _pieces(graph, np.arange(count), params.max_component):
         if members.shape[0] < 2:
             continue
-        distance = 1.0 - similarity(window, members, members)
-        distance = np.clip((distance + distance.T) / 2, 0.0, 2.0)
+        # The same values as 1 - s, (d + d.T) / 2, clipped, in place and condensed by
+        # squareform (the upper triangle row by row, as triu_indices): a piece of 5,000
+        # holds 25 M pairs, and each copy and the 12.5 M index pairs cost more than the
+        # linkage itself.
+        distance = similarity(window, members, members)
+        np.subtract(1.0, distance, out=distance)
+        distance = distance + distance.T
+        distance /= 2
+        np.clip(distance, 0.0, 2.0, out=distance)
         np.fill_diagonal(distance, 0.0)
-        condensed = distance[np.triu_indices(members.shape[0], k=1)]
+        condensed = squareform(distance, checks=False)
+        del distance
         tree = linkage(condensed, method="average")
         cut = fcluster(tree, t=params.link_distance, criterion="distance").astype(np.int64)
         labels[members] = cut + next_label
@@ -58,7 +67,10 @@ def _pieces(
     pairs' similarity quantiles), until every piece fits."""
     from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
-    sub = graph[members][:, members]
+    whole = members.shape[0] == graph.shape[0] and bool(
+        (members == np.arange(graph.shape[0])).all()
+    )
+    sub = graph if whole else graph[members][:, members]  # every row: no copy to take
     _, component = connected_components(sub, directed=False)
     out: list[npt.NDArray[np.int64]] = []
     for group in groups(component):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.stories.clustering.labels import Labels, clusters
+from pipeline.stories.clustering.labels import Labels, members_of
 from pipeline.stories.clustering.window import Window, names
 
 
@@ -32,7 +32,7 @@ def split_events(window: Window, labels: Labels) -> Labels:
     smallest = max(params.min_cluster_size, 2)
     out = labels.copy()
     next_label = int(labels.max()) + 1
-    pending = [np.flatnonzero(labels == label) for label in clusters(labels)]
+    pending = list(members_of(labels).values())
     while pending:
         members = pending.pop()
         if members.shape[0] < 2 * smallest or window.is_headlines(members):

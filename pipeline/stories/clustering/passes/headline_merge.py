@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.stories.clustering.labels import Labels, clusters
+from pipeline.stories.clustering.labels import Labels, members_of
 from pipeline.stories.clustering.vectors import normalise
 from pipeline.stories.clustering.window import Window
 
@@ -24,16 +24,16 @@ def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
     result does not depend on the order of pairs.
     """
     params, index = window.params, window.name_index
-    found, least = clusters(labels), params.headline_merge_similarity
-    if index is None or least is None or len(found) < 2:
+    groups_of, least = members_of(labels), params.headline_merge_similarity
+    if index is None or least is None or len(groups_of) < 2:
         return labels
     from scipy.cluster.hierarchy import DisjointSet  # type: ignore[import-untyped]
 
-    headline = [label for label in found if window.is_headlines(np.flatnonzero(labels == label))]
+    headline = [label for label, rows in groups_of.items() if window.is_headlines(rows)]
     if len(headline) < 2:
         return labels
     documents = window.documents
-    members = [np.flatnonzero(labels == label) for label in headline]
+    members = [groups_of[label] for label in headline]
     unit = window.unit
     centres = np.stack([normalise(unit[rows].mean(axis=0, keepdims=True))[0] for rows in members])
     joined = index.transform([" ".join(documents[i] for i in rows) for rows in members])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse  # type: ignore[import-untyped]
 
-from pipeline.stories.clustering.labels import NOISE, Labels, clusters, groups
+from pipeline.stories.clustering.labels import NOISE, Labels, groups, members_of
 from pipeline.stories.clustering.window import Window
 
 
@@ -25,17 +25,18 @@ def require_shared_names(window: Window, labels: Labels) -> Labels:
     headline names too little to be judged this way.
     """
     params = window.params
-    least, matrix = params.name_link_similarity, window.names
-    if least is None or matrix is None:
+    least = params.name_link_similarity
+    full = [m for m in members_of(labels).values() if not window.is_headlines(m)]
+    if least is None or not full:  # headlines only: no name to read
+        return labels
+    matrix = window.names
+    if matrix is None:
         return labels
     from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
     out = labels.copy()
     next_label = int(labels.max()) + 1
-    for label in clusters(labels):
-        members = np.flatnonzero(labels == label)
-        if window.is_headlines(members):
-            continue
+    for members in full:
         linked = (matrix[members] @ matrix[members].T).toarray() >= least
         np.fill_diagonal(linked, False)
         _, part = connected_components(sparse.csr_matrix(linked), directed=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.stories.clustering.labels import NOISE, Labels
+from pipeline.stories.clustering.labels import NOISE, Labels, members_of
 from pipeline.stories.clustering.window import Window
 
 
@@ -24,14 +24,13 @@ def cap_spread(window: Window, labels: Labels) -> Labels:
     if cap is None:
         return labels
     out = labels.copy()
-    for label in np.unique(labels[labels != NOISE]):
-        members = np.flatnonzero(labels == label)
+    for label, members in members_of(labels).items():
         total = unit[members].sum(axis=0)
         others = total[None, :] - unit[members]
         norms = np.linalg.norm(others, axis=1)
         norms[norms == 0] = 1.0
         similarity = np.einsum("ij,ij->i", unit[members], others) / norms
         out[members[1.0 - similarity > cap]] = NOISE
-        if np.count_nonzero(out == label) < params.min_cluster_size:
+        if np.count_nonzero(out[members] == label) < params.min_cluster_size:
             out[members] = NOISE
     return out
