@@ -3,13 +3,33 @@
 Each story's articles are joined into one document; a term scores high when it is frequent
 in that story and rare across the stories of the window (BERTopic's c-TF-IDF), so a story
 about a Chilean earthquake gets "iquique", "quake", "magnitude" rather than "said".
+
+Terms are words and two-word phrases of adjacent words with no stop word between them, so a
+name in two words stays one keyword ("sharm el-sheikh", "islamic state"): a phrase chosen
+takes the place of its words, which are not listed again on their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+
+_TOKEN = re.compile(r"(?u)\b[\w'-]+\b")
+_WORD = re.compile(r"(?u)[^\W\d_][\w'-]{2,}")
+"""A keyword's word: a letter, then two or more letters, digits, apostrophes or hyphens;
+any other token (a number, a two-letter word) ends a phrase, as a stop word does."""
+_BREAK = re.compile(r"[.,;:!?()\[\]\"“”|\n]")
+"""Punctuation that ends a phrase, and the line break between two texts: words on either
+side of it are not adjacent."""
+PHRASE_MIN_COUNT = 2
+"""A phrase counts in a story only if the story uses it this often: one headline's chance
+pair of words ("el-sheikh airport") is no name of the story."""
+PHRASE_SHARE = 0.5
+"""... and only if it holds at least this share of each of its words' uses in the story: the
+words of a name come together ("sharm el-sheikh"); words that meet now and then ("quake
+iquique", "iquique quake") stay words."""
 
 
 def story_keywords(
@@ -19,15 +39,10 @@ def story_keywords(
     from sklearn.feature_extraction.text import CountVectorizer
 
     ids = sorted(texts_by_story)
-    documents = [" ".join(texts_by_story[story]) for story in ids]
+    documents = ["\n".join(texts_by_story[story]) for story in ids]
     if not any(doc.strip() for doc in documents):
         return {story: [] for story in ids}
-    vectorizer = CountVectorizer(
-        stop_words="english",
-        lowercase=True,
-        token_pattern=r"(?u)\b[^\W\d_][\w'-]{2,}\b",
-        ngram_range=(1, 1),
-    )
+    vectorizer = CountVectorizer(analyzer=_terms())
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)
     except ValueError:  # only stop words
@@ -37,11 +52,63 @@ def story_keywords(
     average_words = counts.sum() / len(ids)
     idf = np.log1p(average_words / np.maximum(counts.sum(axis=0), 1.0))
     weights = term_frequency * idf
+    column = vectorizer.vocabulary_
+    for index, term in enumerate(terms):
+        if " " in term:
+            first, second = (column[word] for word in term.split(" "))
+            uses = np.maximum(counts[:, first], counts[:, second])
+            together = counts[:, index]
+            weights[:, index] *= (together >= PHRASE_MIN_COUNT) & (together >= PHRASE_SHARE * uses)
     result: dict[int, list[str]] = {}
     for row, story in enumerate(ids):
         order = sorted(
             (index for index in np.flatnonzero(weights[row] > 0)),
             key=lambda index: (-weights[row, index], terms[index]),
         )
-        result[story] = [str(terms[index]) for index in order[:top_n]]
+        result[story] = _phrases_over_words([str(terms[index]) for index in order], top_n)
     return result
+
+
+def _terms() -> Callable[[str], list[str]]:
+    """The analyzer: a text's words and adjacent two-word phrases, lower-cased, stop words
+    left out (a phrase holds none)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    def analyze(text: str) -> list[str]:
+        out: list[str] = []
+        for span in _BREAK.split(text.lower()):
+            previous: str | None = None
+            for match in _TOKEN.finditer(span):
+                word = match.group(0)
+                if word in ENGLISH_STOP_WORDS or not _WORD.fullmatch(word):
+                    previous = None
+                    continue
+                out.append(word)
+                if previous is not None:
+                    out.append(f"{previous} {word}")
+                previous = word
+        return out
+
+    return analyze
+
+
+def _phrases_over_words(ranked: list[str], top_n: int) -> list[str]:
+    """The first ``top_n`` of ``ranked`` terms, a phrase taking the place of its words: a
+    word already in a chosen phrase is skipped, and a phrase chosen after one of its words
+    replaces that word (and drops its other word)."""
+    chosen: list[str] = []
+    for term in ranked:
+        if len(chosen) >= top_n:
+            break
+        parts = term.split(" ")
+        if len(parts) == 1:
+            if not any(term in phrase.split(" ") for phrase in chosen if " " in phrase):
+                chosen.append(term)
+            continue
+        held = [index for index, kept in enumerate(chosen) if kept in parts]
+        if held:
+            chosen[held[0]] = term
+            chosen = [kept for index, kept in enumerate(chosen) if index not in held[1:]]
+        else:
+            chosen.append(term)
+    return chosen[:top_n]

@@ -550,8 +550,7 @@ def _refresh_keywords(
         story_id = target[article.id]
         if story_id is not None:
             # The headline twice: it names the story; the lead adds what the headline lacks.
-            lead = article_text(article.title, article.summary, chars)
-            texts[story_id].append(f"{article.title} {lead}")
+            texts[story_id] += [article.title, article_text(article.title, article.summary, chars)]
     keywords = story_keywords(texts, top_n=KEYWORDS)
     for story_id, story in stories.items():
         if story_id in keywords and story.status == StoryStatus.ACTIVE:

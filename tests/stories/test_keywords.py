@@ -38,3 +38,31 @@ def test_degenerate_input() -> None:
     assert story_keywords({}) == {}
     assert story_keywords({3: ["", " "]}) == {3: []}
     assert story_keywords({3: ["the and of"]}) == {3: []}
+
+
+PHRASES = {
+    1: [
+        "Sharm el-Sheikh airport: flights halted after Sinai crash",
+        "Tourists stranded at Sharm el-Sheikh as flights resume slowly",
+        "Sharm el-Sheikh hotels empty a week after the crash",
+    ],
+    2: [
+        "Islamic State claims the attack in Beirut",
+        "Beirut mourns as Islamic State threatens more",
+        "Lebanon arrests suspects linked to Islamic State",
+    ],
+}
+
+
+def test_a_name_in_two_words_is_one_keyword() -> None:
+    keywords = story_keywords(PHRASES, top_n=4)
+    assert "sharm el-sheikh" in keywords[1]
+    assert "islamic state" in keywords[2]
+    for phrase, words in (("sharm el-sheikh", keywords[1]), ("islamic state", keywords[2])):
+        assert not set(phrase.split(" ")) & set(words), words  # not again on their own
+
+
+def test_words_across_punctuation_or_a_stop_word_are_no_phrase() -> None:
+    keywords = story_keywords({1: ["Flights halted. Airport closed", "Bank of England"]}, top_n=9)
+    assert "halted airport" not in keywords[1]
+    assert "bank england" not in keywords[1]
