@@ -1,22 +1,39 @@
-// Storyline dashboard: the ranked stories and one story's chart, outlets and articles.
+// Storyline dashboard: the stories (searched and filtered), the breaking ones, and one
+// story's chart, outlets, paged articles, lineage and related stories.
 // Plain DOM, no dependencies. Every piece of data goes in through textContent or an
 // attribute, never innerHTML, so a headline cannot inject markup.
+//
+// The view lives in the URL's hash, so it can be shared, and reloads and back/forward
+// restore it: #/?q=raqqa&status=active (the list), #/trending?hours=6, #/story/7?offset=10.
 "use strict";
 
 (function () {
   const params = new URLSearchParams(window.location.search);
-  // ?refresh=SECONDS polls faster (the browser tests use 1); ?limit=N shows more stories.
+  // ?refresh=SECONDS polls faster (the browser tests use 1); ?limit=N shows more stories;
+  // ?articles=N articles per page of a story.
   const REFRESH_MS = Math.max(0.2, Number(params.get("refresh")) || 15) * 1000;
   const LIMIT = Math.min(200, Math.max(1, Math.floor(Number(params.get("limit")) || 50)));
+  const ARTICLES = Math.min(500, Math.max(1, Math.floor(Number(params.get("articles")) || 10)));
+  const RELATED = 8;
   const HOUR_MS = 3600 * 1000;
   const SVG_NS = "http://www.w3.org/2000/svg";
+  const STATUSES = ["active", "dormant", "merged", "dissolved"];
+  const DEFAULT_STATUSES = ["active", "dormant"];
+  const ORDERS = ["rank", "recent", "size"];
+  const DEFAULT_HOURS = 6;
+  const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    listKey: null, // updated_at + items, as last rendered
-    storyKey: null,
+    view: null, // "list", "trending" or "story"
+    route: 0, // bumped on every navigation: an answer for an older route is dropped
+    viewKey: null, // what the current view last drew, to draw only on change
     storyId: null,
-    updatedAt: null,
+    storyKey: null,
+    updatedAt: null, // when the newest cluster run finished (the header's "updated")
+    clock: null, // the pipeline's clock: the newest run's "now", which "x before" counts from
+    listHash: "#/", // the list as last shown, for the story page's way back
+    outlets: new Set(), // outlet names met on story pages, offered by the outlet filter
     renders: 0,
   };
   // For tests and the curious: how often the list was drawn, and when it last changed.
@@ -73,15 +90,41 @@
 
   function dateTime(iso) {
     const date = new Date(iso);
-    return `${dayMonth(date)} ${date.getFullYear()}, ${hhmm(date)}`;
+    return `${dayMonth(date)} ${date.getFullYear()} ${hhmm(date)}`;
   }
 
-  function timeEl(iso, text) {
-    return el("time", { datetime: iso }, text || dateTime(iso));
+  function timeEl(iso, text, attrs) {
+    return el("time", { datetime: iso, ...attrs }, text || dateTime(iso));
+  }
+
+  // How long before the pipeline's clock: a replayed or paused pipeline reads as of its
+  // last run, so the browser's own clock would call every story "years ago".
+  function relative(iso) {
+    if (!state.clock) return null;
+    const diff = new Date(state.clock).getTime() - new Date(iso).getTime();
+    const abs = Math.abs(diff);
+    if (abs < 60 * 1000) return "at the latest run";
+    let amount;
+    if (abs < HOUR_MS) amount = `${Math.round(abs / 60000)} min`;
+    else if (abs < 48 * HOUR_MS) amount = `${Math.round(abs / HOUR_MS)} h`;
+    else amount = plural(Math.round(abs / (24 * HOUR_MS)), "day");
+    return `${amount} ${diff > 0 ? "before" : "after"} the latest run`;
+  }
+
+  // A moment with its day, and how long before the latest run it was.
+  function when(iso) {
+    const rel = relative(iso);
+    return el("span", { class: "when" }, timeEl(iso),
+      rel ? el("span", { class: "rel" }, ` (${rel})`) : null);
   }
 
   function plural(n, word, many) {
     return `${n} ${n === 1 ? word : many || `${word}s`}`;
+  }
+
+  // Up to two decimals, no trailing zeros: 3.64, 2.5, 3.
+  function decimal(x) {
+    return String(Number(Number(x).toFixed(2)));
   }
 
   // Only web links become hrefs: a feed could carry a javascript: URL.
@@ -94,8 +137,13 @@
     }
   }
 
-  function storyHref(id) {
-    return `#/story/${encodeURIComponent(id)}`;
+  function storyHref(id, offset) {
+    const base = `#/story/${encodeURIComponent(id)}`;
+    return offset ? `${base}?offset=${offset}` : base;
+  }
+
+  function storyLink(ref) {
+    return el("a", { href: storyHref(ref.id), "data-story-id": ref.id }, ref.title);
   }
 
   // --- data ------------------------------------------------------------------------------
@@ -108,7 +156,8 @@
   }
 
   async function getJson(path) {
-    const response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+    // "no-cache" revalidates with the answer's ETag: an unchanged poll is a 304, no body.
+    const response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-cache" });
     let body = null;
     try {
       body = await response.json();
@@ -116,9 +165,20 @@
       body = null;
     }
     if (!response.ok) {
-      throw new HttpError(response.status, (body && body.detail) || response.statusText);
+      const detail = body && (body.message || body.detail);
+      throw new HttpError(response.status, typeof detail === "string" ? detail : response.statusText);
     }
     return body;
+  }
+
+  // The header: when the newest run finished, and the moment its news runs up to.
+  async function refreshClock(trending) {
+    const [health, latest] = await Promise.all([
+      getJson("/api/health"),
+      trending ? Promise.resolve(trending) : getJson(`/api/trending?hours=${DEFAULT_HOURS}&limit=1`),
+    ]);
+    state.clock = latest.at;
+    showUpdated(health.last_run_at, latest.at);
   }
 
   function setStatus(text, problem) {
@@ -128,11 +188,13 @@
     status.dataset.shown = problem ? "0" : "1";
   }
 
-  function showUpdated(updatedAt) {
+  function showUpdated(updatedAt, clock) {
     const status = $("status");
+    const key = JSON.stringify([updatedAt, clock]);
     // Rewrite the live region only when it changes, so screen readers are not told every poll.
-    if (updatedAt === state.updatedAt && status.dataset.shown === "1") return;
+    if (key === status.dataset.key && status.dataset.shown === "1") return;
     state.updatedAt = updatedAt;
+    status.dataset.key = key;
     status.dataset.shown = "1";
     if (!updatedAt) {
       setStatus("no clustering run yet");
@@ -140,23 +202,147 @@
     }
     clear(status);
     status.classList.remove("problem");
-    append(status, ["updated ", timeEl(updatedAt, hhmm(new Date(updatedAt)))]);
+    append(status, ["updated ", timeEl(updatedAt, null, { class: "updated" })]);
+    // A replayed or paused pipeline's news ends long before the run finished: say so.
+    if (clock && Math.abs(new Date(updatedAt) - new Date(clock)) > 60 * 1000) {
+      append(status, [" · news up to ", timeEl(clock, null, { class: "clock" })]);
+    }
+  }
+
+  // --- routes ----------------------------------------------------------------------------
+
+  function parseHash() {
+    const hash = window.location.hash.replace(/^#/, "") || "/";
+    const at = hash.indexOf("?");
+    const path = at < 0 ? hash : hash.slice(0, at);
+    const query = new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
+    const story = /^\/story\/(\d+)$/.exec(path);
+    if (story) return { view: "story", id: Number(story[1]), query };
+    if (path === "/trending") return { view: "trending", query };
+    return { view: "list", query };
+  }
+
+  // The list's filters as the hash holds them; anything malformed is left out.
+  function listFilters(query) {
+    const statuses = STATUSES.filter((s) => query.getAll("status").includes(s));
+    const order = query.get("order");
+    const day = (name) => (DAY.test(query.get(name) || "") ? query.get(name) : "");
+    return {
+      q: (query.get("q") || "").trim(),
+      outlet: (query.get("outlet") || "").trim(),
+      statuses: statuses.length ? statuses : DEFAULT_STATUSES.slice(),
+      since: day("since"),
+      until: day("until"),
+      order: ORDERS.includes(order) ? order : "rank",
+    };
+  }
+
+  function isDefaultStatuses(statuses) {
+    return statuses.length === DEFAULT_STATUSES.length && DEFAULT_STATUSES.every((s) => statuses.includes(s));
+  }
+
+  // The hash of a list view: defaults are left out, so the plain list is "#/".
+  function listHash(filters) {
+    const query = new URLSearchParams();
+    if (filters.q) query.set("q", filters.q);
+    if (filters.outlet) query.set("outlet", filters.outlet);
+    if (!isDefaultStatuses(filters.statuses)) filters.statuses.forEach((s) => query.append("status", s));
+    if (filters.since) query.set("since", filters.since);
+    if (filters.until) query.set("until", filters.until);
+    if (filters.order !== "rank") query.set("order", filters.order);
+    const text = query.toString();
+    return text ? `#/?${text}` : "#/";
+  }
+
+  // A day of the date pickers, in the reader's time zone (as every time shown), as UTC.
+  function dayStart(day) {
+    const [y, m, d] = day.split("-").map(Number);
+    return new Date(y, m - 1, d).toISOString();
+  }
+
+  function dayEnd(day) {
+    const [y, m, d] = day.split("-").map(Number);
+    return new Date(new Date(y, m - 1, d + 1).getTime() - 1).toISOString();
+  }
+
+  function listApiPath(filters) {
+    const query = new URLSearchParams({ order: filters.order, limit: String(LIMIT) });
+    if (filters.q) query.set("q", filters.q);
+    if (filters.outlet) query.set("outlet", filters.outlet);
+    filters.statuses.forEach((s) => query.append("status", s));
+    if (filters.since) query.set("since", dayStart(filters.since));
+    if (filters.until) query.set("until", dayEnd(filters.until));
+    return `/api/stories?${query}`;
+  }
+
+  function hoursOf(query) {
+    const hours = Math.floor(Number(query.get("hours")));
+    return hours >= 1 && hours <= 48 ? hours : DEFAULT_HOURS;
   }
 
   // --- the list --------------------------------------------------------------------------
 
-  async function refreshList() {
-    const page = await getJson(`/api/stories?order=rank&limit=${LIMIT}`);
-    const key = JSON.stringify([page.updated_at, page.total, page.items]);
-    if (key !== state.listKey) {
-      state.listKey = key;
-      renderList(page);
+  function fillFilters(filters) {
+    const form = $("filters");
+    form.elements.q.value = filters.q;
+    form.elements.outlet.value = filters.outlet;
+    form.elements.since.value = filters.since;
+    form.elements.until.value = filters.until;
+    form.elements.order.value = filters.order;
+    for (const box of form.querySelectorAll('input[name="status"]')) {
+      box.checked = filters.statuses.includes(box.value);
     }
-    showUpdated(page.updated_at);
-    return page;
   }
 
-  function renderList(page) {
+  function readFilters() {
+    const form = $("filters");
+    const checked = [...form.querySelectorAll('input[name="status"]:checked')].map((box) => box.value);
+    return {
+      q: form.elements.q.value.trim(),
+      outlet: form.elements.outlet.value.trim(),
+      statuses: checked.length ? checked : DEFAULT_STATUSES.slice(),
+      since: DAY.test(form.elements.since.value) ? form.elements.since.value : "",
+      until: DAY.test(form.elements.until.value) ? form.elements.until.value : "",
+      order: form.elements.order.value,
+    };
+  }
+
+  function applyFilters(event) {
+    if (event) event.preventDefault();
+    const hash = listHash(readFilters());
+    if (hash !== (window.location.hash || "#/")) window.location.hash = hash;
+  }
+
+  async function refreshList(route, filters) {
+    let page;
+    try {
+      page = await getJson(listApiPath(filters));
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 422) {
+        if (route === state.route) renderRefused(err.message);
+        return;
+      }
+      throw err;
+    }
+    if (route !== state.route) return;
+    const key = JSON.stringify([state.clock, page.total, page.items, filters]);
+    if (key !== state.viewKey) {
+      state.viewKey = key;
+      renderList(page, filters);
+    }
+  }
+
+  function renderRefused(message) {
+    state.viewKey = null;
+    clear($("stories-body"));
+    $("list-summary").textContent = `The server refused these filters: ${message}`;
+  }
+
+  function filtered(filters) {
+    return Boolean(filters.q || filters.outlet || filters.since || filters.until || !isDefaultStatuses(filters.statuses));
+  }
+
+  function renderList(page, filters) {
     state.renders += 1;
     const body = clear($("stories-body"));
     page.items.forEach((story, index) => {
@@ -167,43 +353,102 @@
         el("th", { scope: "row", class: "title" },
           el("a", { href: storyHref(story.id) }, story.title),
           story.status === "active" ? null : el("span", { class: "badge" }, story.status)),
-        el("td", null, keywords),
-        el("td", { class: "num" }, story.articles,
+        el("td", { class: "kw" }, keywords),
+        el("td", { class: "num articles", "data-label": "articles" }, story.articles,
           story.articles_last_24h
             ? el("span", { class: "recent", title: "in the last 24 hours" }, ` +${story.articles_last_24h}`,
               el("span", { class: "visually-hidden" }, " in the last 24 hours"))
             : null),
-        el("td", { class: "num" }, story.outlets),
-        el("td", null, timeEl(story.last_seen))));
+        el("td", { class: "num outlets", "data-label": "outlets" }, story.outlets),
+        el("td", { class: "last", "data-label": "last update" }, when(story.last_seen))));
     });
     if (page.items.length === 0) {
-      body.append(el("tr", null, el("td", { colspan: 6, class: "empty" },
-        "No stories yet: run the pipeline (storyline run, or storyline demo).")));
+      body.append(el("tr", null, el("td", { colspan: 6, class: "empty" }, filtered(filters)
+        ? "No story matches these filters."
+        : "No stories yet: run the pipeline (storyline run, or storyline demo).")));
     }
     const shown = page.items.length;
-    $("list-summary").textContent = page.total > shown
-      ? `The top ${shown} of ${plural(page.total, "story", "stories")}.`
-      : `${plural(page.total, "story", "stories")}.`;
+    const count = page.total > shown
+      ? `The top ${shown} of ${plural(page.total, "story", "stories")}`
+      : plural(page.total, "story", "stories");
+    $("list-summary").textContent = filtered(filters) ? `${count} matching the filters.` : `${count}.`;
+    $("stories-caption").textContent = {
+      rank: "Stories ranked by articles in the last 24 hours, then outlets",
+      recent: "Stories seen most recently first",
+      size: "Stories with the most articles first",
+    }[filters.order];
+  }
+
+  // --- breaking --------------------------------------------------------------------------
+
+  async function refreshTrending(route, hours) {
+    const trending = await getJson(`/api/trending?hours=${hours}&limit=20`);
+    await refreshClock(trending);
+    if (route !== state.route) return;
+    const key = JSON.stringify(trending);
+    if (key !== state.viewKey) {
+      state.viewKey = key;
+      renderTrending(trending);
+    }
+  }
+
+  function renderTrending(trending) {
+    const list = clear($("trending-list"));
+    const h = trending.hours;
+    for (const story of trending.items) {
+      list.append(el("li", { "data-story-id": story.id },
+        el("a", { class: "title", href: storyHref(story.id) }, story.title),
+        el("p", { class: "growth", title: "growth = (recent articles + 1) / (expected + 1)" },
+          el("strong", { class: "factor" }, `×${decimal(story.growth)}`),
+          el("span", { class: "why" },
+            `: ${plural(story.recent_articles, "article")} in the last ${h} h`
+            + ` vs ${decimal(story.earlier_rate)} expected`),
+          el("span", { class: "detail" }, ` (${story.earlier_articles} in the 48 h before)`)),
+        el("p", { class: "detail" },
+          `${plural(story.articles, "article")} from ${plural(story.outlets, "outlet")} · last `,
+          when(story.last_seen))));
+    }
+    $("trending-summary").textContent = "";
+    append($("trending-summary"), [
+      trending.items.length
+        ? `${plural(trending.items.length, "story", "stories")} growing fastest against their own pace, in the ${h} h up to `
+        : `No active story has articles in the ${h} h up to `,
+      timeEl(trending.at), ".",
+    ]);
   }
 
   // --- one story -------------------------------------------------------------------------
 
-  async function refreshStory(id) {
+  async function refreshStory(route, id, offset) {
     let story;
+    let related;
     try {
-      story = await getJson(`/api/stories/${encodeURIComponent(id)}`);
+      [story, related] = await Promise.all([
+        getJson(`/api/stories/${encodeURIComponent(id)}?article_limit=${ARTICLES}&article_offset=${offset}`),
+        getJson(`/api/stories/${encodeURIComponent(id)}/related?limit=${RELATED}`),
+      ]);
     } catch (err) {
       if (err instanceof HttpError && err.status === 404) {
-        if (state.storyId === id) renderMissing(id, err.message);
+        if (route === state.route) renderMissing(id, err.message);
         return;
       }
       throw err;
     }
-    if (state.storyId !== id) return; // the reader moved on while we waited
-    const key = JSON.stringify(story);
+    // Merged into: the lineage names the other story by id only; its title makes the link.
+    let mergedInto = null;
+    if (story.merged_into_id !== null) {
+      try {
+        const target = await getJson(`/api/stories/${story.merged_into_id}?article_limit=1`);
+        mergedInto = { id: target.id, title: target.title };
+      } catch (_err) {
+        mergedInto = { id: story.merged_into_id, title: `story ${story.merged_into_id}` };
+      }
+    }
+    if (route !== state.route) return; // the reader moved on while we waited
+    const key = JSON.stringify([state.clock, story, related, mergedInto]);
     if (key !== state.storyKey) {
       state.storyKey = key;
-      renderStory(story);
+      renderStory(story, related.items, mergedInto);
     }
   }
 
@@ -212,57 +457,115 @@
     document.title = "Story not found · Storyline";
     $("story-title").textContent = `No story ${id}`;
     $("story-meta").textContent = detail || "";
-    for (const part of ["story-keywords", "story-outlets", "story-articles", "story-history"]) {
+    for (const part of ["story-keywords", "story-outlets", "story-articles", "story-history",
+      "story-related", "story-lineage", "articles-pager", "articles-count"]) {
       clear($(part));
     }
     $("story-notice").hidden = true;
+    $("lineage-section").hidden = true;
     drawChart([]);
   }
 
-  function renderStory(story) {
+  function renderStory(story, related, mergedInto) {
     document.title = `${story.title} · Storyline`;
     $("story-title").textContent = story.title;
 
     const meta = clear($("story-meta"));
     append(meta, [
-      `${plural(story.articles, "article")} from ${plural(story.outlets, "outlet")}, `,
-      timeEl(story.first_seen), " – ", timeEl(story.last_seen),
+      `${plural(story.articles, "article")} from ${plural(story.outlets, "outlet")}, first `,
+      when(story.first_seen), ", last ", when(story.last_seen),
       ` · ${story.articles_last_24h} in the last 24 hours · ${story.status}`,
     ]);
 
     const notice = clear($("story-notice"));
-    notice.hidden = story.merged_into_id === null;
-    if (story.merged_into_id !== null) {
-      append(notice, ["Merged into ", el("a", { href: storyHref(story.merged_into_id) },
-        `story ${story.merged_into_id}`), "."]);
-    }
+    notice.hidden = mergedInto === null;
+    if (mergedInto !== null) append(notice, ["Merged into ", storyLink(mergedInto), "."]);
 
     append(clear($("story-keywords")), story.keywords.map((word) => el("li", null, word)));
 
+    renderLineage(story, mergedInto);
+
+    for (const source of story.sources) state.outlets.add(source.outlet);
+    renderOutletNames();
     append(clear($("story-outlets")), story.sources.map((outlet, index) => el("li", null,
-      el("span", { class: "outlet" }, outlet.outlet),
+      el("a", { class: "outlet", href: listHash({ ...listFilters(new URLSearchParams()), outlet: outlet.outlet }),
+        title: `Stories with articles from ${outlet.outlet}` }, outlet.outlet),
       index === 0 ? el("span", { class: "badge first" }, "broke it") : null,
       el("span", { class: "detail" }, ` ${plural(outlet.articles, "article")}, first `,
         timeEl(outlet.first_article_at)))));
 
-    append(clear($("story-articles")), story.article_page.items.map((article) => {
+    renderArticles(story);
+
+    const relatedList = clear($("story-related"));
+    append(relatedList, related.map((other) => el("li", { "data-story-id": other.id, "data-similarity": other.similarity },
+      storyLink(other),
+      other.status === "active" ? null : el("span", { class: "badge" }, other.status),
+      el("span", { class: "detail" },
+        ` similarity ${other.similarity.toFixed(2)} · ${plural(other.articles, "article")}, last `,
+        when(other.last_seen)))));
+    if (related.length === 0) {
+      relatedList.append(el("li", { class: "empty" }, "No related stories."));
+    }
+
+    append(clear($("story-history")), story.history.map((event) => el("li", null,
+      when(event.at), ` ${event.kind}`,
+      event.other_story_id !== null
+        ? [" (", el("a", { href: storyHref(event.other_story_id) }, `story ${event.other_story_id}`), ")"]
+        : null)));
+
+    drawChart(story.timeline);
+  }
+
+  function renderLineage(story, mergedInto) {
+    const lineage = clear($("story-lineage"));
+    const parts = [
+      ["merged-into", "Merged into", mergedInto ? [mergedInto] : []],
+      ["merged-from", "Merged from", story.merged_from],
+      ["split-from", "Split from", story.split_from],
+      ["split-into", "Split into", story.split_into],
+    ];
+    for (const [name, label, refs] of parts) {
+      if (refs.length === 0) continue;
+      lineage.append(el("dt", null, label),
+        el("dd", { class: name }, el("ul", null, refs.map((ref) => el("li", null, storyLink(ref))))));
+    }
+    $("lineage-section").hidden = !lineage.firstChild;
+  }
+
+  function renderArticles(story) {
+    const page = story.article_page;
+    const first = page.offset + 1;
+    const last = page.offset + page.items.length;
+    $("articles-count").textContent = page.items.length
+      ? `${first}–${last} of ${plural(page.total, "article")}`
+      : `None here: the story has ${plural(page.total, "article")}.`;
+
+    append(clear($("story-articles")), page.items.map((article) => {
       const href = article.url ? safeUrl(article.url) : null;
       const title = href
         ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, article.title)
         : el("span", null, article.title);
       return el("li", { "data-article-id": article.id },
         title,
-        el("span", { class: "detail" }, ` ${article.outlet}, `, timeEl(article.published_at),
+        el("span", { class: "detail" }, ` ${article.outlet}, `, when(article.published_at),
           article.duplicate_of !== null ? ` · reprint of article ${article.duplicate_of}` : null));
     }));
+    $("story-articles").start = first;
 
-    append(clear($("story-history")), story.history.map((event) => el("li", null,
-      timeEl(event.at), ` ${event.kind}`,
-      event.other_story_id !== null
-        ? [" (", el("a", { href: storyHref(event.other_story_id) }, `story ${event.other_story_id}`), ")"]
-        : null)));
+    const pager = clear($("articles-pager"));
+    if (page.offset > 0) {
+      pager.append(el("a", { class: "newer", rel: "prev", href: storyHref(story.id, Math.max(0, page.offset - page.limit)) },
+        "← Newer"));
+    }
+    if (page.offset + page.items.length < page.total) {
+      pager.append(el("a", { class: "older", rel: "next", href: storyHref(story.id, page.offset + page.limit) },
+        "Older →"));
+    }
+  }
 
-    drawChart(story.timeline);
+  function renderOutletNames() {
+    const names = [...state.outlets].sort((a, b) => a.localeCompare(b));
+    append(clear($("outlet-names")), names.map((name) => el("option", { value: name })));
   }
 
   // --- the chart -------------------------------------------------------------------------
@@ -360,43 +663,74 @@
 
   // --- routing and polling ---------------------------------------------------------------
 
+  // Draw the current view again from the API (each answer an ETag away from a 304).
+  async function refresh() {
+    const route = state.route;
+    const current = parseHash();
+    if (current.view === "trending") {
+      await refreshTrending(route, hoursOf(current.query));
+      return;
+    }
+    const before = state.updatedAt;
+    await refreshClock(null);
+    if (route !== state.route) return;
+    if (current.view === "list") {
+      await refreshList(route, listFilters(current.query));
+    } else if (state.storyKey === null || state.updatedAt !== before) {
+      await refreshStory(route, current.id, Math.max(0, Math.floor(Number(current.query.get("offset"))) || 0));
+    }
+  }
+
   function route() {
-    const match = /^#\/story\/(\d+)$/.exec(window.location.hash);
-    const storyView = $("story-view");
-    const listView = $("list-view");
-    if (match) {
-      const id = Number(match[1]);
-      const changed = state.storyId !== id;
-      state.storyId = id;
-      listView.hidden = true;
-      storyView.hidden = false;
+    const current = parseHash();
+    const previous = { view: state.view, storyId: state.storyId };
+    state.route += 1;
+    state.view = current.view;
+    state.viewKey = null;
+    state.storyKey = null;
+    $("list-view").hidden = current.view !== "list";
+    $("trending-view").hidden = current.view !== "trending";
+    $("story-view").hidden = current.view !== "story";
+    for (const [tab, view] of [["tab-list", "list"], ["tab-trending", "trending"]]) {
+      if (current.view === view) $(tab).setAttribute("aria-current", "page");
+      else $(tab).removeAttribute("aria-current");
+    }
+
+    let focus = null;
+    if (current.view === "story") {
+      const changed = previous.view !== "story" || previous.storyId !== current.id;
+      state.storyId = current.id;
+      $("story-back").setAttribute("href", state.listHash);
       if (changed) {
-        state.storyKey = null;
         $("story-title").textContent = "Loading…";
-        refreshStory(id).then(() => $("story-title").focus(), reportError);
+        focus = $("story-title");
       }
     } else {
       state.storyId = null;
-      state.storyKey = null;
-      storyView.hidden = true;
-      listView.hidden = false;
-      document.title = "Storyline";
+      document.title = current.view === "trending" ? "Breaking · Storyline" : "Storyline";
+      if (current.view === "list") {
+        const filters = listFilters(current.query);
+        state.listHash = listHash(filters);
+        fillFilters(filters);
+      } else {
+        $("t-hours").value = String(hoursOf(current.query));
+      }
     }
+    refresh().then(() => {
+      if (focus) focus.focus();
+    }, reportError);
   }
 
   function reportError(err) {
     const when = hhmm(new Date());
     setStatus(`cannot reach the server (${when}); retrying`, true);
+    $("status").dataset.key = "";
     console.warn("storyline:", err);
   }
 
   async function poll() {
     try {
-      const before = state.updatedAt;
-      const page = await refreshList();
-      if (state.storyId !== null && (page.updated_at !== before || state.storyKey === null)) {
-        await refreshStory(state.storyId);
-      }
+      await refresh();
     } catch (err) {
       reportError(err);
     } finally {
@@ -404,7 +738,16 @@
     }
   }
 
+  $("filters").addEventListener("submit", applyFilters);
+  $("filters").addEventListener("change", applyFilters);
+  // Empty the form at once, not when the hash change arrives: a filter set in between
+  // would otherwise carry the old ones with it.
+  $("f-clear").addEventListener("click", () => fillFilters(listFilters(new URLSearchParams())));
+  $("trending-form").addEventListener("change", () => {
+    const hours = Number($("t-hours").value);
+    window.location.hash = hours === DEFAULT_HOURS ? "#/trending" : `#/trending?hours=${hours}`;
+  });
   window.addEventListener("hashchange", route);
   route();
-  poll();
+  window.setTimeout(poll, REFRESH_MS);
 })();
