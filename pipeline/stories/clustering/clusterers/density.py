@@ -27,4 +27,4 @@ def hdbscan_density(window: Window) -> Labels:
             metric="euclidean",
             core_dist_n_jobs=1,
         )
-        return np.asarray(clusterer.fit_predict(window.unit), dtype=np.int64)
+        return np.asarray(clusterer.fit_predict(window.unit()), dtype=np.int64)

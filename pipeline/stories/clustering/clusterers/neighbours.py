@@ -61,8 +61,8 @@ def similarity(window: Window, rows: Rows, cols: Rows) -> npt.NDArray[np.float64
     headlines of one story sit farther apart. The distance is rescaled (``link_distance /
     cut``) so that one linkage cut serves every pair.
     """
-    params, unit, words, share = window.params, window.unit, window.words, window.text_share
-    cosine = unit[rows] @ unit[cols].T
+    params, words, share = window.params, window.words, window.text_share
+    cosine = window.unit(rows) @ window.unit(cols).T
     lexical = mix = shorter = None
     if words.weight[rows].any():  # else headlines only: no word share to mix
         lexical = (words.tfidf[rows] @ words.tfidf[cols].T).toarray()
@@ -169,7 +169,7 @@ def _approximate_graph(window: Window, candidates: int) -> sparse.csr_matrix:
     sources: list[npt.NDArray[np.int64]] = []
     targets: list[npt.NDArray[np.int64]] = []
     weights: list[npt.NDArray[np.float32]] = []
-    nearest, cosine = _candidates(window.unit, candidates)
+    nearest, cosine = _candidates(window.unit32, candidates)
     for start in range(0, count, _PAIR_BLOCK_ROWS):
         rows = np.arange(start, min(start + _PAIR_BLOCK_ROWS, count), dtype=np.int64)
         cols = nearest[rows]
@@ -189,7 +189,7 @@ def _approximate_graph(window: Window, candidates: int) -> sparse.csr_matrix:
 
 
 def _candidates(
-    unit: npt.NDArray[np.float64], k: int
+    unit: npt.NDArray[np.float32], k: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Each row's ``k + 1`` (about) nearest rows by embedding cosine (itself among them; -1
     where fewer are found) and their cosines, from a faiss IVF-Flat index (inner product):

@@ -34,8 +34,9 @@ def merge_headline_clusters(window: Window, labels: Labels) -> Labels:
         return labels
     documents = window.documents
     members = [groups_of[label] for label in headline]
-    unit = window.unit
-    centres = np.stack([normalise(unit[rows].mean(axis=0, keepdims=True))[0] for rows in members])
+    centres = np.stack(
+        [normalise(window.unit(rows).mean(axis=0, keepdims=True))[0] for rows in members]
+    )
     joined = index.transform([" ".join(documents[i] for i in rows) for rows in members])
     close = (centres @ centres.T >= least) & (
         (joined @ joined.T).toarray() >= params.headline_merge_name_similarity

@@ -20,16 +20,17 @@ def cap_spread(window: Window, labels: Labels) -> Labels:
     The distance is to the centroid of the *other* members: in a small cluster an outlier
     pulls the plain centroid towards itself and would hide.
     """
-    params, unit, cap = window.params, window.unit, window.params.max_cluster_distance
+    params, cap = window.params, window.params.max_cluster_distance
     if cap is None:
         return labels
     out = labels.copy()
     for label, members in members_of(labels).items():
-        total = unit[members].sum(axis=0)
-        others = total[None, :] - unit[members]
+        unit = window.unit(members)
+        total = unit.sum(axis=0)
+        others = total[None, :] - unit
         norms = np.linalg.norm(others, axis=1)
         norms[norms == 0] = 1.0
-        similarity = np.einsum("ij,ij->i", unit[members], others) / norms
+        similarity = np.einsum("ij,ij->i", unit, others) / norms
         out[members[1.0 - similarity > cap]] = NOISE
         if np.count_nonzero(out[members] == label) < params.min_cluster_size:
             out[members] = NOISE
