@@ -20,7 +20,10 @@ part):
 
 The first size of each kind is the baseline for its ratios; peak memory is traced with
 tracemalloc (numpy reports its buffers to it; faiss's own buffers it does not see), and
-"max RSS" is the process's resident high-water mark so far (``ru_maxrss``, which counts
+"RSS +MiB" is how far the process's resident memory rose above where it stood while
+``cluster_vectors`` ran (sampled every 10 ms), which counts faiss's buffers and the
+allocator's slack too, and not the embedding model or the window's own vectors; "max RSS"
+is the process's resident high-water mark so far (``ru_maxrss``, which counts
 them, and the embedding model).
 
 ``--compare`` also builds the neighbour graph both ways, every pair scored (exact) and
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -90,16 +94,52 @@ def embed_seeds(settings: Settings, corpus: Path, count: int) -> tuple[np.ndarra
     return vectors, titles
 
 
+class RssRise:
+    """How far the process's resident memory rises above where it stood while the block
+    runs, at its highest (MiB), sampled every 10 ms on a thread."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._base = self._peak = 0
+
+    def _rss(self) -> int:
+        return int(self._process.memory_info().rss)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self._peak = max(self._peak, self._rss())
+
+    def __enter__(self) -> RssRise:
+        self._base = self._peak = self._rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._rss())
+
+    @property
+    def mib(self) -> float:
+        return (self._peak - self._base) / 2**20
+
+
 def measure(
     vectors: np.ndarray, params: ClusteringSettings, texts: list[ArticleText] | None = None
-) -> tuple[float, float, np.ndarray]:
+) -> tuple[float, float, float, np.ndarray]:
+    """Seconds, traced peak MiB, RSS rise MiB and the labels of one clustering."""
     tracemalloc.start()
     started = time.perf_counter()
-    labels = cluster_vectors(vectors, params, texts)
+    with RssRise() as rss:
+        labels = cluster_vectors(vectors, params, texts)
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return seconds, peak, labels
+    return seconds, peak, rss.mib, labels
 
 
 def measure_graph(
@@ -158,7 +198,7 @@ def main() -> None:
     seeds, titles = embed_seeds(settings, args.corpus, args.seeds)
     print(
         f"{'window':>12} {'articles':>9} {'seconds':>9} {'peak MiB':>9} {'clusters':>9} "
-        f"{'noise':>7} {'x first':>8} {'max RSS':>8}"
+        f"{'noise':>7} {'x first':>8} {'RSS +MiB':>9} {'max RSS':>8}"
     )
     rows: list[str] = []
     for kind in args.kinds.split(","):
@@ -171,12 +211,12 @@ def main() -> None:
                 vectors, picks = real_density_window(seeds, size)
                 if kind == "headlines":
                     texts = [ArticleText(titles[pick], "") for pick in picks]
-            seconds, peak, labels = measure(vectors, params, texts)
+            seconds, peak, rise, labels = measure(vectors, params, texts)
             first = first or seconds
             clusters, noise = labels.max() + 1, (labels == -1).sum()
             print(
                 f"{kind:>12} {size:9d} {seconds:9.2f} {peak:9.0f} {clusters:9d} {noise:7d} "
-                f"{seconds / first:8.2f} "
+                f"{seconds / first:8.2f} {rise:9.0f} "
                 f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:8.0f}",
                 flush=True,
             )
