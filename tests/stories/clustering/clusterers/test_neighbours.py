@@ -10,7 +10,7 @@ from pipeline.stories.clustering import cluster_vectors
 from pipeline.stories.clustering.clusterers.neighbours import neighbour_graph
 from pipeline.stories.clustering.labels import NOISE
 from pipeline.stories.clustering.window import ArticleText, Window
-from tests.stories.clustering.test_clustering import blobs
+from tests.stories.clustering.windows import blobs
 
 EXACT, APPROXIMATE = 1_000_000, 0
 
