@@ -37,6 +37,8 @@ from pipeline.serve.schema import (
     EventOut,
     Health,
     HourOut,
+    OutletList,
+    OutletOut,
     Problem,
     RelatedList,
     RelatedStory,
@@ -274,6 +276,15 @@ def create_app(settings: Settings) -> FastAPI:
                 )
                 for t in queries.trending_stories(db, at, hours, limit)
             ],
+        )
+
+    @app.get("/api/outlets", response_model=OutletList, responses=UNREADABLE)
+    def outlets(db: SessionDep) -> OutletList:
+        """Every outlet of the feed registry, by name, with its feeds, articles and stories."""
+        return OutletList(
+            items=[
+                OutletOut.model_validate(row, from_attributes=True) for row in queries.outlets(db)
+            ]
         )
 
     @app.get("/", include_in_schema=False)

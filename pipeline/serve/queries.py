@@ -578,3 +578,48 @@ def _keyword_contains(dialect: str, pattern: str) -> ColumnElement[bool]:
         .where(folded(cast(keyword.c.value, String)).contains(pattern, autoescape=True))
         .exists()
     )
+
+
+@dataclass(frozen=True)
+class OutletSummary:
+    outlet: str
+    feeds: int
+    articles: int
+    stories: int
+    last_article_at: datetime | None
+
+
+def outlets(session: Session) -> list[OutletSummary]:
+    """Every outlet of the feed registry by name, with its feeds, articles, live stories
+    (``DEFAULT_STATUSES``) and newest article: what the dashboard's outlet filter offers."""
+    feeds = dict(
+        session.execute(select(Feed.outlet, func.count(Feed.id)).group_by(Feed.outlet)).all()
+    )
+    articles = {
+        outlet: (int(count), last)
+        for outlet, count, last in session.execute(
+            select(Feed.outlet, func.count(Article.id), func.max(Article.published_at))
+            .join(Article, Article.feed_id == Feed.id)
+            .group_by(Feed.outlet)
+        )
+    }
+    stories = dict(
+        session.execute(
+            select(Feed.outlet, func.count(func.distinct(StoryArticle.story_id)))
+            .join(Article, Article.feed_id == Feed.id)
+            .join(StoryArticle, StoryArticle.article_id == Article.id)
+            .join(Story, Story.id == StoryArticle.story_id)
+            .where(Story.status.in_(DEFAULT_STATUSES))
+            .group_by(Feed.outlet)
+        ).all()
+    )
+    return [
+        OutletSummary(
+            outlet,
+            int(feeds[outlet]),
+            articles.get(outlet, (0, None))[0],
+            int(stories.get(outlet, 0)),
+            articles.get(outlet, (0, None))[1],
+        )
+        for outlet in sorted(feeds)
+    ]

@@ -145,6 +145,24 @@ class TrendingList(BaseModel):
     items: list[TrendingStory]
 
 
+class OutletOut(BaseModel):
+    """One outlet (``GET /api/outlets``): what the registry and the stories hold of it."""
+
+    outlet: str
+    feeds: int
+    """Its feeds in the registry, enabled or not."""
+    articles: int
+    stories: int
+    """Live stories (active or dormant) with at least one of its articles."""
+    last_article_at: datetime | None
+    """Its newest article's publication time; None before its first article."""
+
+
+class OutletList(BaseModel):
+    items: list[OutletOut]
+    """Every outlet of the registry, by name."""
+
+
 class Health(BaseModel):
     status: str
     database: str

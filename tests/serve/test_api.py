@@ -530,3 +530,49 @@ def test_a_poll_that_finds_nothing_changed_is_a_304_without_a_body(
         missing = client.get("/api/stories/999999")
         assert missing.status_code == 404
         assert "etag" not in missing.headers
+
+
+def test_outlets_lists_every_outlet_with_its_counts(demo: TestClient, demo_engine: Engine) -> None:
+    items = get(demo, "/api/outlets")["items"]
+    with session_scope(demo_engine) as session:
+        feeds = Counter(session.scalars(select(Feed.outlet)))
+        rows = session.execute(
+            select(
+                Feed.outlet, Article.id, Article.published_at, StoryArticle.story_id, Story.status
+            )
+            .join(Article, Article.feed_id == Feed.id)
+            .outerjoin(StoryArticle, StoryArticle.article_id == Article.id)
+            .outerjoin(Story, Story.id == StoryArticle.story_id)
+        ).all()
+    articles: dict[str, set[int]] = defaultdict(set)
+    stories: dict[str, set[int]] = defaultdict(set)
+    last: dict[str, datetime] = {}
+    for outlet, article_id, published, story_id, status in rows:
+        articles[outlet].add(article_id)
+        last[outlet] = max(last.get(outlet, published), published)
+        if story_id is not None and status in ("active", "dormant"):
+            stories[outlet].add(story_id)
+    assert [item["outlet"] for item in items] == sorted(feeds)
+    assert len(items) == 6
+    for item in items:
+        name = item["outlet"]
+        assert item["feeds"] == feeds[name]
+        assert item["articles"] == len(articles[name]) > 0
+        assert item["stories"] == len(stories[name])
+        assert datetime.fromisoformat(item["last_article_at"]).replace(tzinfo=None) == last[
+            name
+        ].replace(tzinfo=None)
+    assert sum(item["stories"] > 0 for item in items) >= 5
+
+
+def test_an_outlet_with_no_article_yet_is_listed_with_zeros(engine: Engine, db_url: str) -> None:
+    add_feeds(engine, ["Quiet Gazette"])
+    with TestClient(create_app(Settings.load(database_url=db_url))) as client:
+        (item,) = get(client, "/api/outlets")["items"]
+    assert item == {
+        "outlet": "Quiet Gazette",
+        "feeds": 1,
+        "articles": 0,
+        "stories": 0,
+        "last_article_at": None,
+    }

@@ -430,6 +430,12 @@ def test_outlet_and_time_range_filters(page: Page, live: Live) -> None:
     outlet = min(outlets, key=lambda name: (len(outlets[name]), name))
     assert len(outlets[outlet]) < len(stories)
 
+    # The filter suggests every outlet of the registry (/api/outlets), before any story page.
+    names = [item["outlet"] for item in live.api("/api/outlets")["items"]]
+    assert outlet in names
+    expect(page.locator("#outlet-names option")).to_have_count(len(names))
+    values = page.locator("#outlet-names option").evaluate_all("els => els.map(e => e.value)")
+    assert values == sorted(names)
     page.fill("#f-outlet", outlet)
     page.press("#f-outlet", "Enter")
     assert hash_of(page) == f"#/?outlet={quote(outlet, safe='').replace('%20', '+')}"

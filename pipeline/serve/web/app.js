@@ -33,7 +33,7 @@
     updatedAt: null, // when the newest cluster run finished (the header's "updated")
     clock: null, // the pipeline's clock: the newest run's "now", which "x before" counts from
     listHash: "#/", // the list as last shown, for the story page's way back
-    outlets: new Set(), // outlet names met on story pages, offered by the outlet filter
+    outlets: new Set(), // outlet names offered by the outlet filter (/api/outlets)
     renders: 0,
   };
   // For tests and the curious: how often the list was drawn, and when it last changed.
@@ -563,6 +563,17 @@
     }
   }
 
+  // Every outlet of the registry, for the outlet filter's suggestions; once per page load.
+  async function loadOutletNames() {
+    try {
+      const list = await getJson("/api/outlets");
+      for (const outlet of list.items) state.outlets.add(outlet.outlet);
+      renderOutletNames();
+    } catch (err) {
+      console.warn("storyline: no outlet list", err);
+    }
+  }
+
   function renderOutletNames() {
     const names = [...state.outlets].sort((a, b) => a.localeCompare(b));
     append(clear($("outlet-names")), names.map((name) => el("option", { value: name })));
@@ -749,5 +760,6 @@
   });
   window.addEventListener("hashchange", route);
   route();
+  loadOutletNames();
   window.setTimeout(poll, REFRESH_MS);
 })();
