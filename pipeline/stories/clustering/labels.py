@@ -33,8 +33,7 @@ def members_of(labels: Labels) -> dict[int, npt.NDArray[np.int64]]:
 
 
 def groups(component: npt.NDArray[np.int32]) -> list[npt.NDArray[np.int64]]:
-    """Row indices of each component, in order of their first row."""
-    order = np.argsort(component, kind="stable")
-    bounds = np.flatnonzero(np.diff(component[order])) + 1
-    found = [g.astype(np.int64) for g in np.split(order, bounds)]
+    """Row indices of each component (numbered from 0, as scipy numbers them), in order of
+    their first row."""
+    found = members_of(component.astype(np.int64)).values()
     return sorted(found, key=lambda g: int(g[0]))

@@ -61,8 +61,21 @@ def similarity(window: Window, rows: Rows, cols: Rows) -> npt.NDArray[np.float64
     headlines of one story sit farther apart. The distance is rescaled (``link_distance /
     cut``) so that one linkage cut serves every pair.
     """
+    left = window.unit(rows)
+    return _similarity(window, left, left if cols is rows else window.unit(cols), rows, cols)
+
+
+def _similarity(
+    window: Window,
+    left: npt.NDArray[np.float64],
+    right: npt.NDArray[np.float64],
+    rows: Rows,
+    cols: Rows,
+) -> npt.NDArray[np.float64]:
+    """``similarity`` with the float64 unit vectors of ``rows`` and ``cols`` given, so a
+    caller scoring many blocks against one set of columns converts them once."""
     params, words, share = window.params, window.words, window.text_share
-    cosine = window.unit(rows) @ window.unit(cols).T
+    cosine = left @ right.T
     lexical = mix = shorter = None
     if words.weight[rows].any():  # else headlines only: no word share to mix
         lexical = (words.tfidf[rows] @ words.tfidf[cols].T).toarray()
@@ -147,9 +160,11 @@ def _exact_graph(window: Window) -> sparse.csr_matrix:
     targets: list[npt.NDArray[np.int64]] = []
     weights: list[npt.NDArray[np.float32]] = []
     block = max(16, _BLOCK_CELLS // max(count, 1))
+    every = window.unit()
     for start in range(0, count, block):
         stop = min(start + block, count)
-        scores = similarity(window, slice(start, stop), slice(None))
+        rows = slice(start, stop)
+        scores = _similarity(window, every[rows], every, rows, slice(None))
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         if keep < count - 1:
             # Below each row's keep-th largest value, pairs are dropped; ties are kept.
