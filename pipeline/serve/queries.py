@@ -28,16 +28,6 @@ RECENT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
-class StoryArticleView:
-    id: int
-    title: str
-    url: str | None
-    outlet: str
-    published: datetime
-    duplicate_of: int | None
-
-
-@dataclass(frozen=True)
 class StoryView:
     id: int
     title: str
@@ -48,7 +38,7 @@ class StoryView:
     original_count: int
     first_seen: datetime
     last_seen: datetime
-    articles: list[StoryArticleView]
+    articles: list[ArticleRow]
 
 
 def current_stories(
@@ -73,27 +63,17 @@ def current_stories(
     if limit is not None:
         query = query.limit(limit)
     stories = list(session.scalars(query))
-    by_story: dict[int, list[StoryArticleView]] = defaultdict(list)
+    by_story: dict[int, list[ArticleRow]] = defaultdict(list)
     if stories:
         rows = session.execute(
-            select(
-                StoryArticle.story_id,
-                Article.id,
-                Article.title,
-                Article.url,
-                Feed.outlet,
-                Article.published_at,
-                Article.duplicate_of_id,
-            )
+            select(StoryArticle.story_id, *ARTICLE_COLUMNS)
             .join(Article, Article.id == StoryArticle.article_id)
             .join(Feed, Feed.id == Article.feed_id)
             .where(StoryArticle.story_id.in_([story.id for story in stories]))
             .order_by(Article.published_at, Article.id)
         ).all()
-        for story_id, article_id, title, url, outlet, published, duplicate_of in rows:
-            by_story[story_id].append(
-                StoryArticleView(article_id, title, url, outlet, published, duplicate_of)
-            )
+        for row in rows:
+            by_story[row.story_id].append(ArticleRow(*row[1:]))
     return [
         StoryView(
             id=story.id,
@@ -158,6 +138,17 @@ class ArticleRow:
     outlet: str
     published_at: datetime
     duplicate_of: int | None
+
+
+ARTICLE_COLUMNS = (
+    Article.id,
+    Article.title,
+    Article.url,
+    Feed.outlet,
+    Article.published_at,
+    Article.duplicate_of_id,
+)
+"""An ``ArticleRow``'s columns, in its order (with ``Feed`` joined)."""
 
 
 @dataclass(frozen=True)
@@ -279,14 +270,7 @@ def story_detail(
     if row is None:
         return None
     members = (
-        select(
-            Article.id,
-            Article.title,
-            Article.url,
-            Feed.outlet,
-            Article.published_at,
-            Article.duplicate_of_id,
-        )
+        select(*ARTICLE_COLUMNS)
         .join(StoryArticle, StoryArticle.article_id == Article.id)
         .join(Feed, Feed.id == Article.feed_id)
         .where(StoryArticle.story_id == story_id)
