@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,37 @@ def drop_pg_database(admin: Engine, url: str) -> None:
     name = make_url(url).database
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def run_demo(url: str) -> str:
+    """``storyline demo`` into the database at ``url``; what it printed."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    result = CliRunner().invoke(cli, ["demo", "--db", url])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@contextmanager
+def demo_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[str]:
+    """The URL of a database after one ``storyline demo`` (six outlets, five stories), on
+    SQLite or PostgreSQL as ``request.param`` says; a PostgreSQL one is dropped after."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'storyline.db'}"
+        run_demo(url)
+        yield url
+        return
+    admin: Engine = request.getfixturevalue("pg_admin")
+    url = create_pg_database(admin, prefix=f"storyline_{name}")
+    try:
+        run_demo(url)
+        yield url
+    finally:
+        drop_pg_database(admin, url)
 
 
 @pytest.fixture

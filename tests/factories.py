@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
@@ -97,3 +98,24 @@ def row_counts(engine: Engine, models: tuple[type[Base], ...] = ALL_TABLES) -> d
             model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
             for model in models
         }
+
+
+def add_story(engine: Engine, title: str, **fields: Any) -> int:
+    """A story row with plain defaults (active, no articles, at ``T0``); ``fields`` override."""
+    values: dict[str, Any] = {
+        "title": title,
+        "status": "active",
+        "keywords": [],
+        "first_seen": T0,
+        "last_seen": T0,
+        "model": "m",
+        "created_at": T0,
+        "updated_at": T0,
+        "article_count": 0,
+        "source_count": 0,
+    }
+    with session_scope(engine) as session:
+        row = Story(**(values | fields))
+        session.add(row)
+        session.flush()
+        return row.id

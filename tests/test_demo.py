@@ -13,6 +13,7 @@ from models import StoryArticle
 from pipeline.cli import cli
 from pipeline.db import make_engine, session_scope
 from pipeline.serve.schema import Summary
+from tests.conftest import run_demo
 from tests.demo_labels import LABELS, STORIES, demo_stories
 from tests.factories import row_counts
 
@@ -20,9 +21,7 @@ from tests.factories import row_counts
 @pytest.fixture
 def demo_db(db_url: str) -> tuple[str, str]:
     """The database after one `storyline demo`, and what the command printed."""
-    result = CliRunner().invoke(cli, ["demo", "--db", db_url])
-    assert result.exit_code == 0, result.output
-    return db_url, result.stdout
+    return db_url, run_demo(db_url)
 
 
 def test_demo_shows_each_story_as_its_own_multi_outlet_cluster(demo_db: tuple[str, str]) -> None:

@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import Engine, func, select, text
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
-from pipeline.cli import cli
 from pipeline.db import make_engine, session_scope
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import create_pg_database, drop_pg_database, run_demo
 
 pytestmark = pytest.mark.postgres
 
@@ -30,8 +28,7 @@ def demo(pg_admin: Engine) -> Iterator[Engine]:
     """A PostgreSQL database after one `storyline demo`: six outlets, five stories."""
     url = create_pg_database(pg_admin, prefix="storyline_views")
     try:
-        result = CliRunner().invoke(cli, ["demo", "--db", url])
-        assert result.exit_code == 0, result.output
+        run_demo(url)
         engine = make_engine(url)
         yield engine
         engine.dispose()

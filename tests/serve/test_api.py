@@ -27,8 +27,8 @@ from pipeline.db import make_engine, session_scope
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
 from pipeline.stories.status import StoryStatus
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.factories import T0, add_article, add_feeds
+from tests.conftest import demo_database
+from tests.factories import T0, add_article, add_feeds, add_story
 
 
 @pytest.fixture(
@@ -38,20 +38,8 @@ def demo_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database after one `storyline demo`: six outlets, five stories."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'storyline.db'}"
-        result = CliRunner().invoke(cli, ["demo", "--db", url])
-        assert result.exit_code == 0, result.output
+    with demo_database(request, tmp_path_factory, "api") as url:
         yield url
-        return
-    admin: Engine = request.getfixturevalue("pg_admin")
-    url = create_pg_database(admin, prefix="storyline_api")
-    try:
-        result = CliRunner().invoke(cli, ["demo", "--db", url])
-        assert result.exit_code == 0, result.output
-        yield url
-    finally:
-        drop_pg_database(admin, url)
 
 
 @pytest.fixture(scope="module")
@@ -376,26 +364,6 @@ def test_index_page(demo: TestClient) -> None:
 # Exact rows: the recent-articles count, its clock, ranking ties and the filters' edges.
 
 
-def story(engine: Engine, title: str, **fields: Any) -> int:
-    values: dict[str, Any] = {
-        "title": title,
-        "status": "active",
-        "keywords": [],
-        "first_seen": T0,
-        "last_seen": T0,
-        "model": "m",
-        "created_at": T0,
-        "updated_at": T0,
-        "article_count": 0,
-        "source_count": 0,
-    }
-    with session_scope(engine) as session:
-        row = Story(**(values | fields))
-        session.add(row)
-        session.flush()
-        return row.id
-
-
 def member(engine: Engine, story_id: int, feed_id: int, title: str, at: datetime) -> None:
     article = add_article(engine, feed_id, title, at, np.ones(384, dtype=np.float32))
     with session_scope(engine) as session:
@@ -417,10 +385,10 @@ def test_exact_rows(engine: Engine, db_url: str) -> None:
                 input_hash="x",
             )
         )
-    big = story(engine, "Big but old", article_count=9, source_count=2, keywords=["Molenbeek"])
-    hot = story(engine, "Hot 100%_news", article_count=2, source_count=1, last_seen=clock)
-    gone = story(engine, "Merged away", status="merged", merged_into_id=hot)
-    story(engine, "Dormant", status="dormant", first_seen=clock, last_seen=clock)
+    big = add_story(engine, "Big but old", article_count=9, source_count=2, keywords=["Molenbeek"])
+    hot = add_story(engine, "Hot 100%_news", article_count=2, source_count=1, last_seen=clock)
+    gone = add_story(engine, "Merged away", status="merged", merged_into_id=hot)
+    add_story(engine, "Dormant", status="dormant", first_seen=clock, last_seen=clock)
     member(engine, big, feeds["Alpha"], "old", clock - timedelta(hours=30))
     member(engine, hot, feeds["Beta"], "new one", clock - timedelta(hours=1))
     member(engine, hot, feeds["Beta"], "new two", clock)
@@ -497,8 +465,8 @@ def test_serve_without_a_schema_fails_in_one_sentence(tmp_path: Any) -> None:
 def test_search_ignores_case_in_all_of_unicode(
     engine: Engine, db_url: str, title: str, keywords: list[str], query: str
 ) -> None:
-    wanted = story(engine, title, keywords=keywords)
-    story(engine, "Another story entirely", keywords=["weather"])
+    wanted = add_story(engine, title, keywords=keywords)
+    add_story(engine, "Another story entirely", keywords=["weather"])
     with TestClient(create_app(Settings.load(database_url=db_url))) as client:
         assert ids(get(client, "/api/stories", q=query)) == [wanted]
         assert ids(get(client, "/api/stories", q=query.upper())) == [wanted]
@@ -507,7 +475,7 @@ def test_search_ignores_case_in_all_of_unicode(
 def test_a_poll_that_finds_nothing_changed_is_a_304_without_a_body(
     engine: Engine, db_url: str
 ) -> None:
-    first = story(engine, "Quake hits Iquique", keywords=["Iquique"])
+    first = add_story(engine, "Quake hits Iquique", keywords=["Iquique"])
     with TestClient(create_app(Settings.load(database_url=db_url))) as client:
         for path in ("/api/stories", f"/api/stories/{first}", "/api/health"):
             fresh = client.get(path)
@@ -522,7 +490,7 @@ def test_a_poll_that_finds_nothing_changed_is_a_304_without_a_body(
         assert filtered.headers["etag"] == listed  # same answer, same tag
         assert client.get("/api/stories", params={"q": "flood"}).headers["etag"] != listed
 
-        story(engine, "Flood in Lima")  # a change: the same poll gets the new answer
+        add_story(engine, "Flood in Lima")  # a change: the same poll gets the new answer
         changed = client.get("/api/stories", headers={"If-None-Match": listed})
         assert changed.status_code == 200
         assert changed.json()["total"] == 2

@@ -20,7 +20,7 @@ from pipeline.cli import cli
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
-from tests.factories import T0, add_article, add_feeds, direction, mix
+from tests.factories import T0, add_article, add_feeds, add_story, direction, mix
 
 CLOCK = T0 + timedelta(days=3)
 """The pipeline's clock: the newest successful cluster run's ``now``, years before the wall
@@ -40,26 +40,6 @@ def run_at(engine: Engine, now: datetime) -> None:
                 input_hash=f"x{now.isoformat()}",
             )
         )
-
-
-def story(engine: Engine, title: str, **fields: Any) -> int:
-    values: dict[str, Any] = {
-        "title": title,
-        "status": "active",
-        "keywords": [],
-        "first_seen": T0,
-        "last_seen": T0,
-        "model": "m",
-        "created_at": T0,
-        "updated_at": T0,
-        "article_count": 0,
-        "source_count": 0,
-    }
-    with session_scope(engine) as session:
-        row = Story(**(values | fields))
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 def members(engine: Engine, story_id: int, feed_id: int, times: list[datetime]) -> list[int]:
@@ -111,11 +91,13 @@ def cli_json(db_url: str, *args: str) -> Any:
 
 def test_cli_json_is_the_api_list(engine: Engine, db_url: str, client: TestClient) -> None:
     feeds = add_feeds(engine, ["Alpha", "Beta"])
-    hot = story(engine, "Hot", source_count=1, keywords=["Bataclan"], last_seen=CLOCK)
-    wide = story(engine, "Wide but old", source_count=2, last_seen=CLOCK - timedelta(days=2))
-    tie = story(engine, "Tie on everything", source_count=2, last_seen=CLOCK - timedelta(days=2))
-    story(engine, "Resting", status="dormant", source_count=5)
-    story(engine, "Gone", status="merged", merged_into_id=hot)
+    hot = add_story(engine, "Hot", source_count=1, keywords=["Bataclan"], last_seen=CLOCK)
+    wide = add_story(engine, "Wide but old", source_count=2, last_seen=CLOCK - timedelta(days=2))
+    tie = add_story(
+        engine, "Tie on everything", source_count=2, last_seen=CLOCK - timedelta(days=2)
+    )
+    add_story(engine, "Resting", status="dormant", source_count=5)
+    add_story(engine, "Gone", status="merged", merged_into_id=hot)
     members(engine, hot, feeds["Alpha"], [CLOCK - timedelta(hours=2), CLOCK])
     members(engine, wide, feeds["Beta"], [CLOCK - timedelta(hours=40)])
     members(engine, tie, feeds["Beta"], [CLOCK - timedelta(hours=41)])
@@ -142,7 +124,7 @@ def test_cli_json_is_the_api_list(engine: Engine, db_url: str, client: TestClien
 
 def test_articles_are_paged_with_their_total(engine: Engine, client: TestClient) -> None:
     feeds = add_feeds(engine, ["Alpha", "Beta"])
-    big = story(engine, "Big")
+    big = add_story(engine, "Big")
     times = [T0 + timedelta(minutes=10 * i) for i in range(7)]
     newest_first = list(reversed(members(engine, big, feeds["Alpha"], times[:4])))
     newest_first = list(reversed(members(engine, big, feeds["Beta"], times[4:]))) + newest_first
@@ -170,9 +152,9 @@ def test_articles_are_paged_with_their_total(engine: Engine, client: TestClient)
 
 
 def test_lineage_names_the_other_stories(engine: Engine, client: TestClient) -> None:
-    parent = story(engine, "Paris attacks")
-    child = story(engine, "Saint-Denis raid")
-    absorbed = story(engine, "Bataclan victims", status="merged", merged_into_id=parent)
+    parent = add_story(engine, "Paris attacks")
+    child = add_story(engine, "Saint-Denis raid")
+    absorbed = add_story(engine, "Bataclan victims", status="merged", merged_into_id=parent)
     with session_scope(engine) as session:
         session.add(StoryEvent(story_id=child, at=T0, kind="split", other_story_id=parent))
         session.add(StoryEvent(story_id=absorbed, at=T0, kind="merged", other_story_id=parent))
@@ -191,12 +173,12 @@ def test_lineage_names_the_other_stories(engine: Engine, client: TestClient) -> 
 
 def test_related_stories_nearest_first(engine: Engine, client: TestClient) -> None:
     a, b = direction(1), direction(2)
-    target = story(engine, "Target", centroid=a)
-    close = story(engine, "Close", centroid=mix(a, b, 0.9))
-    far = story(engine, "Far", centroid=mix(a, b, 0.2))
-    middle = story(engine, "Middle", status="dormant", centroid=mix(a, b, 0.6))
-    merged = story(engine, "Merged", status="merged", centroid=mix(a, b, 0.95))
-    story(engine, "No centroid")
+    target = add_story(engine, "Target", centroid=a)
+    close = add_story(engine, "Close", centroid=mix(a, b, 0.9))
+    far = add_story(engine, "Far", centroid=mix(a, b, 0.2))
+    middle = add_story(engine, "Middle", status="dormant", centroid=mix(a, b, 0.6))
+    merged = add_story(engine, "Merged", status="merged", centroid=mix(a, b, 0.95))
+    add_story(engine, "No centroid")
     body = get(client, f"/api/stories/{target}/related")
     assert body["story_id"] == target
     assert [s["id"] for s in body["items"]] == [close, middle, far]
@@ -207,7 +189,7 @@ def test_related_stories_nearest_first(engine: Engine, client: TestClient) -> No
     ]
     wider = get(client, f"/api/stories/{target}/related", status=["merged", "active"])
     assert [s["id"] for s in wider["items"]] == [merged, close, far]
-    lonely = story(engine, "Alone, no centroid")
+    lonely = add_story(engine, "Alone, no centroid")
     assert get(client, f"/api/stories/{lonely}/related")["items"] == []
 
 
@@ -218,9 +200,9 @@ def test_related_scans_many_stories_on_sqlite_in_batches(
 
     monkeypatch.setattr(pipeline.serve.queries, "SCAN_BATCH", 7)
     a, b = direction(1), direction(2)
-    target = story(engine, "Target", centroid=a)
+    target = add_story(engine, "Target", centroid=a)
     cosines = [round(0.05 * i, 2) for i in range(1, 19)]
-    made = {story(engine, f"at {c}", centroid=mix(a, b, c)): c for c in cosines}
+    made = {add_story(engine, f"at {c}", centroid=mix(a, b, c)): c for c in cosines}
     items = get(client, f"/api/stories/{target}/related", limit=5)["items"]
     wanted = sorted(made, key=lambda i: -made[i])[:5]
     assert [s["id"] for s in items] == wanted
@@ -260,7 +242,7 @@ def test_related_scans_many_stories_on_sqlite_in_batches(
 def test_bad_parameters_are_422_with_one_message(
     engine: Engine, client: TestClient, path: str, params: dict[str, Any], named: str
 ) -> None:
-    story(engine, "One")
+    add_story(engine, "One")
     response = client.get(path, params=params)
     assert response.status_code == 422, response.text
     body = response.json()
@@ -285,9 +267,9 @@ def test_unknown_stories_are_404(client: TestClient, story_id: str, suffix: str)
 def test_trending_against_the_stories_own_pace(engine: Engine, client: TestClient) -> None:
     feeds = add_feeds(engine, ["Alpha"])
     alpha = feeds["Alpha"]
-    surge = story(engine, "Surge")  # 3 now, none before: (3+1)/(0+1) = 4
+    surge = add_story(engine, "Surge")  # 3 now, none before: (3+1)/(0+1) = 4
     members(engine, surge, alpha, [CLOCK - timedelta(hours=h) for h in (0, 1, 2)])
-    steady = story(engine, "Steady")  # 2 now, 16 in the 48 h before: (2+1)/(16/8+1) = 1
+    steady = add_story(engine, "Steady")  # 2 now, 16 in the 48 h before: (2+1)/(16/8+1) = 1
     members(
         engine,
         steady,
@@ -295,13 +277,13 @@ def test_trending_against_the_stories_own_pace(engine: Engine, client: TestClien
         [CLOCK - timedelta(hours=h) for h in (1, 3)]
         + [CLOCK - timedelta(hours=7 + 3 * i) for i in range(16)],
     )
-    quiet = story(engine, "Quiet")  # nothing in the last 6 h: not trending
+    quiet = add_story(engine, "Quiet")  # nothing in the last 6 h: not trending
     members(engine, quiet, alpha, [CLOCK - timedelta(hours=8)])
-    old = story(engine, "Too old to count")  # one now; the earlier one is 60 h back: 2/1
+    old = add_story(engine, "Too old to count")  # one now; the earlier one is 60 h back: 2/1
     members(engine, old, alpha, [CLOCK - timedelta(hours=5), CLOCK - timedelta(hours=60)])
-    resting = story(engine, "Resting", status="dormant")
+    resting = add_story(engine, "Resting", status="dormant")
     members(engine, resting, alpha, [CLOCK - timedelta(hours=1)])
-    future = story(engine, "After the clock")
+    future = add_story(engine, "After the clock")
     members(engine, future, alpha, [CLOCK + timedelta(hours=2)])
 
     body = get(client, "/api/trending")
@@ -344,7 +326,9 @@ def test_trending_agrees_with_the_view(pg_url: str) -> None:
         alpha = add_feeds(engine, ["Alpha"])["Alpha"]
         rng = np.random.default_rng(7)
         for index in range(25):
-            made = story(engine, f"story {index}", status="dormant" if index % 7 == 0 else "active")
+            made = add_story(
+                engine, f"story {index}", status="dormant" if index % 7 == 0 else "active"
+            )
             hours = rng.integers(0, 60, size=int(rng.integers(1, 12)))
             members(engine, made, alpha, [CLOCK - timedelta(hours=int(h)) for h in hours])
         with TestClient(create_app(Settings.load(database_url=pg_url))) as client:
@@ -369,8 +353,8 @@ def test_trending_agrees_with_the_view(pg_url: str) -> None:
 
 def test_new_endpoints_answer_a_poll_with_304(engine: Engine, client: TestClient) -> None:
     a, b = direction(1), direction(2)
-    one = story(engine, "One", centroid=a)
-    story(engine, "Two", centroid=mix(a, b, 0.5))
+    one = add_story(engine, "One", centroid=a)
+    add_story(engine, "Two", centroid=mix(a, b, 0.5))
     members(engine, one, add_feeds(engine, ["Alpha"])["Alpha"], [CLOCK])
     for path in (f"/api/stories/{one}/related", "/api/trending", f"/api/stories/{one}"):
         fresh = client.get(path)

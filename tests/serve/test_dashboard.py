@@ -27,14 +27,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine, select
 
 from models import Article, ClusterRun, Story, StoryArticle, StoryEvent
-from pipeline.cli import cli
 from pipeline.db import make_engine, session_scope
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import demo_database
 
 pytestmark = [pytest.mark.browser]
 
@@ -117,20 +115,8 @@ def demo_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database after one `storyline demo`, with lineage added (``add_lineage``)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'storyline.db'}"
-        result = CliRunner().invoke(cli, ["demo", "--db", url])
-        assert result.exit_code == 0, result.output
+    with demo_database(request, tmp_path_factory, "dashboard") as url:
         yield url
-        return
-    admin: Engine = request.getfixturevalue("pg_admin")
-    url = create_pg_database(admin, prefix="storyline_dashboard")
-    try:
-        result = CliRunner().invoke(cli, ["demo", "--db", url])
-        assert result.exit_code == 0, result.output
-        yield url
-    finally:
-        drop_pg_database(admin, url)
 
 
 @pytest.fixture(scope="module")
