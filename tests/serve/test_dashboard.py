@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -50,6 +51,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
+# Stories a page in the paging tests: the demo's six listed stories make three pages.
+PAGE = 2
 MERGED_TITLE = "First reports: French jets strike Raqqa overnight"
 TIMES = "\u00d7"  # the growth factor's sign
 DASH = "\u2013"  # between the first and last article of a page
@@ -81,8 +84,10 @@ class Live:
         response.raise_for_status()
         return response.json()
 
-    def url(self, hash_: str = "#/") -> str:
-        return f"{self.base_url}/?refresh=1{hash_}"
+    def url(self, hash_: str = "#/", limit: int | None = None) -> str:
+        """The page polling every second; ``limit`` stories a page instead of 50."""
+        per_page = "" if limit is None else f"&limit={limit}"
+        return f"{self.base_url}/?refresh=1{per_page}{hash_}"
 
 
 def free_port() -> int:
@@ -458,6 +463,98 @@ def test_outlet_and_time_range_filters(page: Page, live: Live) -> None:
     expect(page.locator("#list-summary")).to_have_text("0 stories matching the filters.")
 
 
+def list_page(live: Live, offset: int, **filters: Any) -> tuple[list[str], str]:
+    """The titles of one page of the list (``PAGE`` a page) and its count, as the API has it."""
+    answer = live.api("/api/stories", limit=PAGE, offset=offset, **filters)
+    titles = [story["title"] for story in answer["items"]]
+    last = offset + len(titles)
+    matching = " matching the filters" if filters.keys() - {"order"} else ""
+    return titles, f"{offset + 1}{DASH}{last} of {answer['total']} stories{matching}."
+
+
+def test_the_list_is_paged_and_the_page_kept_in_the_url(page: Page, live: Live) -> None:
+    total = live.api("/api/stories")["total"]
+    last = 2 * PAGE
+    assert (total - 1) // PAGE * PAGE == last, "the demo's list makes three pages"
+    pager = page.locator("#stories-pager")
+    summary = page.locator("#list-summary")
+    ranks = page.locator("#stories-body td.rank")
+    page.goto(live.url("#/", limit=PAGE))
+    titles, count = list_page(live, 0)
+    expect(summary).to_have_text(count)
+    expect(page.locator("#stories-body th.title a")).to_have_text(titles)
+    expect(ranks).to_have_text(["1", "2"])
+    expect(pager.locator("a")).to_have_text(["Next \u2192"])
+
+    # Next: the second page, in the URL, ranked on from the first; the count is focused
+    # (so scrolled to), not the foot of the page the reader just left.
+    pager.locator("a.next").click()
+    expect(page).to_have_url(re.compile(rf"#/\?offset={PAGE}$"))
+    titles, count = list_page(live, PAGE)
+    expect(summary).to_have_text(count)
+    expect(page.locator("#stories-body th.title a")).to_have_text(titles)
+    expect(ranks).to_have_text([str(PAGE + 1), str(PAGE + 2)])
+    expect(pager.locator("a")).to_have_text(["\u2190 Previous", "Next \u2192"])
+    assert pager.locator("a.prev").get_attribute("href") == "#/"
+    expect(summary).to_be_focused()
+    screenshot(page, f"dashboard-list-page2-{live.backend}")
+
+    # A story opened from page 2 leads back to page 2, and so does the browser's back.
+    page.locator("#stories-body th.title a").first.click()
+    expect(page.locator("#story-title")).to_have_text(titles[0])
+    assert page.locator("#story-back").get_attribute("href") == f"#/?offset={PAGE}"
+    page.go_back()
+    expect(summary).to_have_text(count)
+    expect(page.locator("#stories-body th.title a")).to_have_text(titles)
+
+    # The last page has no "next"; back and forward walk the pages again.
+    pager.locator("a.next").click()
+    expect(page).to_have_url(re.compile(rf"#/\?offset={last}$"))
+    expect(summary).to_have_text(list_page(live, last)[1])
+    expect(pager.locator("a")).to_have_text(["\u2190 Previous"])
+    page.go_back()
+    expect(summary).to_have_text(count)
+    page.go_back()
+    assert hash_of(page) == "#/"
+    expect(summary).to_have_text(list_page(live, 0)[1])
+    expect(ranks.first).to_have_text("1")
+    page.go_forward()
+    expect(summary).to_have_text(count)
+    expect(ranks.first).to_have_text(str(PAGE + 1))
+
+    # A shared link opens its page, form and all; a change of filter goes back to page 1.
+    page.goto(live.url(f"#/?order=recent&offset={PAGE}", limit=PAGE))
+    titles, count = list_page(live, PAGE, order="recent")
+    expect(page.locator("#stories-body th.title a")).to_have_text(titles)
+    expect(summary).to_have_text(count)
+    expect(page.locator("#f-order")).to_have_value("recent")
+    page.check('input[name="status"][value="merged"]')
+    expect(page).to_have_url(
+        re.compile(r"#/\?status=active&status=dormant&status=merged&order=recent$")
+    )
+    statuses = ["active", "dormant", "merged"]
+    titles, count = list_page(live, 0, order="recent", status=statuses)
+    expect(summary).to_have_text(count)
+    expect(page.locator("#stories-body th.title a")).to_have_text(titles)
+    expect(ranks.first).to_have_text("1")
+    pager.locator("a.next").click()
+    expect(page).to_have_url(re.compile(rf"&order=recent&offset={PAGE}$"))
+    expect(summary).to_have_text(list_page(live, PAGE, order="recent", status=statuses)[1])
+    page.fill("#f-q", "a")
+    page.press("#f-q", "Enter")
+    expect(page).to_have_url(
+        re.compile(r"#/\?q=a&status=active&status=dormant&status=merged&order=recent$")
+    )
+
+    # Past the end (a list grown shorter since the link was shared): "previous" leads to
+    # the last page there is.
+    page.goto(live.url("#/?offset=40", limit=PAGE))
+    expect(summary).to_have_text(f"None here: {total} stories in all.")
+    expect(page.locator("#stories-body td.empty")).to_contain_text("No stories on this page")
+    expect(pager.locator("a")).to_have_text(["\u2190 Previous"])
+    assert pager.locator("a.prev").get_attribute("href") == f"#/?offset={last}"
+
+
 # --- breaking ------------------------------------------------------------------------------
 
 
@@ -504,6 +601,36 @@ def test_breaking_lists_the_trending_stories_with_their_growth(page: Page, live:
     page.go_back()
     expect(page.locator("#trending-view")).to_be_visible()
     expect(page.locator("#t-hours")).to_have_value("24")
+
+
+def test_breaking_shows_more_on_request(page: Page, live: Live) -> None:
+    """Breaking stops after its first stories (``PAGE`` here, 20 by default) with a "more"
+    that shows all the API gives, up to its cap of 50."""
+    day = [story["title"] for story in live.api("/api/trending", hours=24, limit=50)["items"]]
+    assert len(day) > PAGE, "the demo has more stories growing in 24 h than a page"
+    titles = page.locator("#trending-list a.title")
+    more = page.locator("#trending-more a.more")
+    page.goto(live.url("#/trending?hours=24", limit=PAGE))
+    expect(titles).to_have_text(day[:PAGE])
+    expect(page.locator("#trending-summary")).to_contain_text(f"The {PAGE} stories growing fastest")
+    assert more.get_attribute("href") == "#/trending?hours=24&more=1"
+    more.click()
+    expect(titles).to_have_text(day)
+    expect(more).to_have_count(0)
+    expect(page.locator("#trending-summary")).to_contain_text(f"{len(day)} stories growing")
+    screenshot(page, f"dashboard-trending-more-{live.backend}")
+
+    # Kept in the URL, like every view; another window starts short again.
+    page.reload()
+    expect(titles).to_have_text(day)
+    expect(page.locator("#t-hours")).to_have_value("24")
+    page.select_option("#t-hours", "6")
+    expect(page).to_have_url(re.compile(r"#/trending$"))
+    six = live.api("/api/trending", hours=6, limit=50)["items"]
+    expect(titles).to_have_text([story["title"] for story in six[:PAGE]])
+    expect(more).to_have_count(1 if len(six) > PAGE else 0)
+    page.go_back()
+    expect(titles).to_have_text(day)
 
 
 # --- one story -----------------------------------------------------------------------------
@@ -656,6 +783,67 @@ def test_lineage_links_merged_and_split_stories(page: Page, live: Live) -> None:
     expect(page.locator("#lineage-section")).to_be_hidden()
 
 
+# Each of the chart's axis labels as drawn: its font in CSS px (the computed size times the
+# SVG's scale, which a scaled-down chart shrinks), its box, and its text.
+AXIS_LABELS = """
+[...document.querySelectorAll("#story-chart .axis text")].map((text) => {
+  const m = text.getScreenCTM();
+  const box = text.getBoundingClientRect();
+  return {
+    text: text.textContent,
+    axis: text.parentNode.classList.contains("x") ? "x" : "y",
+    row: text.getAttribute("class") || "",
+    px: parseFloat(getComputedStyle(text).fontSize) * Math.hypot(m.a, m.b),
+    left: box.left, right: box.right, top: box.top, bottom: box.bottom,
+  };
+})
+"""
+
+
+def assert_readable_chart(page: Page) -> None:
+    labels: list[dict[str, Any]] = page.evaluate(AXIS_LABELS)
+    assert labels
+    small = [(label["text"], round(label["px"], 2)) for label in labels if label["px"] < 10]
+    assert not small, f"axis labels under 10 px: {small}"
+    assert all(label["bottom"] - label["top"] >= 10 for label in labels), labels
+    box = page.locator("#story-chart svg").bounding_box()
+    assert box is not None
+    for label in labels:
+        assert box["x"] - 0.5 <= label["left"], label
+        assert label["right"] <= box["x"] + box["width"] + 0.5, label
+    # The x axis's days (and their hours) never touch one another.
+    for row in ("", "sub"):
+        xs = sorted(
+            (label["left"], label["right"])
+            for label in labels
+            if label["axis"] == "x" and label["row"] == row
+        )
+        assert len(xs) >= 2
+        assert all(right < left for (_, right), (left, _) in pairwise(xs)), xs
+
+
+# The chart drawn at its width on the page, one unit a CSS px.
+CHART_AT_ITS_WIDTH = """() => {
+  const chart = document.querySelector("#story-chart svg");
+  return chart !== null
+    && Math.abs(chart.viewBox.baseVal.width - chart.getBoundingClientRect().width) < 1;
+}"""
+
+
+@pytest.mark.parametrize("width", [400, 1280], ids=["phone", "desktop"])
+def test_the_charts_axis_labels_are_readable_at_any_width(
+    page: Page, live: Live, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(live.url(f"#/story/{live.lineage.raqqa}"))
+    expect(page.locator("#story-chart svg rect.bar").first).to_be_visible()
+    assert_readable_chart(page)
+    # Turned to the other width (a phone turned, a window resized), it is drawn again.
+    page.set_viewport_size({"width": 1680 - width, "height": 900})
+    page.wait_for_function(CHART_AT_ITS_WIDTH)
+    assert_readable_chart(page)
+
+
 def test_an_unknown_story_says_so(page: Page, live: Live) -> None:
     page.goto(live.url("#/story/999999"))
     expect(page.locator("#story-title")).to_have_text("No story 999999")
@@ -665,19 +853,28 @@ def test_an_unknown_story_says_so(page: Page, live: Live) -> None:
 # --- a phone's width -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("view", ["list", "trending", "story"])
+@pytest.mark.parametrize("view", ["list", "list-page2", "trending", "story"])
 def test_the_layout_holds_at_400_px(narrow: Page, live: Live, view: str) -> None:
     story = live.lineage.raqqa
-    hash_, ready = {
-        "list": ("#/", "#stories-body th.title a"),
-        "trending": ("#/trending", "#trending-list a.title"),
-        "story": (f"#/story/{story}", "#story-articles li a"),
+    hash_, ready, limit = {
+        "list": ("#/", "#stories-body th.title a", None),
+        "list-page2": (f"#/?offset={PAGE}", "#stories-pager a.next", PAGE),
+        "trending": ("#/trending", "#trending-list a.title", None),
+        "story": (f"#/story/{story}", "#story-articles li a", None),
     }[view]
-    narrow.goto(live.url(hash_))
+    narrow.goto(live.url(hash_, limit))
     expect(narrow.locator(ready).first).to_be_visible()
+    if view == "list-page2":
+        # One card per story, the pager's links side by side under them.
+        expect(narrow.locator("#stories-body tr")).to_have_count(PAGE)
+        expect(narrow.locator("#stories-pager a")).to_have_count(2)
+        assert narrow.locator("#stories-body").evaluate("e => getComputedStyle(e).display") == (
+            "block"
+        )
     if view == "story":
         expect(narrow.locator("#story-related li a").first).to_be_visible()
         expect(narrow.locator("#story-chart svg")).to_be_visible()
+        assert_readable_chart(narrow)
     assert narrow.evaluate("window.innerWidth") == 400
     width = narrow.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the {view} view is {width} px wide at 400 px"

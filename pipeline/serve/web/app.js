@@ -4,16 +4,21 @@
 // attribute, never innerHTML, so a headline cannot inject markup.
 //
 // The view lives in the URL's hash, so it can be shared, and reloads and back/forward
-// restore it: #/?q=raqqa&status=active (the list), #/trending?hours=6, #/story/7?offset=10.
+// restore it: #/?q=raqqa&status=active&offset=50 (the list, its second page),
+// #/trending?hours=6&more=1, #/story/7?offset=10 (a story, its second page of articles).
 "use strict";
 
 (function () {
   const params = new URLSearchParams(window.location.search);
-  // ?refresh=SECONDS polls faster (the browser tests use 1); ?limit=N shows more stories;
-  // ?articles=N articles per page of a story.
+  // ?refresh=SECONDS polls faster (the browser tests use 1); ?limit=N stories per page of
+  // the list (and at most N before Breaking's "more"); ?articles=N articles per page of a story.
   const REFRESH_MS = Math.max(0.2, Number(params.get("refresh")) || 15) * 1000;
   const LIMIT = Math.min(200, Math.max(1, Math.floor(Number(params.get("limit")) || 50)));
   const ARTICLES = Math.min(500, Math.max(1, Math.floor(Number(params.get("articles")) || 10)));
+  // Breaking shows the fastest growing first and all the API gives (its cap) after "more".
+  const TRENDING = Math.min(20, LIMIT);
+  const TRENDING_MAX = 50;
+  const MAX_OFFSET = 2 ** 31 - 1; // the API's
   const RELATED = 8;
   const HOUR_MS = 3600 * 1000;
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -32,7 +37,8 @@
     storyKey: null,
     updatedAt: null, // when the newest cluster run finished (the header's "updated")
     clock: null, // the pipeline's clock: the newest run's "now", which "x before" counts from
-    listHash: "#/", // the list as last shown, for the story page's way back
+    listHash: "#/", // the list as last shown (page included), for the story page's way back
+    timeline: null, // the story's hours as last charted, to draw again at a new width
     outlets: new Set(), // outlet names offered by the outlet filter (/api/outlets)
     renders: 0,
   };
@@ -211,8 +217,8 @@
 
   // --- routes ----------------------------------------------------------------------------
 
-  function parseHash() {
-    const hash = window.location.hash.replace(/^#/, "") || "/";
+  function parseHash(full = window.location.hash) {
+    const hash = full.replace(/^#/, "") || "/";
     const at = hash.indexOf("?");
     const path = at < 0 ? hash : hash.slice(0, at);
     const query = new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
@@ -241,8 +247,9 @@
     return statuses.length === DEFAULT_STATUSES.length && DEFAULT_STATUSES.every((s) => statuses.includes(s));
   }
 
-  // The hash of a list view: defaults are left out, so the plain list is "#/".
-  function listHash(filters) {
+  // The hash of a list view: defaults are left out, so the plain list is "#/". A page
+  // other than the first goes last, and any change of filter leaves it out: back to page 1.
+  function listHash(filters, offset) {
     const query = new URLSearchParams();
     if (filters.q) query.set("q", filters.q);
     if (filters.outlet) query.set("outlet", filters.outlet);
@@ -250,6 +257,7 @@
     if (filters.since) query.set("since", filters.since);
     if (filters.until) query.set("until", filters.until);
     if (filters.order !== "rank") query.set("order", filters.order);
+    if (offset) query.set("offset", String(offset));
     const text = query.toString();
     return text ? `#/?${text}` : "#/";
   }
@@ -265,8 +273,8 @@
     return new Date(new Date(y, m - 1, d + 1).getTime() - 1).toISOString();
   }
 
-  function listApiPath(filters) {
-    const query = new URLSearchParams({ order: filters.order, limit: String(LIMIT) });
+  function listApiPath(filters, offset) {
+    const query = new URLSearchParams({ order: filters.order, limit: String(LIMIT), offset: String(offset) });
     if (filters.q) query.set("q", filters.q);
     if (filters.outlet) query.set("outlet", filters.outlet);
     filters.statuses.forEach((s) => query.append("status", s));
@@ -278,6 +286,43 @@
   function hoursOf(query) {
     const hours = Math.floor(Number(query.get("hours")));
     return hours >= 1 && hours <= 48 ? hours : DEFAULT_HOURS;
+  }
+
+  function trendingHash(hours, more) {
+    const query = new URLSearchParams();
+    if (hours !== DEFAULT_HOURS) query.set("hours", String(hours));
+    if (more) query.set("more", "1");
+    const text = query.toString();
+    return text ? `#/trending?${text}` : "#/trending";
+  }
+
+  // Where a page starts (?offset=N, of the list or of a story's articles); 0 if malformed.
+  function offsetOf(query) {
+    return Math.min(MAX_OFFSET, Math.max(0, Math.floor(Number(query.get("offset"))) || 0));
+  }
+
+  // --- pages -----------------------------------------------------------------------------
+
+  // The one pager of the page, for the list and a story's articles alike. `page` is an
+  // API page ({offset, limit, total, items}); "1–50 of 312 stories", or null past the end.
+  function pageRange(page, one, many) {
+    if (page.items.length === 0) return null;
+    return `${page.offset + 1}–${page.offset + page.items.length} of ${plural(page.total, one, many)}`;
+  }
+
+  // The links to the pages either side: `href(offset)` makes one's hash, `prev` and `next`
+  // are [class, text]. Back from past the end (a shared link, a list grown shorter) goes
+  // to the last page there is, not to an empty one before it.
+  function renderPager(nav, page, href, prev, next) {
+    clear(nav);
+    const lastPage = Math.max(0, Math.ceil(page.total / page.limit) - 1) * page.limit;
+    if (page.offset > 0 && page.total > 0) {
+      const offset = Math.min(lastPage, Math.max(0, page.offset - page.limit));
+      nav.append(el("a", { class: prev[0], rel: "prev", href: href(offset) }, prev[1]));
+    }
+    if (page.offset + page.items.length < page.total) {
+      nav.append(el("a", { class: next[0], rel: "next", href: href(page.offset + page.limit) }, next[1]));
+    }
   }
 
   // --- the list --------------------------------------------------------------------------
@@ -313,10 +358,10 @@
     if (hash !== (window.location.hash || "#/")) window.location.hash = hash;
   }
 
-  async function refreshList(route, filters) {
+  async function refreshList(route, filters, offset) {
     let page;
     try {
-      page = await getJson(listApiPath(filters));
+      page = await getJson(listApiPath(filters, offset));
     } catch (err) {
       if (err instanceof HttpError && err.status === 422) {
         if (route === state.route) renderRefused(err.message);
@@ -325,7 +370,7 @@
       throw err;
     }
     if (route !== state.route) return;
-    const key = JSON.stringify([state.clock, page.total, page.items, filters]);
+    const key = JSON.stringify([state.clock, page.total, page.offset, page.items, filters]);
     if (key !== state.viewKey) {
       state.viewKey = key;
       renderList(page, filters);
@@ -335,6 +380,7 @@
   function renderRefused(message) {
     state.viewKey = null;
     clear($("stories-body"));
+    clear($("stories-pager"));
     $("list-summary").textContent = `The server refused these filters: ${message}`;
   }
 
@@ -363,15 +409,22 @@
         el("td", { class: "last", "data-label": "last update" }, when(story.last_seen))));
     });
     if (page.items.length === 0) {
-      body.append(el("tr", null, el("td", { colspan: 6, class: "empty" }, filtered(filters)
-        ? "No story matches these filters."
-        : "No stories yet: run the pipeline (storyline run, or storyline demo).")));
+      let empty = "No stories yet: run the pipeline (storyline run, or storyline demo).";
+      if (page.total > 0) empty = "No stories on this page: go back to an earlier one.";
+      else if (filtered(filters)) empty = "No story matches these filters.";
+      body.append(el("tr", null, el("td", { colspan: 6, class: "empty" }, empty)));
     }
-    const shown = page.items.length;
-    const count = page.total > shown
-      ? `The top ${shown} of ${plural(page.total, "story", "stories")}`
-      : plural(page.total, "story", "stories");
-    $("list-summary").textContent = filtered(filters) ? `${count} matching the filters.` : `${count}.`;
+    // "6 stories." when one page holds them all, "1–50 of 312 stories." when not.
+    const matching = filtered(filters) ? " matching the filters" : "";
+    const all = plural(page.total, "story", "stories");
+    const range = page.total === 0 || (page.offset === 0 && page.items.length === page.total)
+      ? all
+      : pageRange(page, "story", "stories");
+    $("list-summary").textContent = range
+      ? `${range}${matching}.`
+      : `None here: ${all}${matching} in all.`;
+    renderPager($("stories-pager"), page, (offset) => listHash(filters, offset),
+      ["prev", "← Previous"], ["next", "Next →"]);
     $("stories-caption").textContent = {
       rank: "Stories ranked by articles in the last 24 hours, then outlets",
       recent: "Stories seen most recently first",
@@ -381,21 +434,27 @@
 
   // --- breaking --------------------------------------------------------------------------
 
-  async function refreshTrending(route, hours) {
-    const trending = await getJson(`/api/trending?hours=${hours}&limit=20`);
+  // Breaking is a ranking that every run scores anew, so it grows by "more" rather than
+  // turning pages (a page 2 would shift under the reader). The API has no total for it: one
+  // story beyond the first TRENDING tells whether there are more to show.
+  async function refreshTrending(route, hours, more) {
+    const limit = more ? TRENDING_MAX : TRENDING + 1;
+    const trending = await getJson(`/api/trending?hours=${hours}&limit=${limit}`);
     await refreshClock(trending);
     if (route !== state.route) return;
-    const key = JSON.stringify(trending);
+    const key = JSON.stringify([trending, more]);
     if (key !== state.viewKey) {
       state.viewKey = key;
-      renderTrending(trending);
+      renderTrending(trending, more);
     }
   }
 
-  function renderTrending(trending) {
+  function renderTrending(trending, more) {
     const list = clear($("trending-list"));
     const h = trending.hours;
-    for (const story of trending.items) {
+    const items = more ? trending.items : trending.items.slice(0, TRENDING);
+    const hidden = trending.items.length > items.length;
+    for (const story of items) {
       list.append(el("li", { "data-story-id": story.id },
         el("a", { class: "title", href: storyHref(story.id) }, story.title),
         el("p", { class: "growth", title: "growth = (recent articles + 1) / (expected + 1)" },
@@ -408,13 +467,20 @@
           `${plural(story.articles, "article")} from ${plural(story.outlets, "outlet")} · last `,
           when(story.last_seen))));
     }
+    // "The 20 stories": the top of a longer ranking; "3 stories": all there are.
+    const capped = hidden || (more && items.length === TRENDING_MAX);
+    const count = plural(items.length, "story", "stories");
     $("trending-summary").textContent = "";
     append($("trending-summary"), [
-      trending.items.length
-        ? `${plural(trending.items.length, "story", "stories")} growing fastest against their own pace, in the ${h} h up to `
+      items.length
+        ? `${capped ? `The ${count}` : count} growing fastest against their own pace, in the ${h} h up to `
         : `No active story has articles in the ${h} h up to `,
       timeEl(trending.at), ".",
     ]);
+    const pager = clear($("trending-more"));
+    if (hidden) {
+      pager.append(el("a", { class: "more", href: trendingHash(h, true) }, `More: up to ${TRENDING_MAX} →`));
+    }
   }
 
   // --- one story -------------------------------------------------------------------------
@@ -534,11 +600,8 @@
 
   function renderArticles(story) {
     const page = story.article_page;
-    const first = page.offset + 1;
-    const last = page.offset + page.items.length;
-    $("articles-count").textContent = page.items.length
-      ? `${first}–${last} of ${plural(page.total, "article")}`
-      : `None here: the story has ${plural(page.total, "article")}.`;
+    $("articles-count").textContent = pageRange(page, "article")
+      || `None here: the story has ${plural(page.total, "article")}.`;
 
     append(clear($("story-articles")), page.items.map((article) => {
       const href = article.url ? safeUrl(article.url) : null;
@@ -550,17 +613,9 @@
         el("span", { class: "detail" }, ` ${article.outlet}, `, when(article.published_at),
           article.duplicate_of !== null ? ` · reprint of article ${article.duplicate_of}` : null));
     }));
-    $("story-articles").start = first;
-
-    const pager = clear($("articles-pager"));
-    if (page.offset > 0) {
-      pager.append(el("a", { class: "newer", rel: "prev", href: storyHref(story.id, Math.max(0, page.offset - page.limit)) },
-        "← Newer"));
-    }
-    if (page.offset + page.items.length < page.total) {
-      pager.append(el("a", { class: "older", rel: "next", href: storyHref(story.id, page.offset + page.limit) },
-        "Older →"));
-    }
+    $("story-articles").start = page.offset + 1;
+    renderPager($("articles-pager"), page, (offset) => storyHref(story.id, offset),
+      ["newer", "← Newer"], ["older", "Older →"]);
   }
 
   // Every outlet of the registry, for the outlet filter's suggestions; once per page load.
@@ -581,8 +636,21 @@
 
   // --- the chart -------------------------------------------------------------------------
 
+  // The width to draw the chart at: the figure's own, in CSS px. A chart drawn at a fixed
+  // width and scaled to fit would shrink its labels with it, to 5 px on a phone.
+  function chartWidth(figure) {
+    const style = window.getComputedStyle(figure);
+    const edges = ["paddingLeft", "paddingRight", "borderLeftWidth", "borderRightWidth"]
+      .reduce((sum, name) => sum + (parseFloat(style[name]) || 0), 0);
+    const width = figure.getBoundingClientRect().width - edges;
+    return width > 0 ? width : 720; // hidden: any width, drawn again once shown
+  }
+
   // One bar per hour with articles, placed on a true time axis so quiet hours show as gaps.
+  // Drawn at the figure's width, one unit a CSS px, so the labels keep their CSS size; the
+  // x axis takes only as many day labels as fit, and a new width draws it again.
   function drawChart(timeline) {
+    state.timeline = timeline;
     const figure = $("story-chart");
     const old = figure.querySelector("svg, p.empty");
     if (old) old.remove();
@@ -590,8 +658,10 @@
       figure.append(el("p", { class: "empty" }, "No articles to chart."));
       return;
     }
-    const width = 720;
-    const height = 220;
+    const width = chartWidth(figure);
+    figure.dataset.width = String(width);
+    // As tall as the old 720 × 220 drawing, within what a phone and a wide page can hold.
+    const height = Math.round(Math.min(320, Math.max(200, (width * 220) / 720)));
     const margin = { top: 12, right: 12, bottom: 42, left: 40 };
     const plotW = width - margin.left - margin.right;
     const plotH = height - margin.top - margin.bottom;
@@ -608,7 +678,7 @@
     const total = timeline.reduce((sum, point) => sum + point.articles, 0);
 
     const chart = svg("svg", {
-      viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "chart-title chart-desc",
+      viewBox: `0 0 ${width.toFixed(2)} ${height}`, role: "img", "aria-labelledby": "chart-title chart-desc",
       preserveAspectRatio: "xMidYMid meet",
     },
     svg("title", { id: "chart-title" }, "Articles per hour"),
@@ -656,13 +726,17 @@
     midnights.filter((_t, i) => i % step === 0).forEach((t) => labels.push({ at: t, anchor: "middle" }));
     if (last > first) labels.push({ at: last, anchor: "end" });
     const xOf = (t) => margin.left + (Math.round((t - first) / HOUR_MS) + 0.5) * slotW;
+    // Each label gets 70 px (its 12 px "16 Nov" is about 45); a midnight that would touch
+    // its neighbour or the last hour's label is left out, the first and last never.
+    const labelW = 70;
+    const endLeft = width - margin.right - labelW;
     let lastRight = -Infinity;
     for (const label of labels) {
       const date = new Date(label.at);
       const x = label.anchor === "start" ? margin.left : label.anchor === "end" ? width - margin.right : xOf(label.at);
-      const left = label.anchor === "start" ? x : label.anchor === "end" ? x - 70 : x - 35;
-      if (left < lastRight + 8 && label.anchor !== "end") continue;
-      lastRight = left + 70;
+      const left = label.anchor === "start" ? x : label.anchor === "end" ? x - labelW : x - labelW / 2;
+      if (label.anchor === "middle" && (left < lastRight + 8 || left + labelW > endLeft - 8)) continue;
+      lastRight = left + labelW;
       xAxis.append(
         svg("line", { x1: xOf(label.at), x2: xOf(label.at), y1: margin.top + plotH, y2: margin.top + plotH + 4 }),
         svg("text", { x, y: margin.top + plotH + 16, "text-anchor": label.anchor }, dayMonth(date)),
@@ -679,22 +753,22 @@
     const route = state.route;
     const current = parseHash();
     if (current.view === "trending") {
-      await refreshTrending(route, hoursOf(current.query));
+      await refreshTrending(route, hoursOf(current.query), current.query.get("more") === "1");
       return;
     }
     const before = state.updatedAt;
     await refreshClock(null);
     if (route !== state.route) return;
     if (current.view === "list") {
-      await refreshList(route, listFilters(current.query));
+      await refreshList(route, listFilters(current.query), offsetOf(current.query));
     } else if (state.storyKey === null || state.updatedAt !== before) {
-      await refreshStory(route, current.id, Math.max(0, Math.floor(Number(current.query.get("offset"))) || 0));
+      await refreshStory(route, current.id, offsetOf(current.query));
     }
   }
 
   function route() {
     const current = parseHash();
-    const previous = { view: state.view, storyId: state.storyId };
+    const previous = { view: state.view, storyId: state.storyId, listHash: state.listHash };
     state.route += 1;
     state.view = current.view;
     state.viewKey = null;
@@ -707,6 +781,8 @@
       else $(tab).removeAttribute("aria-current");
     }
 
+    // A new page of the same list or story starts where the pager's count says "11–20 of":
+    // focus (and so scroll) there, not left at the foot of the page just read.
     let focus = null;
     if (current.view === "story") {
       const changed = previous.view !== "story" || previous.storyId !== current.id;
@@ -715,13 +791,18 @@
       if (changed) {
         $("story-title").textContent = "Loading…";
         focus = $("story-title");
+      } else {
+        focus = $("articles-count");
       }
     } else {
       state.storyId = null;
       document.title = current.view === "trending" ? "Breaking · Storyline" : "Storyline";
       if (current.view === "list") {
         const filters = listFilters(current.query);
-        state.listHash = listHash(filters);
+        const offset = offsetOf(current.query);
+        state.listHash = listHash(filters, offset);
+        const samePages = listHash(filters) === listHash(listFilters(parseHash(previous.listHash).query));
+        if (previous.view === "list" && samePages && state.listHash !== previous.listHash) focus = $("list-summary");
         fillFilters(filters);
       } else {
         $("t-hours").value = String(hoursOf(current.query));
@@ -755,10 +836,16 @@
   // would otherwise carry the old ones with it.
   $("f-clear").addEventListener("click", () => fillFilters(listFilters(new URLSearchParams())));
   $("trending-form").addEventListener("change", () => {
-    const hours = Number($("t-hours").value);
-    window.location.hash = hours === DEFAULT_HOURS ? "#/trending" : `#/trending?hours=${hours}`;
+    window.location.hash = trendingHash(Number($("t-hours").value), false);
   });
   window.addEventListener("hashchange", route);
+  // A new width (a phone turned, a window resized) draws the chart again at it; in the next
+  // frame, as a redraw inside the observer's own callback would be reported as a loop.
+  new ResizeObserver(() => window.requestAnimationFrame(() => {
+    const figure = $("story-chart");
+    if (!state.timeline || state.timeline.length === 0 || figure.getBoundingClientRect().width === 0) return;
+    if (Math.abs(chartWidth(figure) - Number(figure.dataset.width)) > 0.5) drawChart(state.timeline);
+  })).observe($("story-chart"));
   route();
   loadOutletNames();
   window.setTimeout(poll, REFRESH_MS);
