@@ -1,5 +1,6 @@
-"""Views for analysts (PostgreSQL only): story_summary, story_timeline, story_sources,
-trending_stories, story_history, and pipeline_clock, the time they are measured against.
+"""Views for analysts on PostgreSQL (0008 creates them on SQLite): story_summary,
+story_timeline, story_sources, trending_stories, story_history, and pipeline_clock, the time
+they are measured against.
 
 Documented with example queries in sql/README.md. "Now" is the clock of the newest
 successful cluster run, not the wall clock, so a replayed or paused pipeline reads the same
