@@ -1,11 +1,10 @@
 """Reading stories back: the filtered, ranked, paged summaries that ``storyline stories`` and
 the HTTP API both list, one story's details, its nearest stories by centroid, the trending
-stories; and every current story with its articles, for checks."""
+stories."""
 
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,70 +24,6 @@ from pipeline.stories.status import RunStatus, StoryStatus
 StoryOrder = Literal["rank", "recent", "size"]
 DEFAULT_STATUSES: tuple[StoryStatus, ...] = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
 RECENT = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class StoryView:
-    id: int
-    title: str
-    status: str
-    keywords: list[str]
-    article_count: int
-    source_count: int
-    original_count: int
-    first_seen: datetime
-    last_seen: datetime
-    articles: list[ArticleRow]
-
-
-def current_stories(
-    session: Session,
-    limit: int | None = None,
-    statuses: tuple[StoryStatus, ...] = DEFAULT_STATUSES,
-) -> list[StoryView]:
-    """Stories of ``statuses`` (active and dormant by default), each with all its articles
-    (oldest first): for checks that follow every article to its story. What users see is
-    ``list_stories``, ranked as the API ranks."""
-    query = (
-        select(Story)
-        .where(Story.status.in_(statuses))
-        .order_by(
-            (Story.status != StoryStatus.ACTIVE),
-            Story.source_count.desc(),
-            Story.article_count.desc(),
-            Story.last_seen.desc(),
-            Story.id,
-        )
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    stories = list(session.scalars(query))
-    by_story: dict[int, list[ArticleRow]] = defaultdict(list)
-    if stories:
-        rows = session.execute(
-            select(StoryArticle.story_id, *ARTICLE_COLUMNS)
-            .join(Article, Article.id == StoryArticle.article_id)
-            .join(Feed, Feed.id == Article.feed_id)
-            .where(StoryArticle.story_id.in_([story.id for story in stories]))
-            .order_by(Article.published_at, Article.id)
-        ).all()
-        for row in rows:
-            by_story[row.story_id].append(ArticleRow(*row[1:]))
-    return [
-        StoryView(
-            id=story.id,
-            title=story.title,
-            status=story.status,
-            keywords=list(story.keywords or []),
-            article_count=story.article_count,
-            source_count=story.source_count,
-            original_count=story.original_count,
-            first_seen=story.first_seen,
-            last_seen=story.last_seen,
-            articles=by_story[story.id],
-        )
-        for story in stories
-    ]
 
 
 @dataclass(frozen=True)
@@ -423,7 +358,7 @@ def trending_stories(
     """Active stories with articles in the last ``hours`` up to ``now``, by growth against
     their own pace in the 48 hours before: (recent + 1) / (earlier * hours / 48 + 1).
 
-    The ``trending_stories`` view (migration 0006, PostgreSQL only) at 6 hours, computed here
+    The ``trending_stories`` view (migrations 0006 and 0008) at 6 hours, computed here
     for both backends from ``story_hours``: the same hours, sums, formula (in exact
     fractions, rounded half up to two decimals as its ``numeric``) and order (growth, then
     recent articles, then id)."""
