@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or pass PYTHON=..." >&2; exit 1; }
-	@echo "==> creating $(VENV) and installing (torch CPU first; ~1-2 min the first time)" >&2
+	@echo "==> creating $(VENV) and installing (torch CPU first; 1-2 min the first time on an idle machine, longer on a busy one)" >&2
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[airflow,dev]' 2>&1 | $(QUIET_PIP)
