@@ -100,7 +100,7 @@ def test_each_stage_command(db_url: str, feeds_file: Path) -> None:
     assert "3 feeds checked" in forced
     assert "0 new articles" in forced
     feeds = json.loads(ok("feeds", "list", "--format", "json", "--db", db_url).stdout)
-    assert [(f["name"], f["status"], f["article_count"]) for f in feeds] == [
+    assert [(f["name"], f["status"], f["articles"]) for f in feeds] == [
         ("alpha", "active", 2),
         ("beta", "active", 2),
         ("gamma", "active", 2),
@@ -108,7 +108,7 @@ def test_each_stage_command(db_url: str, feeds_file: Path) -> None:
     for feed in feeds:
         assert {
             "url",
-            "error_count",
+            "errors_in_a_row",
             "last_error",
             "last_success_at",
             "next_check_at",
