@@ -533,14 +533,13 @@ def _print_stories(
     engine: Engine, limit: int | None, fmt: str, statuses: tuple[str, ...] = ()
 ) -> None:
     from pipeline.serve import queries
-    from pipeline.serve.schema import Summary
     from pipeline.stories.status import StoryStatus
 
     wanted = tuple(StoryStatus(status) for status in statuses) or queries.DEFAULT_STATUSES
     with session_scope(engine) as session:
         now = queries.pipeline_clock(session).at(datetime.now(UTC))
         page = queries.list_stories(session, queries.StoryQuery(statuses=wanted, limit=limit), now)
-    summaries = [Summary.model_validate(item) for item in page.items]
+    summaries = page.items
     if fmt == "json":
         listed = [summary.model_dump(mode="json") for summary in summaries]
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))

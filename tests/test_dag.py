@@ -34,7 +34,7 @@ from models import Article, Embedding, Feed, Story, StoryArticle
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.ingest.feeds import load_feeds_file, sync_feeds
 from pipeline.serve import queries
-from pipeline.serve.queries import ArticleRow, StorySummary
+from pipeline.serve.schema import ArticleOut, Summary
 from tests.airflow_runner import RESULT_MARKER, airflow_env
 from tests.factories import row_counts
 from tests.feedserver import FeedServer, RecordedRequest, Response
@@ -437,8 +437,8 @@ def tasks_of(run: dict[str, Any]) -> dict[str, Any]:
 class ReadStory:
     """A story as the product lists it, with every article its detail pages hold."""
 
-    summary: StorySummary
-    articles: list[ArticleRow]
+    summary: Summary
+    articles: list[ArticleOut]
 
 
 PAGE = 2
@@ -458,7 +458,7 @@ def read_stories(session: Session) -> list[ReadStory]:
         assert page.items or not page.total, (len(stories), page)
         total = page.total
         for summary in page.items:
-            articles: list[ArticleRow] = []
+            articles: list[ArticleOut] = []
             article_total: int | None = None
             while article_total is None or len(articles) < article_total:
                 detail = queries.story_detail(session, summary.id, now, PAGE, len(articles))

@@ -2,9 +2,10 @@
 stories, health, and the dashboard page.
 
 A thin layer over ``pipeline.serve.queries``: it parses and validates parameters, opens one
-session per request and shapes the answers into ``pipeline.serve.schema``'s models (the same
-that ``storyline stories --format json`` prints); the queries live with the rest of the
-story reading code. Run it with ``storyline serve``.
+session per request and answers with the ``pipeline.serve.schema`` models the queries
+return (the same that ``storyline stories --format json`` prints), adding the paging and
+the clock; the queries live with the rest of the story reading code. Run it with
+``storyline serve``.
 """
 
 from __future__ import annotations
@@ -32,23 +33,14 @@ from pipeline.db import display_url, make_engine, session_scope
 from pipeline.errors import first_line
 from pipeline.serve import queries
 from pipeline.serve.schema import (
-    ArticleOut,
     ArticlePage,
-    EventOut,
     Health,
-    HourOut,
     OutletList,
-    OutletOut,
     Problem,
     RelatedList,
-    RelatedStory,
-    SourceOut,
     StoryList,
     StoryOut,
-    StoryRef,
-    Summary,
     TrendingList,
-    TrendingStory,
 )
 from pipeline.settings import Settings
 from pipeline.stories.status import StoryStatus
@@ -172,7 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
             limit=limit,
             offset=offset,
             updated_at=clock.finished_at,
-            items=[Summary.model_validate(item) for item in page.items],
+            items=page.items,
         )
 
     @app.get("/api/stories/{story_id}", response_model=StoryOut, responses=NOT_FOUND)
@@ -194,22 +186,21 @@ def create_app(settings: Settings) -> FastAPI:
         )
         if detail is None:
             raise _not_found(story_id)
-        s = detail.summary
         return StoryOut(
-            **Summary.model_validate(s).model_dump(),
-            merged_into_id=s.merged_into_id,
-            merged_from=[StoryRef.model_validate(r) for r in detail.merged_from],
-            split_from=[StoryRef.model_validate(r) for r in detail.split_from],
-            split_into=[StoryRef.model_validate(r) for r in detail.split_into],
+            **detail.summary.model_dump(),
+            merged_into_id=detail.merged_into_id,
+            merged_from=detail.merged_from,
+            split_from=detail.split_from,
+            split_into=detail.split_into,
             article_page=ArticlePage(
                 total=detail.article_total,
                 limit=article_limit,
                 offset=article_offset,
-                items=[ArticleOut.model_validate(a) for a in detail.articles],
+                items=detail.articles,
             ),
-            sources=[SourceOut.model_validate(o) for o in detail.outlets],
-            timeline=[HourOut.model_validate(h) for h in detail.timeline],
-            history=[EventOut.model_validate(e) for e in detail.history],
+            sources=detail.sources,
+            timeline=detail.timeline,
+            history=detail.history,
         )
 
     @app.get("/api/stories/{story_id}/related", response_model=RelatedList, responses=NOT_FOUND)
@@ -235,16 +226,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         if found is None:
             raise _not_found(story_id)
-        return RelatedList(
-            story_id=story_id,
-            items=[
-                RelatedStory(
-                    **Summary.model_validate(r.summary).model_dump(),
-                    similarity=round(r.similarity, 4),
-                )
-                for r in found
-            ],
-        )
+        return RelatedList(story_id=story_id, items=found)
 
     @app.get("/api/trending", response_model=TrendingList, responses=UNREADABLE)
     def trending(
@@ -263,29 +245,13 @@ def create_app(settings: Settings) -> FastAPI:
         """Active stories growing fastest against their own earlier pace."""
         at = queries.pipeline_clock(db).at(datetime.now(UTC))
         return TrendingList(
-            at=at,
-            hours=hours,
-            items=[
-                TrendingStory(
-                    **Summary.model_validate(t.summary).model_dump(),
-                    rank=t.rank,
-                    recent_articles=t.recent_articles,
-                    earlier_articles=t.earlier_articles,
-                    earlier_rate=t.earlier_rate,
-                    growth=t.growth,
-                )
-                for t in queries.trending_stories(db, at, hours, limit)
-            ],
+            at=at, hours=hours, items=queries.trending_stories(db, at, hours, limit)
         )
 
     @app.get("/api/outlets", response_model=OutletList, responses=UNREADABLE)
     def outlets(db: SessionDep) -> OutletList:
         """Every outlet of the feed registry, by name, with its feeds, articles and stories."""
-        return OutletList(
-            items=[
-                OutletOut.model_validate(row, from_attributes=True) for row in queries.outlets(db)
-            ]
-        )
+        return OutletList(items=queries.outlets(db))
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

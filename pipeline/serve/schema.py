@@ -4,20 +4,19 @@ json``, so the two say the same things under the same names.
 The names follow the analysts' SQL views (``sql/README.md``): a plural noun that counts is a
 number (``articles``, ``outlets``, as in ``story_summary``), and a list is named for what it
 holds (``article_page``, ``sources`` as in ``story_sources``). Pydantic only: the command
-line uses these without importing FastAPI.
+line uses these without importing FastAPI. ``pipeline.serve.queries`` builds them from the
+database's rows; the API adds only the paging and the clock.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 
 class Summary(BaseModel):
     """One story in a list: the CLI's ``stories --format json`` and ``GET /api/stories``."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: int
     title: str
@@ -43,8 +42,6 @@ class StoryList(BaseModel):
 
 
 class ArticleOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     title: str
     url: str | None
@@ -65,24 +62,18 @@ class ArticlePage(BaseModel):
 class SourceOut(BaseModel):
     """One outlet's part in a story (the ``story_sources`` view)."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     outlet: str
     articles: int
     first_article_at: datetime
 
 
 class HourOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     hour: datetime
     articles: int
     outlets: int
 
 
 class EventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     at: datetime
     kind: str
     other_story_id: int | None
@@ -90,8 +81,6 @@ class EventOut(BaseModel):
 
 class StoryRef(BaseModel):
     """Another story named by a story's lineage."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: int
     title: str
