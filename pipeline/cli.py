@@ -290,13 +290,23 @@ def feeds_import(file: Path, fmt: str, db: str | None) -> None:
 @handle_errors
 def feeds_export(fmt: str, db: str | None) -> None:
     """Print the feed registry as OPML (for a feed reader) or as a feeds YAML file."""
-    from pipeline.ingest.feeds import registry_specs, render_feeds_file
+    from pipeline.ingest.feeds import is_remote, registry_specs, render_feeds_file
     from pipeline.ingest.opml import render_opml
 
     ctx = Context(db)
     with session_scope(ctx.ready_engine()) as session:
         specs = registry_specs(session)
-    click.echo(render_opml(specs) if fmt == "opml" else render_feeds_file(specs), nl=False)
+    if fmt == "yaml":
+        click.echo(render_feeds_file(specs), nl=False)
+        return
+    click.echo(render_opml(specs))
+    local = [spec.name for spec in specs if not is_remote(spec.url)]
+    if local:
+        click.echo(
+            f"feeds export: left out {len(local)} feed(s) read from a local path, which a "
+            f"reader elsewhere cannot open ({', '.join(local)}); `--format yaml` keeps them",
+            err=True,
+        )
 
 
 def _sync(engine: Engine, specs: list[FeedSpec]) -> SyncResult:

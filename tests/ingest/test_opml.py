@@ -94,3 +94,25 @@ def test_import_is_idempotent_and_export_round_trips(db_url: str, tmp_path: Path
     (tmp_path / "feeds.yaml").write_text(as_yaml.stdout, encoding="utf-8")
     synced = runner.invoke(cli, ["feeds", "sync", str(tmp_path / "feeds.yaml"), "--db", db_url])
     assert "feeds: 0 added, 0 updated, 4 unchanged" in synced.stderr
+    assert "left out" not in exported.stderr
+
+
+def test_export_names_the_feeds_opml_cannot_hold(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    (tmp_path / "local.xml").write_text("<rss/>", encoding="utf-8")
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n"
+        "  - {name: local-wire, url: local.xml}\n"
+        "  - {name: remote-wire, url: 'https://wire.example/rss'}\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(cli, ["init", "--db", db_url]).exit_code == 0
+    synced = runner.invoke(cli, ["feeds", "sync", str(tmp_path / "feeds.yaml"), "--db", db_url])
+    assert synced.exit_code == 0, synced.output
+    exported = runner.invoke(cli, ["feeds", "export", "--db", db_url])
+    assert exported.exit_code == 0, exported.output
+    assert "https://wire.example/rss" in exported.stdout
+    assert "local.xml" not in exported.stdout
+    assert exported.stdout.endswith("</opml>\n")
+    assert "left out 1 feed(s) read from a local path" in exported.stderr
+    assert "(local-wire)" in exported.stderr
