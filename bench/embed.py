@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.embed [--corpus PATH.jsonl] [--limit 1000] [--repeat 1]
 
-Every row embeds the same texts (``article_text`` of each article). "bare" is the loaded
+Every row embeds the same texts (``embedding_text`` of each article). "bare" is the loaded
 model's ``encode`` on the list (``SentenceTransformer.encode`` for torch); "pipeline" is the
 embed stage on a fresh SQLite database with that same model, adding the database read,
 batching and writing the vectors. The ONNX int8 model is exported into a temporary cache
@@ -32,7 +32,7 @@ from pipeline.errors import ConfigError
 from pipeline.evaluate import LabelledArticle, load_corpus
 from pipeline.ingest.parse import content_hash
 from pipeline.settings import EmbedBackend, Settings
-from pipeline.text import article_text
+from pipeline.text import embedding_text
 
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ecbplus.jsonl"
@@ -52,7 +52,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(model_cache_dir=Path(tmp) / "cache")
-        texts = [article_text(r.title, r.text, settings.embed_text_chars) for r in rows]
+        texts = [embedding_text(r.title, r.text, settings.embed_text_chars) for r in rows]
         started = time.perf_counter()
         onnx = OnnxInt8Embedder(
             settings.model_name, offline=settings.hf_offline, cache_dir=settings.model_cache_dir

@@ -1,11 +1,87 @@
 """The text read of an article: its headline and the lead of its body.
 
-One recipe for every reader: the embedding (``embed_text_chars`` of the body), the word and
-name similarities of the clustering (``lexical_chars``), the word check of a story match and
-the story keywords (``lexical_full_body_chars``).
+One recipe for the readers of words: the word and name similarities of the clustering
+(``lexical_chars``), the word check of a story match and the story keywords
+(``lexical_full_body_chars``) read ``article_text``. The embedding (``embed_text_chars`` of
+the body) reads ``embedding_text``, the same text unless the headline is not one.
+
+A headline that says nothing of the story (a date, a dateline, a byline, a section label, a
+site name, a language code, an empty string: feeds and scrapers give all of these) is left
+out of the embedded text when there is a body: the body's lead then stands for the headline.
+Kept, such a title pulls a short text's embedding towards every other article titled
+"August 17, 2011" or "News", whatever they report. The readers of words keep it: a date and
+the names in it are words that tell look-alike events apart (on ECB+, dropping them there
+too lowered BCubed F1 from 0.913 to 0.909; dropping them from the embedding alone changed
+nothing on the three dev corpora).
 """
 
 from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W\d_]+")
+_HOST = re.compile(
+    r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|info|news|tv|co|uk|us|ca|au|de|fr|in)\b",
+    re.IGNORECASE,
+)
+_DASH_END = re.compile("[-\u2013\u2014]\\s*$")
+DATELINE_WORDS = 4
+"""A title ending in a dash with at most this many words is a dateline ("BEIRUT, Lebanon
+—", "WASHINGTON (AP) —", "March 14, 2013 - UNITED STATES -"): the headline was cut off
+after it. A longer one is a headline with its site's name after it ("... - KTVU -")."""
+_BYLINE = re.compile(r"^\s*by\s", re.IGNORECASE)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+DATE_WORDS = _words(
+    """
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    monday tuesday wednesday thursday friday saturday sunday
+    mon tue tues wed thu thur thurs fri sat sun
+    am pm gmt utc bst cet est edt cst cdt mst mdt pst pdt et pt st nd rd th
+    published updated posted modified last
+    """
+)
+"""Words of a date, a time or a time stamp line ("Published Friday, March 8, 2013 at 12:46
+PM / Updated at 12:48 PM")."""
+
+SECTION_WORDS = _words(
+    """
+    news newsroom latest breaking update updates live brief briefs blotter obituary
+    obituaries report reports notice redirect home homepage page index daily weekly
+    regional local world national international view section archive archives article
+    story stories headlines top more video videos photos photo gallery watch
+    """
+)
+"""Words that name a page or a section of a site rather than an event ("Daily Blotter",
+"Regional News Briefs", "View Obituary", "Redirect Notice")."""
+
+STOP_WORDS = _words("a an the of in on at by for and or to from with")
+
+MIN_TITLE_WORDS = 2
+"""Fewer words than this, besides date, section and stop words, and a headline says nothing
+of the story: "News", "2014", "en", "NBC12", "SheridanMedia.com", "MSC News"."""
+
+
+def informative_title(title: str) -> bool:
+    """Whether ``title`` is a headline, rather than a date, dateline, byline or section label."""
+    if _BYLINE.match(title):
+        return False
+    words = [
+        word
+        for word in _WORD.findall(_HOST.sub(" ", title).lower())
+        if len(word) > 1
+        and word not in DATE_WORDS
+        and word not in SECTION_WORDS
+        and word not in STOP_WORDS
+    ]
+    if _DASH_END.search(title) and len(words) <= DATELINE_WORDS:
+        return False
+    return len(words) >= MIN_TITLE_WORDS
 
 
 def article_text(title: str, body: str, body_chars: int) -> str:
@@ -15,3 +91,12 @@ def article_text(title: str, body: str, body_chars: int) -> str:
         return title
     separator = " " if title.endswith((".", "!", "?", ":")) else ". "
     return f"{title}{separator}{lead}"
+
+
+def embedding_text(title: str, body: str, body_chars: int) -> str:
+    """What is embedded: ``article_text``, or the lead alone when the headline is not one
+    (``informative_title``)."""
+    lead = body[:body_chars].strip()
+    if lead and not informative_title(title):
+        return lead
+    return article_text(title, body, body_chars)

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.text import article_text
+from pipeline.text import article_text, embedding_text, informative_title
 
 
 @pytest.mark.parametrize(
@@ -20,3 +20,50 @@ from pipeline.text import article_text
 )
 def test_article_text(title: str, summary: str, chars: int, expected: str) -> None:
     assert article_text(title, summary, chars) == expected
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "",
+        "   ",
+        "August 17, 2011",
+        "PUBLISHED FRIDAY, MARCH 8, 2013 AT 12: 46 PM / UPDATED AT 12: 48 PM",
+        "21 July 2013 Last updated at 11: 11 GMT",
+        "8 / 2 / 13 at 1: 30 PM",
+        "BEIRUT, Lebanon —",
+        "WASHINGTON (AP) -",
+        "By Dwayne Bremer",
+        "News",
+        "Daily Blotter",
+        "Regional News Briefs",
+        "SheridanMedia.com",
+        "en",
+        "2014",
+    ],
+)
+def test_a_title_that_is_no_headline_gives_way_to_the_lead_in_the_embedding(title: str) -> None:
+    body = "Buildings fell in Iquique. Many hurt."
+    assert not informative_title(title)
+    assert embedding_text(title, body, 600) == body
+    assert embedding_text(title, "", 600) == title
+    # The readers of words keep it: a date's words tell look-alike events apart.
+    assert article_text(title, body, 600).startswith(title)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Quake hits Chile",
+        "Deputy Sheriff",
+        "Woman, boyfriend killed in brazen daytime East Oakland shooting - KTVU -",
+        "Earthquake Levels Villages on Iranian Island of Qeshm",
+        "Jackson County blotter",
+        "Sixers Hire Maurice Cheeks as Head Coach",
+    ],
+)
+def test_a_headline_is_kept(title: str) -> None:
+    assert informative_title(title)
+    assert embedding_text(title, "Buildings fell.", 600) == article_text(
+        title, "Buildings fell.", 600
+    )

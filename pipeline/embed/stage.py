@@ -21,7 +21,7 @@ from pipeline.embed.sentence_model import embedding_dim, load_sentence_transform
 from pipeline.errors import ModelError
 from pipeline.progress import Progress
 from pipeline.settings import EmbedBackend, Settings, default_cache_dir
-from pipeline.text import article_text
+from pipeline.text import embedding_text
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def embed(
             f"{EMBEDDING_DIM}; use a {EMBEDDING_DIM}-dimensional model"
         )
     texts = {
-        row.id: article_text(row.title, row.summary, settings.embed_text_chars) for row in todo
+        row.id: embedding_text(row.title, row.summary, settings.embed_text_chars) for row in todo
     }
     # Like lengths in each batch: the model pads every text of a batch to its longest, and
     # sentence-transformers sorts only within one call.

@@ -35,7 +35,7 @@ from pipeline.stories.keywords import story_keywords
 from pipeline.stories.plan import PLANNED, StoryPlan, StoryState, plan_stories
 from pipeline.stories.status import RunStatus, StoryStatus
 from pipeline.stories.tracking import SIMILARITY_TOLERANCE, KnownStory, WordCheck
-from pipeline.text import article_text
+from pipeline.text import article_text, informative_title
 
 log = logging.getLogger(__name__)
 
@@ -631,7 +631,11 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
         return
     vectors = np.stack([row.vector for row in rows])
     center = centroid(vectors)
-    central = int(np.argmax(vectors @ center))
+    closeness = vectors @ center
+    headlines = [i for i, row in enumerate(rows) if informative_title(row.title)]
+    # The most central member's title, among those that are headlines (not a date or a
+    # section label), if any is.
+    central = max(headlines or range(len(rows)), key=lambda i: (closeness[i], -i))
     story.title = rows[central].title
     story.centroid = center
     story.article_count = len(rows)

@@ -17,7 +17,7 @@ from pipeline.embed.onnx_backend import OnnxInt8Embedder, cache_file_name, cache
 from pipeline.embed.stage import Embedder, embed, load_embedder, settings_embedder
 from pipeline.errors import ModelError
 from pipeline.settings import DEFAULT_MODEL, EmbedBackend, Settings
-from pipeline.text import article_text
+from pipeline.text import embedding_text
 from tests.factories import T0, add_feeds
 
 TITLES = [
@@ -29,18 +29,21 @@ TITLES = [
 ]
 
 
-def add_articles(engine: Engine, count: int) -> None:
+def add_articles(
+    engine: Engine, count: int, titles: Sequence[str] = (), summary: str = "Body text."
+) -> None:
+    """``count`` articles titled from ``TITLES`` (numbered), or one per title of ``titles``."""
     feeds = add_feeds(engine, ["Alpha"])
+    titles = titles or [TITLES[i % len(TITLES)] + f" ({i})" for i in range(count)]
     with session_scope(engine) as session:
-        for i in range(count):
-            title = TITLES[i % len(TITLES)] + f" ({i})"
+        for i, title in enumerate(titles):
             session.add(
                 Article(
                     feed_id=feeds["Alpha"],
                     guid=f"g{i}",
                     url=None,
                     title=title,
-                    summary="Body text.",
+                    summary=summary,
                     published_at=T0 + timedelta(minutes=i),
                     published_estimated=False,
                     fetched_at=T0,
@@ -105,6 +108,33 @@ def test_changed_text_is_re_embedded(engine: Engine, settings: Settings) -> None
     assert all(np.array_equal(after[key], before[key]) for key in before if key != first_id)
 
 
+class RecordingEmbedder:
+    """The real model, keeping every text it was given."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dim, self.version = self.inner.name, self.inner.dim, self.inner.version
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.texts += texts
+        return self.inner.encode(texts)
+
+
+def test_a_title_that_is_no_headline_is_not_embedded(engine: Engine, settings: Settings) -> None:
+    body = "Three undersea internet cables were severed off Alexandria."
+    add_articles(
+        engine, 2, titles=["August 17, 2011", "Undersea cables cut near Egypt"], summary=body
+    )
+    recorder = RecordingEmbedder(settings_embedder(settings))
+    embed(engine, settings, embedder=recorder)
+    assert recorder.texts == [
+        "Three undersea internet cables were severed off Alexandria.",
+        "Undersea cables cut near Egypt. Three undersea internet cables were severed off "
+        "Alexandria.",
+    ]
+
+
 class CrashingEmbedder:
     """The real model, dying after ``batches`` model calls, like a killed worker."""
 
@@ -131,7 +161,7 @@ def test_interrupted_run_resumes_and_converges(engine: Engine, db_url: str) -> N
     resumed = vectors(engine)
     assert len(resumed) == 10
     fresh = settings_embedder(settings).encode(
-        [article_text(TITLES[i % 5] + f" ({i})", "Body text.", 600) for i in range(10)]
+        [embedding_text(TITLES[i % 5] + f" ({i})", "Body text.", 600) for i in range(10)]
     )
     assert np.allclose(np.stack([resumed[key] for key in sorted(resumed)]), fresh, atol=1e-5)
 

@@ -54,6 +54,28 @@ def test_stories_form_with_counts_and_title(engine: Engine, settings: Settings) 
         assert np.isclose(np.linalg.norm(story.centroid), 1.0, atol=1e-5)
 
 
+def test_a_storys_title_is_a_headline_not_a_date_or_a_section_label(
+    engine: Engine, settings: Settings
+) -> None:
+    feeds = add_feeds(engine, OUTLETS)
+    quake = direction(1)
+    # The dated and labelled articles sit nearest the centroid; the headline is the least
+    # central member, so only skipping the non-headlines picks it.
+    titles = ["August 17, 2011", "Friday, March 8, 2013 | 5:00 PM", "Daily Blotter"]
+    for i, title in enumerate(titles):
+        add_article(engine, feeds[OUTLETS[i]], title, T0 + timedelta(hours=i), near(quake, i))
+    add_article(
+        engine,
+        feeds[OUTLETS[3]],
+        "Quake shakes the coast of Chile",
+        T0 + timedelta(hours=3),
+        near(quake, 9, spread=0.03),
+    )
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    with session_scope(engine) as session:
+        assert list(session.scalars(select(Story.title))) == ["Quake shakes the coast of Chile"]
+
+
 def test_rerun_on_the_same_window_changes_nothing(engine: Engine, settings: Settings) -> None:
     seed_two_stories(engine)
     now = T0 + timedelta(hours=12)
