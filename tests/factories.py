@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -119,3 +119,20 @@ def add_story(engine: Engine, title: str, **fields: Any) -> int:
         session.add(row)
         session.flush()
         return row.id
+
+
+def add_cluster_run(engine: Engine, now: datetime) -> None:
+    """One successful cluster run at ``now``: the pipeline's clock, as the views and the API
+    read it."""
+    with session_scope(engine) as session:
+        session.add(
+            ClusterRun(
+                started_at=now,
+                finished_at=now,
+                now=now,
+                window_start=now - timedelta(days=3),
+                model="m",
+                status="ok",
+                input_hash=f"x{now.isoformat()}",
+            )
+        )

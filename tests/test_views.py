@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.db import alembic_config, make_engine, migrate, session_scope
 from tests.conftest import create_pg_database, drop_pg_database, run_demo
-from tests.factories import add_article, add_feeds, add_story, direction
+from tests.factories import add_article, add_cluster_run, add_feeds, add_story, direction
 
 README = Path(__file__).resolve().parents[1] / "sql" / "README.md"
 VIEWS = {
@@ -276,21 +276,6 @@ STORED = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
 """How SQLite holds a timestamp: naive UTC, always six fraction digits."""
 
 
-def one_run_at(engine: Engine, clock: datetime) -> None:
-    with session_scope(engine) as session:
-        session.add(
-            ClusterRun(
-                started_at=clock,
-                finished_at=clock,
-                now=clock,
-                window_start=clock - timedelta(days=3),
-                model="m",
-                status="ok",
-                input_hash="edges",
-            )
-        )
-
-
 @pytest.mark.parametrize(
     "clock",
     [
@@ -300,7 +285,7 @@ def one_run_at(engine: Engine, clock: datetime) -> None:
     ids=["on-the-hour", "a-fraction-before-the-hour"],
 )
 def test_the_windows_hold_at_their_edges(engine: Engine, clock: datetime) -> None:
-    one_run_at(engine, clock)
+    add_cluster_run(engine, clock)
     feed = add_feeds(engine, ["Alpha"])["Alpha"]
     story = add_story(engine, "edges")
     tick = timedelta(microseconds=1)

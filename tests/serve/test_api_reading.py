@@ -16,31 +16,16 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from models import ClusterRun, Story, StoryArticle, StoryEvent, StoryHour
+from models import Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.cli import cli
 from pipeline.db import session_scope
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
-from tests.factories import T0, add_article, add_feeds, add_story, direction, mix
+from tests.factories import T0, add_article, add_cluster_run, add_feeds, add_story, direction, mix
 
 CLOCK = T0 + timedelta(days=3)
 """The pipeline's clock: the newest successful cluster run's ``now``, years before the wall
 clock, so every "recent" below is measured against it."""
-
-
-def run_at(engine: Engine, now: datetime) -> None:
-    with session_scope(engine) as session:
-        session.add(
-            ClusterRun(
-                started_at=now,
-                finished_at=now,
-                now=now,
-                window_start=now - timedelta(days=3),
-                model="m",
-                status="ok",
-                input_hash=f"x{now.isoformat()}",
-            )
-        )
 
 
 def members(engine: Engine, story_id: int, feed_id: int, times: list[datetime]) -> list[int]:
@@ -70,7 +55,7 @@ def members(engine: Engine, story_id: int, feed_id: int, times: list[datetime]) 
 
 @pytest.fixture
 def client(db_url: str, engine: Engine) -> Iterator[TestClient]:
-    run_at(engine, CLOCK)
+    add_cluster_run(engine, CLOCK)
     with TestClient(create_app(Settings.load(database_url=db_url))) as test_client:
         yield test_client
 
