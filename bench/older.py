@@ -1,7 +1,8 @@
-"""Finding the older stories a new cluster or a lone article may continue, as stories pile up.
+"""Finding the older stories a new cluster or a lone article may continue, and the older
+lone articles a lone article may pair with, as both pile up.
 
     .venv/bin/python -m bench.older [--stories 2000,20000,100000] [--queries 500]
-        [--postgres URL]
+        [--articles 20000,100000] [--lonely 500] [--postgres URL]
 
 Stories never expire, so the story table only grows. Each clustering asks, for every new
 cluster and every article no cluster took, which older stories have a centroid close
@@ -14,6 +15,11 @@ server (default: the local one; ``--postgres ''`` skips it), in a scratch databa
 The first size of each backend is the baseline for its ratios. The story table is
 ANALYZEd after loading, as autovacuum or the maintenance DAG would do: with stale
 statistics PostgreSQL's planner may sort the whole table instead of walking the index.
+
+Second, ``stage._older_lonely``: for ``--lonely`` lone articles (half near some older
+article, half unrelated), the articles published before the window that no story holds
+and are close enough to pair with, scanned in batches on both backends, against growing
+numbers of such articles. The scan is linear: its ratio should follow the sizes'.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import argparse
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,12 +37,16 @@ import numpy as np
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.engine import make_url
 
-from models import Story
+from models import Article, Embedding, Feed, Story
 from pipeline.db import make_engine, migrate, session_scope
-from pipeline.stories.stage import _older_near
+from pipeline.settings import Settings
+from pipeline.stories.clustering.labels import NOISE
+from pipeline.stories.stage import _older_lonely, _older_near
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DIM = 384
+MODEL = "bench"
+BATCH = 5000
 
 
 def unit_rows(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -106,15 +118,91 @@ def run(name: str, engine: Engine, sizes: list[int], count: int) -> None:
         )
 
 
+def fill_lonely(engine: Engine, vectors: np.ndarray, start: int, feed_id: int) -> None:
+    """Add lone articles ``start``.. with these vectors, published before the window."""
+    with session_scope(engine) as session:
+        for offset in range(0, vectors.shape[0], BATCH):
+            chunk = vectors[offset : offset + BATCH]
+            first = start + offset
+            session.execute(
+                insert(Article),
+                [
+                    {
+                        "id": first + i + 1,
+                        "feed_id": feed_id,
+                        "guid": f"article-{first + i}",
+                        "title": f"Article {first + i} names Person{first + i}",
+                        "summary": "A report of one more event.",
+                        "published_at": T0 + timedelta(minutes=first + i),
+                        "fetched_at": T0,
+                        "content_hash": f"{first + i:064d}",
+                    }
+                    for i in range(chunk.shape[0])
+                ],
+            )
+            session.execute(
+                insert(Embedding),
+                [
+                    {
+                        "article_id": first + i + 1,
+                        "model": MODEL,
+                        "model_version": "bench",
+                        "dim": chunk.shape[1],
+                        "vector": vector,
+                        "content_hash": f"{first + i:064d}",
+                        "created_at": T0,
+                    }
+                    for i, vector in enumerate(chunk)
+                ],
+            )
+
+
+def run_lonely(name: str, engine: Engine, sizes: list[int], count: int) -> None:
+    migrate(engine)
+    with session_scope(engine) as session:
+        feed = Feed(name="bench", url="bench", outlet="bench", created_at=T0, updated_at=T0)
+        session.add(feed)
+        session.flush()
+        feed_id = feed.id
+    settings = Settings(model_name=MODEL)
+    rng = np.random.default_rng(0)
+    vectors = unit_rows(rng, max(sizes))
+    loaded = 0
+    first = None
+    for size in sizes:
+        fill_lonely(engine, vectors[loaded:size], loaded, feed_id)
+        loaded = size
+        lonely = queries(rng, vectors[:size], count)
+        with session_scope(engine) as session:
+            started = time.perf_counter()
+            found = _older_lonely(
+                session,
+                np.full(count, NOISE),
+                lonely,
+                T0 + timedelta(days=3650),
+                settings,
+            )
+            seconds = time.perf_counter() - started
+        first = first or seconds
+        print(
+            f"{name:>10} {size:9d} {count:8d} {seconds:9.2f} {seconds / first:8.2f} "
+            f"{size / sizes[0]:8.1f} {len(found):6d}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--stories", default="2000,20000,100000")
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--articles", default="20000,100000")
+    parser.add_argument("--lonely", type=int, default=500)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1/postgres")
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.stories.split(","))
+    stories = sorted(int(s) for s in args.stories.split(","))
+    articles = sorted(int(s) for s in args.articles.split(","))
+
     print(f"older-story lookup: {args.queries} queries (half near a story), cosine >= 0.8")
     print(
         f"{'backend':>10} {'stories':>9} {'queries':>8} {'seconds':>9} {'ms/query':>9} "
@@ -122,11 +210,29 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="storyline-bench-older-") as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'older.db'}")
-        run("sqlite", engine, sizes, args.queries)
+        run("sqlite", engine, stories, args.queries)
         engine.dispose()
-    if not args.postgres:
-        return
-    server = make_url(args.postgres)
+    if args.postgres:
+        with scratch_postgres(args.postgres) as engine:
+            run("postgresql", engine, stories, args.queries)
+    print(f"\nolder lone articles: {args.lonely} lone articles (half near one), cosine >= 0.8")
+    print(
+        f"{'backend':>10} {'older':>9} {'lonely':>8} {'seconds':>9} {'x first':>8} "
+        f"{'x size':>8} {'found':>6}"
+    )
+    with tempfile.TemporaryDirectory(prefix="storyline-bench-lonely-") as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'lonely.db'}")
+        run_lonely("sqlite", engine, articles, args.lonely)
+        engine.dispose()
+    if args.postgres:
+        with scratch_postgres(args.postgres) as engine:
+            run_lonely("postgresql", engine, articles, args.lonely)
+
+
+@contextmanager
+def scratch_postgres(url: str) -> Iterator[Engine]:
+    """An engine on a new, empty database of the server at ``url``; dropped after."""
+    server = make_url(url)
     database = f"storyline_bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(server.render_as_string(hide_password=False))
     with admin.connect() as connection:
@@ -135,8 +241,10 @@ def main() -> None:
         )
     try:
         engine = make_engine(server.set(database=database).render_as_string(hide_password=False))
-        run("postgresql", engine, sizes, args.queries)
-        engine.dispose()
+        try:
+            yield engine
+        finally:
+            engine.dispose()
     finally:
         with admin.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(

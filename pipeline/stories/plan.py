@@ -10,6 +10,10 @@ memberships, the stories a cluster or a lone article may continue, their texts),
 2. **Lone articles** (noise) join the nearest story if close enough
    (``tracking.attach_to_stories``): a recent story or one of this run's clusters at its new
    centroid, or an older live story near the article that passes the word check.
+3. **Lone pairs across time**: a lone article that joined nothing pairs with the nearest
+   older article no story holds, if as close and passing the word check: the two found a
+   new story. A follow-up weeks later, or an undated report filed at the start of a
+   replay, is then not lost because its one sibling came too early to make a cluster.
 
 New stories are planned with ids from ``PLANNED`` up, in the order the writer creates
 them, so they sort after every real story as the ids they get will: ties in matching break
@@ -51,14 +55,29 @@ class StoryState:
     """The word check; its ``window`` holds each article's text, in window order."""
     match_similarity: float = 0.8
     attach_similarity: float | None = 0.8
-    """``None``: lone articles join nothing."""
+    """``None``: lone articles join nothing and pair with nothing."""
+    older_lonely: list[LoneArticle] = field(default_factory=list)
+    """Older articles no story holds, near some lone article (with their texts): those a
+    lone article may pair with."""
+
+
+@dataclass(frozen=True)
+class LoneArticle:
+    """An article published before the window that no story holds."""
+
+    id: int
+    vector: FloatArray
+    """At unit length."""
+    text: str
+    """Its headline and lead, for the word check."""
 
 
 @dataclass(frozen=True)
 class StoryPlan:
     target: dict[int, int | None]
     """Each window article's story after the run: an existing id, a planned id (from
-    ``PLANNED``), or ``None`` (noise no story took)."""
+    ``PLANNED``), or ``None`` (noise no story took); and each older lone article a pair
+    took, with its planned id."""
     new_stories: int
     """Planned stories, ids ``PLANNED`` to ``PLANNED + new_stories - 1``."""
     centroids: dict[int, FloatArray]
@@ -96,6 +115,7 @@ def plan_stories(state: StoryState) -> StoryPlan:
         for article_id in clusters[label]:
             target[article_id] = story_id
     _attach_lonely(state, target, fresh)
+    planned = _pair_lonely(state, target, planned)
     return StoryPlan(target=target, new_stories=planned, centroids=fresh)
 
 
@@ -123,3 +143,35 @@ def _attach_lonely(
     chosen = attach_to_stories(unit, stories, least, lone_words)
     for row, story_id in zip(lonely, chosen, strict=True):
         target[state.article_ids[row]] = story_id
+
+
+def _pair_lonely(state: StoryState, target: dict[int, int | None], planned: int) -> int:
+    """Pair each lone article still unattached with its nearest older lone article (step
+    3); returns the planned story count. Two lone articles that pick the same older one
+    found one story of three."""
+    least = state.attach_similarity
+    lonely = [row for row, article_id in enumerate(state.article_ids) if target[article_id] is None]
+    if not lonely or not state.older_lonely or least is None:
+        return planned
+    # Each older article is offered as a story of one that needs the word check.
+    older = [
+        KnownStory(article.id, article.vector, frozenset(), recent=False, text=article.text)
+        for article in state.older_lonely
+    ]
+    words = state.words
+    lone_words = (
+        words.with_texts({index: words.window[row] for index, row in enumerate(lonely)})
+        if words is not None
+        else None
+    )
+    chosen = attach_to_stories(normalise(state.vectors[lonely]), older, least, lone_words)
+    founded: dict[int, int] = {}
+    for row, older_id in zip(lonely, chosen, strict=True):
+        if older_id is None:
+            continue
+        if older_id not in founded:
+            founded[older_id] = PLANNED + planned
+            planned += 1
+            target[older_id] = founded[older_id]
+        target[state.article_ids[row]] = founded[older_id]
+    return planned

@@ -32,7 +32,7 @@ from pipeline.stories.clustering.window import ArticleText
 from pipeline.stories.history import EventKind, membership_events
 from pipeline.stories.history import StoryEvent as HistoryEvent
 from pipeline.stories.keywords import story_keywords
-from pipeline.stories.plan import PLANNED, StoryPlan, StoryState, plan_stories
+from pipeline.stories.plan import PLANNED, LoneArticle, StoryPlan, StoryState, plan_stories
 from pipeline.stories.status import RunStatus, StoryStatus
 from pipeline.stories.tracking import SIMILARITY_TOLERANCE, KnownStory, WordCheck
 from pipeline.text import article_text, informative_title
@@ -336,6 +336,7 @@ def _load_state(
         ),
         match_similarity=settings.story_match_similarity,
         attach_similarity=settings.attach_similarity,
+        older_lonely=_older_lonely(session, labels, vectors, window_start, settings),
     )
 
 
@@ -365,6 +366,57 @@ def _older_near_lonely(
     ]
 
 
+def _older_lonely(
+    session: Session,
+    labels: np.ndarray,
+    vectors: FloatArray,
+    window_start: datetime,
+    settings: Settings,
+) -> list[LoneArticle]:
+    """Articles published before the window that no story holds, at least
+    ``attach_similarity`` (cosine) to some lone article of the window, with their texts:
+    those a lone article may pair with (``plan._pair_lonely``).
+
+    Scanned in batches (memory bounded, time linear in the older articles of the model);
+    only the close ones' texts are read.
+    """
+    least = settings.attach_similarity
+    lonely = np.flatnonzero(labels == NOISE)
+    if lonely.shape[0] == 0 or least is None:
+        return []
+    unit = normalise(vectors[lonely]).astype(np.float64)
+    in_story = select(StoryArticle.article_id).where(StoryArticle.article_id == Article.id)
+    query = (
+        select(Article.id, Embedding.vector)
+        .join(
+            Embedding,
+            and_(Embedding.article_id == Article.id, Embedding.model == settings.model_name),
+        )
+        .where(Article.published_at < window_start, ~in_story.exists())
+        .order_by(Article.id)
+    )
+    close: dict[int, FloatArray] = {}
+    for batch in session.execute(query.execution_options(yield_per=SCAN_BATCH)).partitions():
+        ids = [row[0] for row in batch]
+        matrix = normalise(np.stack([row[1] for row in batch]))
+        best = (unit @ matrix.astype(np.float64).T).max(axis=0)
+        for column in np.flatnonzero(best >= least - SIMILARITY_TOLERANCE):
+            close[ids[int(column)]] = matrix[int(column)]
+    if not close:
+        return []
+    chars = settings.clustering.lexical_full_body_chars
+    texts = {
+        row[0]: article_text(row[1] or "", row[2] or "", chars)
+        for row in session.execute(
+            select(Article.id, Article.title, Article.summary).where(Article.id.in_(sorted(close)))
+        )
+    }
+    return [
+        LoneArticle(article_id, close[article_id], texts[article_id])
+        for article_id in sorted(close)
+    ]
+
+
 def _write(
     session: Session,
     run: ClusterRun,
@@ -382,8 +434,10 @@ def _write(
     }
     touched: set[int] = set()
     moved_to: dict[int, set[int]] = defaultdict(set)
-    for article in window:
-        article_id = article.id
+    # The window's articles, then the older lone articles a pair took (they had no story).
+    in_window = [article.id for article in window]
+    older = sorted(set(target) - set(in_window))
+    for article_id in in_window + older:
         before, after = current.get(article_id), target[article_id]
         if before == after:
             continue

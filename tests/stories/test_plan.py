@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.stories.clustering.labels import NOISE
-from pipeline.stories.plan import PLANNED, StoryState, plan_stories
+from pipeline.stories.plan import PLANNED, LoneArticle, StoryState, plan_stories
 from pipeline.stories.tracking import KnownStory, WordCheck
 from tests.factories import direction, near
 
@@ -68,3 +68,50 @@ def test_new_stories_are_planned_in_label_order() -> None:
     plan = plan_stories(state(known=[], current={}))
     assert plan.new_stories == 2
     assert (plan.target[11], plan.target[13]) == (PLANNED, PLANNED + 1)
+
+
+def test_a_lone_article_pairs_with_an_older_lone_article_only_if_the_words_agree() -> None:
+    # Article 16 (chess) joins no story; article 5, published before the window and in no
+    # story, reads alike and names the same things: the two found a story.
+    sibling = LoneArticle(5, FAR, "Chess prodigy is the youngest grandmaster")
+    plan = plan_stories(state(older_lonely=[sibling]))
+    assert plan.new_stories == 2
+    assert plan.target[16] == plan.target[5] == PLANNED + 1
+    look_alike = LoneArticle(5, FAR, "Football cup final goes to penalties")
+    plan = plan_stories(state(older_lonely=[look_alike]))
+    assert (plan.new_stories, plan.target[16]) == (1, None)
+    assert 5 not in plan.target
+
+
+def test_a_lone_article_joins_a_story_before_it_pairs() -> None:
+    # Article 15 (quake) is close to story 7 and to an older lone quake report: it joins
+    # the story, and the older report stays alone.
+    older = LoneArticle(4, QUAKE, "Chile quake aftershock rattles Iquique")
+    plan = plan_stories(state(older_lonely=[older]))
+    assert plan.target[15] == 7
+    assert 4 not in plan.target
+
+
+def test_two_lone_articles_pairing_with_one_older_article_found_one_story() -> None:
+    sibling = LoneArticle(5, FAR, "Chess prodigy is the youngest grandmaster")
+    texts = [*TEXTS[:4], "Chess grandmaster prodigy wins again", TEXTS[5]]
+    plan = plan_stories(
+        state(
+            older_lonely=[sibling],
+            known=[],
+            current={},
+            vectors=np.stack(
+                [near(QUAKE, 1), near(QUAKE, 2), near(VOTE, 3), near(VOTE, 4), FAR, FAR]
+            ),
+            words=WordCheck(window=texts, clusters={}, min_similarity=0.2),
+        )
+    )
+    assert plan.new_stories == 3
+    assert plan.target[15] == plan.target[16] == plan.target[5] == PLANNED + 2
+
+
+def test_no_pairing_when_lone_articles_join_nothing() -> None:
+    sibling = LoneArticle(5, FAR, "Chess prodigy is the youngest grandmaster")
+    plan = plan_stories(state(older_lonely=[sibling], attach_similarity=None))
+    assert plan.target[16] is None
+    assert 5 not in plan.target

@@ -251,6 +251,51 @@ def test_lone_article_joins_an_old_story_only_with_shared_words(
     assert (story_of(engine).get(lone) == old) is joins
 
 
+@pytest.mark.parametrize(
+    ("title", "pairs"),
+    [
+        ("John Doe, Springfield bar gunman, sentenced", True),
+        ("Oakland gas station shooting leaves two hurt", False),
+    ],
+    ids=["same-names-months-later", "look-alike-event"],
+)
+def test_lone_article_pairs_with_an_older_lone_article(
+    engine: Engine, settings: Settings, title: str, pairs: bool
+) -> None:
+    """Two reports of one event, months apart and each alone in its window, found a story
+    together when they name the same things; a look-alike report stays alone. The next run
+    keeps the pair."""
+    feeds = add_feeds(engine, OUTLETS)
+    topic = direction(1)
+    first = add_article(
+        engine, feeds[OUTLETS[0]], "Springfield bar shooting: John Doe held", T0, near(topic, 1)
+    )
+    add_article(engine, feeds[OUTLETS[1]], "Council votes on budget", T0, direction(8))
+    assert cluster(engine, settings, now=T0 + timedelta(hours=1)).clusters == 0
+    assert story_of(engine) == {}
+
+    later = T0 + timedelta(days=90)
+    lone = add_article(engine, feeds[OUTLETS[2]], title, later, near(topic, 40))
+    add_article(engine, feeds[OUTLETS[3]], "Unrelated council vote", later, direction(9))
+    report = cluster(engine, settings, now=later + timedelta(hours=1))
+    assert report.clusters == 0
+    membership = story_of(engine)
+    if not pairs:
+        assert (report.stories_created, membership) == (0, {})
+        return
+    assert report.stories_created == 1
+    assert membership == {first: membership[lone], lone: membership[lone]}
+    with session_scope(engine) as session:
+        story = session.get_one(Story, membership[lone])
+        assert (story.article_count, story.source_count) == (2, 2)
+        assert (story.first_seen, story.last_seen) == (T0, later)
+    # The next run sees a changed window and plans again: the pair keeps its story.
+    add_article(engine, feeds[OUTLETS[0]], "Chess final drawn", later, direction(10))
+    report = cluster(engine, settings, now=later + timedelta(hours=2))
+    assert (report.skipped, report.stories_created) == (False, 0)
+    assert story_of(engine) == membership
+
+
 def test_only_older_stories_near_a_cluster_are_loaded(engine: Engine) -> None:
     """Older live stories are found by centroid (pgvector's index on PostgreSQL, a batched
     scan on SQLite); far, recent, excluded and merged ones are not returned."""
