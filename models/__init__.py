@@ -27,9 +27,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from models.types import EmbeddingVector, FloatArray, UTCDateTime
 
-EMBEDDING_DIM = 384
-"""Dimension of the stored vectors (all-MiniLM-L6-v2); a model of another size needs a migration."""
-
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -139,7 +136,8 @@ class Embedding(Base):
     model_version: Mapped[str | None] = mapped_column(String(200))
     """The packaged model's and sentence-transformers' versions that made the vector."""
     dim: Mapped[int] = mapped_column(Integer)
-    vector: Mapped[FloatArray] = mapped_column(EmbeddingVector(EMBEDDING_DIM))
+    """The vector's length; one model's vectors all have the same (the embed stage sees to it)."""
+    vector: Mapped[FloatArray] = mapped_column(EmbeddingVector())
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -150,13 +148,9 @@ class Story(Base):
     __tablename__ = "stories"
     __table_args__ = (
         Index("ix_stories_status_last_seen", "status", "last_seen"),
-        # pgvector's HNSW index for nearest-centroid queries; PostgreSQL only (migration 0005).
-        Index(  # named in POSTGRESQL_ONLY
-            "ix_stories_centroid_hnsw",
-            "centroid",
-            postgresql_using="hnsw",
-            postgresql_ops={"centroid": "vector_cosine_ops"},
-        ).ddl_if(dialect="postgresql"),
+        # pgvector's HNSW indexes on centroid, one per dimension (PostgreSQL only), are not
+        # declared here: partial expression indexes, which Alembic cannot compare on SQLite
+        # and whose set grows with the models used (migration 0009, pipeline/centroid_index.py).
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -167,7 +161,8 @@ class Story(Base):
     """Articles that are not reprints of another article: distinct reporting."""
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
-    centroid: Mapped[FloatArray | None] = mapped_column(EmbeddingVector(EMBEDDING_DIM))
+    centroid: Mapped[FloatArray | None] = mapped_column(EmbeddingVector())
+    """The mean of its articles' vectors under ``model``, of that model's dimension."""
     model: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="active")
     """``active``, ``dormant`` (no new article for a while), ``merged`` or ``dissolved``."""
@@ -246,7 +241,6 @@ class ClusterRun(Base):
 
 
 __all__ = [
-    "EMBEDDING_DIM",
     "Article",
     "Base",
     "ClusterRun",
@@ -259,15 +253,16 @@ __all__ = [
 ]
 
 
-POSTGRESQL_ONLY = frozenset({"ix_stories_centroid_hnsw"})
-"""Schema objects that exist only on PostgreSQL (pgvector indexes)."""
+CENTROID_INDEX_PREFIX = "ix_stories_centroid_hnsw_"
+"""The HNSW index of each centroid dimension is named this and the dimension (PostgreSQL)."""
 
 
 def in_schema_of(dialect: str) -> Callable[..., bool]:
-    """An Alembic ``include_object`` hook: leave out what this dialect does not have, so
-    comparing the models with a migrated SQLite database sees no missing pgvector index."""
+    """An Alembic ``include_object`` hook: leave out the centroid indexes, which no model
+    declares (PostgreSQL only, one per dimension in use), so comparing the models with a
+    migrated database of either backend sees none missing or extra."""
 
     def include(obj: object, name: str | None, type_: str, *_: object) -> bool:
-        return dialect == "postgresql" or name not in POSTGRESQL_ONLY
+        return not (type_ == "index" and (name or "").startswith(CENTROID_INDEX_PREFIX))
 
     return include

@@ -8,8 +8,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import DateTime, LargeBinary
+from sqlalchemy import DateTime, Integer, LargeBinary
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 FloatArray = npt.NDArray[np.float32]
@@ -40,12 +43,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class EmbeddingVector(TypeDecorator[FloatArray]):
-    """A float32 vector: pgvector ``vector(dim)`` on PostgreSQL, a raw float32 blob elsewhere."""
+    """A float32 vector of any length: pgvector ``vector`` on PostgreSQL, a raw float32 blob
+    elsewhere.
+
+    The length follows the model that made it (migration 0009). ``dim`` fixes it, as
+    ``vector(dim)``, for the migrations that created the columns when every vector had 384.
+    """
 
     impl = LargeBinary
     cache_ok = True
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
@@ -58,7 +66,7 @@ class EmbeddingVector(TypeDecorator[FloatArray]):
         if value is None:
             return None
         array = np.asarray(value, dtype=np.float32).reshape(-1)
-        if array.shape[0] != self.dim:
+        if self.dim is not None and array.shape[0] != self.dim:
             raise ValueError(
                 f"vector of dimension {array.shape[0]} does not fit a vector({self.dim}) column"
             )
@@ -70,3 +78,16 @@ class EmbeddingVector(TypeDecorator[FloatArray]):
         if isinstance(value, bytes | bytearray | memoryview):
             return np.frombuffer(bytes(value), dtype=np.float32).copy()
         return np.asarray(value, dtype=np.float32)
+
+
+class vector_dims(GenericFunction[int]):  # noqa: N801 (named for the SQL function)
+    """The number of dimensions of an ``EmbeddingVector`` value, in SQL on every backend:
+    pgvector's ``vector_dims`` on PostgreSQL, the blob's length over 4 bytes elsewhere."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(vector_dims, "sqlite")
+def _sqlite_vector_dims(element: vector_dims, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(length({compiler.process(element.clauses, **kw)}) / 4)"

@@ -236,8 +236,10 @@ class Settings(BaseSettings):
     )
     model_name: str = Field(
         DEFAULT_MODEL,
-        description="sentence-transformers model name or local path used for embeddings; "
-        "its vectors must have 384 dimensions, as the database stores them.",
+        description="sentence-transformers model name or local path used for embeddings, "
+        "of any vector dimension (all-mpnet-base-v2's 768 as well as the default's 384). "
+        "Another model embeds every article anew and clusters only its own vectors; the old "
+        'model\'s vectors and stories are kept (README, "Changing the model").',
     )
     embed_backend: EmbedBackend = Field(
         "torch",

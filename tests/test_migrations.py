@@ -2,16 +2,26 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from models import Base, in_schema_of
-from pipeline.db import VERSION_TABLE, alembic_config, current_revision, make_engine, migrate
+from models import Base, Embedding, Story, in_schema_of
+from pipeline.centroid_index import ensure_centroid_index
+from pipeline.db import (
+    VERSION_TABLE,
+    alembic_config,
+    current_revision,
+    make_engine,
+    migrate,
+    session_scope,
+)
 from pipeline.errors import DatabaseError
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.factories import T0, add_article, add_feeds, add_story, direction
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -84,3 +94,84 @@ def test_init_as_a_role_that_may_not_create_the_extension_says_who_must(pg_admin
         drop_pg_database(pg_admin, url)
         with pg_admin.connect() as conn:
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def column_types(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT attrelid::regclass::text || '.' || attname, "
+                "format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE (attrelid, attname) IN "
+                "(('embeddings'::regclass, 'vector'), ('stories'::regclass, 'centroid'))"
+            )
+        ).all()
+    return {name: kind for name, kind in rows}
+
+
+def centroid_indexes(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        found = conn.scalars(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'stories' "
+                "AND indexname LIKE 'ix_stories_centroid_hnsw%' ORDER BY indexname"
+            )
+        )
+        return list(found)
+
+
+def move_to(engine: Engine, revision: str, down: bool) -> None:
+    from alembic import command
+
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+@pytest.mark.postgres
+def test_0009_round_trip_keeps_384_vectors_and_refuses_other_dimensions(pg_url: str) -> None:
+    """Upgrade makes both columns dimensionless with a partial HNSW index per dimension;
+    downgrade gives back vector(384) and 0005's index while every vector has 384 dimensions,
+    and stops, changing nothing, once one has another."""
+    engine = make_engine(pg_url)
+    try:
+        migrate(engine)
+        feed = add_feeds(engine, ["Alpha"])["Alpha"]
+        kept = direction(1)
+        add_article(engine, feed, "a", T0, kept, model="small")
+        story = add_story(engine, "s", centroid=kept)
+        assert column_types(engine) == {
+            "embeddings.vector": "vector",
+            "stories.centroid": "vector",
+        }
+        assert centroid_indexes(engine) == ["ix_stories_centroid_hnsw_384"]
+        ensure_centroid_index(engine, 768)
+
+        move_to(engine, "0008", down=True)
+        assert column_types(engine) == {
+            "embeddings.vector": "vector(384)",
+            "stories.centroid": "vector(384)",
+        }
+        assert centroid_indexes(engine) == ["ix_stories_centroid_hnsw"]
+        move_to(engine, "head", down=False)
+        assert centroid_indexes(engine) == ["ix_stories_centroid_hnsw_384"]
+        with session_scope(engine) as session:
+            centroid = session.get_one(Story, story).centroid
+            assert centroid is not None
+            assert np.array_equal(centroid, kept)
+            assert np.array_equal(session.scalars(select(Embedding.vector)).one(), kept)
+
+        add_article(engine, feed, "b", T0, direction(2, 768), model="large")
+        with pytest.raises(RuntimeError) as refused:
+            move_to(engine, "0008", down=True)
+        assert str(refused.value) == (
+            "cannot downgrade below 0009: the columns would be vector(384) again, but the "
+            "database holds vectors of other dimensions: 1 embeddings of 'large' (768-d); "
+            "delete them first (DELETE FROM embeddings WHERE model = ...; its stories too) "
+            "or stay on 0009"
+        )
+        assert current_revision(engine) == "0009"
+        assert column_types(engine)["embeddings.vector"] == "vector"
+    finally:
+        engine.dispose()

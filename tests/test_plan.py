@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from models import EMBEDDING_DIM, Article, Embedding, Feed
+from models import Article, Embedding, Feed
 from models.types import FloatArray
 from pipeline.db import session_scope
 from pipeline.embed.stage import embed
@@ -21,7 +21,7 @@ from pipeline.plan import (
     split,
 )
 from pipeline.settings import Settings
-from tests.factories import T0, add_feeds
+from tests.factories import DIM, T0, add_feeds
 
 
 def job(feed_id: int, url: str) -> FeedJob:
@@ -137,7 +137,7 @@ class FakeEmbedder:
     """Deterministic vectors from the text, no model: the split is what is under test."""
 
     name = "fake"
-    dim = EMBEDDING_DIM
+    dim = DIM
     version = "fake 1"
 
     def __init__(self) -> None:

@@ -266,7 +266,7 @@ def test_similar_stories_use_the_centroid_index(postgresql_demo: Engine) -> None
     with postgresql_demo.connect() as conn:
         conn.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {similar}")))
-    assert "ix_stories_centroid_hnsw" in plan
+    assert "Index Scan using ix_stories_centroid_hnsw_384 on stories" in plan
 
 
 # The windows at their edges, on rows made to sit on them. On SQLite the views compare text,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from models import EMBEDDING_DIM
 from pipeline.errors import ModelError, first_line
 
 if TYPE_CHECKING:
@@ -44,8 +43,15 @@ def load_sentence_transformer(name: str, *, offline: bool = True) -> SentenceTra
 
 
 def embedding_dim(model: SentenceTransformer) -> int:
+    """The length of the model's vectors, as its modules declare it. Not found by encoding a
+    probe: the workers load the model before they fork, and a fork after an encode hangs."""
     dim = model.get_embedding_dimension()
-    return int(dim) if dim is not None else EMBEDDING_DIM
+    if dim is None:
+        raise ModelError(
+            "the embedding model declares no vector dimension (no module of it reports one); "
+            "set STORYLINE_MODEL_NAME to a sentence-transformers model with a pooling module"
+        )
+    return int(dim)
 
 
 def model_version(name: str) -> str:

@@ -14,8 +14,9 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import Engine, and_, or_, select, update
 
-from models import EMBEDDING_DIM, Article, Embedding
+from models import Article, Embedding
 from models.types import FloatArray
+from pipeline.centroid_index import ensure_centroid_index
 from pipeline.db import insert_ignore, session_scope
 from pipeline.embed.sentence_model import embedding_dim, load_sentence_transformer, model_version
 from pipeline.errors import ModelError
@@ -134,11 +135,8 @@ def embed(
         return report
     encoder = embedder or settings_embedder(settings)
     started = time.perf_counter()
-    if encoder.dim != EMBEDDING_DIM:
-        raise ModelError(
-            f"model {model!r} gives {encoder.dim}-dimensional vectors but the database stores "
-            f"{EMBEDDING_DIM}; use a {EMBEDDING_DIM}-dimensional model"
-        )
+    _check_dimension(engine, model, encoder.dim)
+    ensure_centroid_index(engine, encoder.dim)
     texts = {
         row.id: embedding_text(row.title, row.summary, settings.embed_text_chars) for row in todo
     }
@@ -192,3 +190,18 @@ def embed(
         if progress is not None:
             progress(done, len(todo))
     return report
+
+
+def _check_dimension(engine: Engine, model: str, dim: int) -> None:
+    """Refuse vectors of another length than the model's stored ones: the cluster stage
+    compares one model's vectors with each other, so they must share a dimension. One stored
+    row tells, since this check has kept them all alike."""
+    with session_scope(engine) as session:
+        stored = session.scalar(select(Embedding.dim).where(Embedding.model == model).limit(1))
+    if stored is not None and stored != dim:
+        raise ModelError(
+            f"model {model!r} gives {dim}-dimensional vectors, but its stored vectors have "
+            f"{stored}: the name now loads another model; give the new one its own "
+            "STORYLINE_MODEL_NAME (a path or hub id), or delete the old vectors "
+            f"(DELETE FROM embeddings WHERE model = '{model}') and embed again"
+        )

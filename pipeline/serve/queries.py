@@ -17,11 +17,12 @@ from fractions import Fraction
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Float, Select, String, case, cast, exists, func, select, text
+from sqlalchemy import ColumnElement, Select, String, case, cast, exists, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
+from pipeline.centroid_index import centroid_distance, of_dimension
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
 from pipeline.serve.schema import (
     ArticleOut,
@@ -242,7 +243,8 @@ def _rows(model: type[RowModel], rows: Iterable[Sequence[Any]]) -> list[RowModel
 HNSW_EF_SEARCH = 100
 """Candidates pgvector's HNSW search keeps (``hnsw.ef_search``; its default is 40)."""
 SCAN_BATCH = 5000
-"""Centroids compared at once on SQLite: memory stays bounded (5,000 of 384 float32 is 7 MB)."""
+"""Centroids compared at once on SQLite: memory stays bounded (5,000 of 384 float32 is 7 MB,
+of 768 15 MB)."""
 
 
 def related_stories(
@@ -256,7 +258,8 @@ def related_stories(
     story's, nearest first, without itself; None if the story is unknown, and none when it
     has no centroid.
 
-    PostgreSQL asks the HNSW index on ``stories.centroid`` (migration 0005) with pgvector's
+    Only centroids of this one's dimension count (another is another model's). PostgreSQL
+    asks the HNSW index of that dimension (``pipeline/centroid_index.py``) with pgvector's
     ``<=>``, in iterative strict-order scans so that the status filter still fills the page;
     SQLite scans the centroids in batches of ``SCAN_BATCH`` with numpy. The similarity is
     rounded to four decimals.
@@ -267,12 +270,17 @@ def related_stories(
     target = found[0]
     if target is None:
         return []
-    conditions = (Story.status.in_(statuses), Story.id != story_id, Story.centroid.is_not(None))
+    conditions = (
+        Story.status.in_(statuses),
+        Story.id != story_id,
+        Story.centroid.is_not(None),
+        of_dimension(target.shape[0]),
+    )
     nearest: list[tuple[int, float]]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, limit)}"))
         session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
-        distance = Story.centroid.op("<=>", return_type=Float)(target)
+        distance = centroid_distance(target)
         rows = session.execute(
             select(Story.id, distance).where(*conditions).order_by(distance, Story.id).limit(limit)
         )

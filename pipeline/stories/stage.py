@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, Float, and_, delete, func, or_, select, text
+from sqlalchemy import Engine, and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from models.types import FloatArray
+from pipeline.centroid_index import centroid_distance, of_dimension
 from pipeline.db import session_scope
 from pipeline.errors import StorylineError
 from pipeline.locks import STORIES_LOCK, exclusive
@@ -504,17 +505,24 @@ def _older_near(
     (cosine) to one of ``centroids`` (clusters' or lone articles'): the only older stories
     these can continue or join.
 
-    On PostgreSQL each centroid asks the HNSW index on ``stories.centroid`` (pgvector,
-    migration 0005) for its ``NEAREST_STORIES`` nearest (the planner takes the index once
-    the table's statistics are current: autovacuum, or the maintenance DAG's ANALYZE);
-    elsewhere the stories are scanned in batches, memory bounded and time linear in the
-    number of live stories.
+    Only stories whose centroid has the dimension of ``centroids`` (all of one model, the
+    window's) are read: a centroid of another length was made by another model, and no
+    cosine between the two means anything. On PostgreSQL each centroid asks the HNSW index
+    of that dimension (``pipeline/centroid_index.py``, migration 0009) for its
+    ``NEAREST_STORIES`` nearest (the planner takes the index once the table's statistics are
+    current: autovacuum, or the maintenance DAG's ANALYZE); elsewhere the stories are
+    scanned in batches, memory bounded and time linear in the number of live stories.
     """
     if not centroids:
         return []
-    conditions = (Story.status.in_(LIVE), Story.last_seen < before, Story.centroid.is_not(None))
-    query = select(Story.id, Story.centroid, Story.last_seen).where(*conditions)
     clusters = np.stack(list(centroids.values())).astype(np.float64)
+    conditions = (
+        Story.status.in_(LIVE),
+        Story.last_seen < before,
+        Story.centroid.is_not(None),
+        of_dimension(clusters.shape[1]),
+    )
+    query = select(Story.id, Story.centroid, Story.last_seen).where(*conditions)
     rows: list[tuple[int, FloatArray | None, datetime]] = []
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
@@ -525,7 +533,7 @@ def _older_near(
         # stories it missed a quarter of the close ones (bench.older); 100 costs ~25 % more.
         session.execute(text(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}"))
         for wanted in centroids.values():
-            distance = Story.centroid.op("<=>", return_type=Float)(wanted)
+            distance = centroid_distance(wanted)
             nearest = (
                 select(Story.id, distance)
                 .where(*conditions)

@@ -96,10 +96,11 @@ def match_clusters(
     First by shared articles: the pair sharing the most articles is matched first, so
     when a story splits the larger part keeps its id, and when two stories merge the one
     contributing more articles survives. Then clusters sharing nothing are matched to a
-    remaining story whose centroid is at least ``min_similarity`` (cosine) away, most
-    similar pair first; a story that is not ``recent`` only if, given ``words``, their
-    texts also share enough words. Each story continues at most one cluster. Ties break on
-    the lower story id and cluster label, so the result does not depend on input order.
+    remaining story whose centroid (of the clusters' dimension) is at least
+    ``min_similarity`` (cosine) away, most similar pair first; a story that is not
+    ``recent`` only if, given ``words``, their texts also share enough words. Each story
+    continues at most one cluster. Ties break on the lower story id and cluster label, so
+    the result does not depend on input order.
     """
     matched: dict[int, int | None] = {}
     taken: set[int] = set()
@@ -123,7 +124,11 @@ def match_clusters(
         for label in clusters
         if label not in matched
         for story in stories
-        if story.id not in taken and story.centroid is not None
+        if story.id not in taken
+        and story.centroid is not None
+        # A centroid of another length is another model's (the setting changed): only
+        # shared articles can continue that story.
+        and story.centroid.shape == centroids[label].shape
     )
     for negative_similarity, story_id, label in similar:
         if -negative_similarity < min_similarity:
@@ -157,7 +162,15 @@ def attach_to_stories(
     look-alike event months later reads like the old story to the embedding. Ties break on
     the lower story id.
     """
-    usable = sorted((story for story in stories if story.centroid is not None), key=_story_id)
+    usable = sorted(
+        (
+            story
+            for story in stories
+            # Of the vectors' length only: another is another model's.
+            if story.centroid is not None and story.centroid.shape[0] == vectors.shape[1]
+        ),
+        key=_story_id,
+    )
     if vectors.shape[0] == 0 or not usable:
         return [None] * vectors.shape[0]
     matrix = np.stack([story.centroid for story in usable if story.centroid is not None])

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 
 from models import Article, Embedding
-from models.types import FloatArray
+from models.types import FloatArray, vector_dims
+from pipeline.centroid_index import centroid_index_name
 from pipeline.db import session_scope
 from pipeline.embed.onnx_backend import OnnxInt8Embedder, cache_file_name, cached_session
 from pipeline.embed.stage import Embedder, embed, load_embedder, settings_embedder
 from pipeline.errors import ModelError
 from pipeline.settings import DEFAULT_MODEL, EmbedBackend, Settings
 from pipeline.text import embedding_text
-from tests.factories import T0, add_feeds
+from tests.factories import T0, TopicEmbedder, add_feeds
 
 TITLES = [
     "Magnitude 7 earthquake strikes off Chile",
@@ -106,6 +107,43 @@ def test_changed_text_is_re_embedded(engine: Engine, settings: Settings) -> None
     after = vectors(engine)
     assert not np.allclose(after[first_id], before[first_id])
     assert all(np.array_equal(after[key], before[key]) for key in before if key != first_id)
+
+
+@pytest.mark.parametrize("dim", [384, 768, 1024])
+def test_a_model_of_any_dimension_is_embedded(engine: Engine, db_url: str, dim: int) -> None:
+    settings = Settings.load(database_url=db_url, model_name=f"topic-{dim}")
+    add_articles(engine, 3)
+    assert embed(engine, settings, TopicEmbedder(f"topic-{dim}", dim)).embedded == 3
+    with session_scope(engine) as session:
+        stored = session.execute(select(Embedding.dim, vector_dims(Embedding.vector))).all()
+    assert stored == [(dim, dim)] * 3
+    assert {vector.shape for vector in vectors(engine).values()} == {(dim,)}
+    if engine.dialect.name == "postgresql":  # its centroids will have an index waiting
+        with engine.connect() as conn:
+            found = conn.scalar(text("SELECT to_regclass(:n)"), {"n": centroid_index_name(dim)})
+        assert found == centroid_index_name(dim)
+
+
+def test_a_model_name_that_now_gives_another_dimension_is_refused(
+    engine: Engine, db_url: str
+) -> None:
+    """One model's vectors share a dimension, or the cluster stage could not compare them:
+    a name that loads a model of another size than before is one clear error."""
+    settings = Settings.load(database_url=db_url, model_name="/models/current")
+    add_articles(engine, 3)
+    with session_scope(engine) as session:
+        first = session.scalars(select(Article.id).order_by(Article.id)).first()
+    assert first is not None
+    embed(engine, settings, TopicEmbedder("/models/current", 384), article_ids=[first])
+    with pytest.raises(ModelError) as refused:
+        embed(engine, settings, TopicEmbedder("/models/current", 768))
+    assert str(refused.value) == (
+        "model '/models/current' gives 768-dimensional vectors, but its stored vectors have "
+        "384: the name now loads another model; give the new one its own "
+        "STORYLINE_MODEL_NAME (a path or hub id), or delete the old vectors "
+        "(DELETE FROM embeddings WHERE model = '/models/current') and embed again"
+    )
+    assert len(vectors(engine)) == 1
 
 
 class RecordingEmbedder:

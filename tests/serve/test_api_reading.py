@@ -179,6 +179,19 @@ def test_related_stories_nearest_first(engine: Engine, client: TestClient) -> No
     assert get(client, f"/api/stories/{lonely}/related")["items"] == []
 
 
+def test_related_stories_share_the_dimension_of_the_story(
+    engine: Engine, client: TestClient
+) -> None:
+    """Centroids of another length are another model's: never compared, on either backend."""
+    a = direction(1)
+    target = add_story(engine, "Target", centroid=a)
+    close = add_story(engine, "Close", centroid=mix(a, direction(2), 0.9))
+    wide = add_story(engine, "Wide", centroid=direction(3, 768))
+    wider = add_story(engine, "Wider", centroid=mix(direction(3, 768), direction(4, 768), 0.5))
+    assert [s["id"] for s in get(client, f"/api/stories/{target}/related")["items"]] == [close]
+    assert [s["id"] for s in get(client, f"/api/stories/{wide}/related")["items"]] == [wider]
+
+
 def test_related_scans_many_stories_on_sqlite_in_batches(
     engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,16 +1,29 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, insert, select, text
 
-from models import Article, Story, StoryArticle
-from pipeline.db import session_scope
+from models import Article, Embedding, Story, StoryArticle
+from models.types import vector_dims
+from pipeline.centroid_index import ensure_centroid_index
+from pipeline.db import make_engine, migrate, session_scope
+from pipeline.embed.stage import embed
 from pipeline.settings import Settings
 from pipeline.stories.stage import cluster
-from tests.factories import T0, add_article, add_feeds, direction, near, row_counts
+from tests.factories import (
+    T0,
+    TopicEmbedder,
+    add_article,
+    add_feeds,
+    add_story,
+    direction,
+    near,
+    row_counts,
+)
 
 OUTLETS = ["Alpha", "Beta", "Gamma", "Delta"]
 
@@ -331,3 +344,146 @@ def test_only_older_stories_near_a_cluster_are_loaded(engine: Engine) -> None:
         found = _older_near(session, {0: topic.astype(np.float32)}, before, {excluded}, 0.8)
     assert [row[0] for row in found] == [near_old]
     assert np.allclose(np.linalg.norm(found[0][1]), 1.0, atol=1e-5)
+
+
+# Models of other dimensions: the model is a setting, and the vectors follow it.
+
+
+def add_unembedded(engine: Engine, feeds: dict[str, int], titles: list[str], at: datetime) -> None:
+    """One article per title, an hour apart from ``at``, across the outlets, no vector yet."""
+    with session_scope(engine) as session:
+        session.add_all(
+            Article(
+                feed_id=feeds[OUTLETS[i % len(OUTLETS)]],
+                guid=title,
+                url=None,
+                title=title,
+                summary="",
+                published_at=at + timedelta(hours=i),
+                published_estimated=False,
+                fetched_at=at,
+                content_hash=f"hash:{title}",
+            )
+            for i, title in enumerate(titles)
+        )
+
+
+def centroid_dims(engine: Engine) -> dict[int, int]:
+    """Each story's centroid length as the database stores it (pgvector's own count on
+    PostgreSQL), by story id."""
+    with session_scope(engine) as session:
+        return dict(session.execute(select(Story.id, vector_dims(Story.centroid))).all())
+
+
+def test_a_768_dimensional_model_embeds_and_clusters(engine: Engine, db_url: str) -> None:
+    settings = Settings.load(database_url=db_url, model_name="mpnet-like")
+    feeds = add_feeds(engine, OUTLETS)
+    titles = [f"Quake strikes coast, report {i}" for i in range(4)]
+    add_unembedded(engine, feeds, [*titles, *(f"Rates held, report {i}" for i in range(4))], T0)
+    report = embed(engine, settings, TopicEmbedder("mpnet-like", 768))
+    assert report.embedded == 8
+    clustered = cluster(engine, settings, now=T0 + timedelta(hours=12))
+    assert (clustered.clusters, clustered.stories_created) == (2, 2)
+    assert set(centroid_dims(engine).values()) == {768}
+    with session_scope(engine) as session:
+        assert {len(v) for v in session.scalars(select(Embedding.vector))} == {768}
+        assert {story.model for story in session.scalars(select(Story))} == {"mpnet-like"}
+
+
+def test_stories_of_a_model_of_another_dimension_are_never_compared(
+    engine: Engine, db_url: str
+) -> None:
+    """384-d stories of the old model, one recent and one long gone, beside the new model's
+    768-d window of the same topic: the run clusters without comparing the two (any
+    comparison fails on the lengths), and the old stories stay as they were."""
+    old = Settings.load(database_url=db_url, model_name="old-384")
+    new = Settings.load(database_url=db_url, model_name="new-768")
+    feeds = add_feeds(engine, OUTLETS)
+    add_unembedded(engine, feeds, [f"Quake strikes coast, report {i}" for i in range(4)], T0)
+    embed(engine, old, TopicEmbedder("old-384", 384))
+    cluster(engine, old, now=T0 + timedelta(hours=4))
+    (recent,) = centroid_dims(engine)
+    # Long gone, and near everything: an older story the new window's clusters could ask for.
+    ancient = add_story(
+        engine,
+        "Quake of long ago",
+        status="dormant",
+        first_seen=T0 - timedelta(days=200),
+        last_seen=T0 - timedelta(days=200),
+        model="old-384",
+        centroid=direction(5),
+    )
+    # The next window holds none of the old articles; the old story is still recent.
+    later = T0 + timedelta(hours=old.window_hours + 8)
+    add_unembedded(
+        engine,
+        feeds,
+        [*(f"Quake aftershock, report {i}" for i in range(3)), "Museum opens wing"],
+        later,
+    )
+    embed(engine, new, TopicEmbedder("new-768", 768))
+    before = story_of(engine)
+    report = cluster(engine, new, now=later + timedelta(hours=4))
+    assert (report.clusters, report.stories_created) == (1, 1)
+    dims = centroid_dims(engine)
+    assert dims.pop(recent) == dims.pop(ancient) == 384
+    assert set(dims.values()) == {768}
+    after = story_of(engine)
+    assert {a: s for a, s in after.items() if a in before} == before
+    with session_scope(engine) as session:
+        assert session.get_one(Story, recent).article_count == 4
+
+
+@pytest.mark.postgres
+def test_older_stories_are_asked_of_the_index_of_their_dimension(pg_url: str) -> None:
+    """The nearest-stories query of ``_older_near`` is planned on the partial HNSW index of
+    the centroids' dimension (with current statistics, as maintenance's ANALYZE leaves them)."""
+    from pipeline.stories.stage import _older_near
+
+    engine = make_engine(pg_url)
+    try:
+        migrate(engine)
+        ensure_centroid_index(engine, 768)
+        rng = np.random.default_rng(0)
+        long_ago = T0 - timedelta(days=200)
+        rows = [
+            {
+                "title": "s",
+                "status": "dormant",
+                "keywords": [],
+                "first_seen": long_ago,
+                "last_seen": long_ago,
+                "model": f"m{dim}",
+                "created_at": T0,
+                "updated_at": T0,
+                "article_count": 2,
+                "source_count": 1,
+                "original_count": 2,
+                "centroid": direction(int(rng.integers(2**31)), dim),
+            }
+            for dim in (384, 768)
+            for _ in range(1000)
+        ]
+        with session_scope(engine) as session:
+            session.execute(insert(Story), rows)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE stories"))
+        asked: list[tuple[str, dict[str, Any]]] = []
+
+        def record(
+            _c: object, _cur: object, statement: str, parameters: dict[str, Any], *_: object
+        ) -> None:
+            if "<=>" in statement:
+                asked.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", record)
+        for dim in (384, 768):
+            asked.clear()
+            with session_scope(engine) as session:
+                _older_near(session, {0: direction(1, dim)}, T0, set(), 0.8)
+            statement, parameters = asked[0]
+            with engine.connect() as conn:
+                plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+            assert f"Index Scan using ix_stories_centroid_hnsw_{dim} on stories" in plan
+    finally:
+        engine.dispose()

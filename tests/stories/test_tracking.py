@@ -185,3 +185,17 @@ def test_word_check_with_other_texts_keeps_the_window_weights() -> None:
         )
     )
     assert other.similarity(0, SHOOTING) == 0.0  # the new texts replace the old
+
+
+def test_a_story_of_another_dimension_continues_only_by_shared_articles() -> None:
+    """A centroid of another length is another model's: never compared, still matched by
+    the articles it shares."""
+    stories = [KnownStory(10, unit(1, 0), members(1, 2)), KnownStory(11, unit(1, 0), members())]
+    clusters = {0: members(1, 2, 3), 1: members(4, 5)}
+    centroids = {0: unit(1, 0, 0), 1: unit(1, 0, 0)}
+    assert match_clusters(clusters, centroids, stories, 0.8) == {0: 10, 1: None}
+
+
+def test_a_lone_article_does_not_attach_to_a_story_of_another_dimension() -> None:
+    stories = [KnownStory(10, unit(1, 0), members()), KnownStory(11, unit(1, 0, 0), members())]
+    assert attach_to_stories(np.stack([unit(1, 0, 0)]), stories, 0.8) == [11]
