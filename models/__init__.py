@@ -150,7 +150,7 @@ class Story(Base):
         Index("ix_stories_status_last_seen", "status", "last_seen"),
         # pgvector's HNSW indexes on centroid, one per dimension (PostgreSQL only), are not
         # declared here: partial expression indexes, which Alembic cannot compare on SQLite
-        # and whose set grows with the models used (migration 0009, pipeline/centroid_index.py).
+        # and whose set grows with the models used (migration 0009, pipeline/vector_index.py).
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -253,16 +253,18 @@ __all__ = [
 ]
 
 
-CENTROID_INDEX_PREFIX = "ix_stories_centroid_hnsw_"
-"""The HNSW index of each centroid dimension is named this and the dimension (PostgreSQL)."""
+VECTOR_INDEXES = (("stories", "centroid"), ("embeddings", "vector"))
+"""The vector columns with one HNSW index per dimension, ``ix_<table>_<column>_hnsw_<dim>``
+(PostgreSQL; ``pipeline/vector_index.py``)."""
+VECTOR_INDEX_PREFIXES = tuple(f"ix_{table}_{column}_hnsw_" for table, column in VECTOR_INDEXES)
 
 
 def in_schema_of(dialect: str) -> Callable[..., bool]:
-    """An Alembic ``include_object`` hook: leave out the centroid indexes, which no model
+    """An Alembic ``include_object`` hook: leave out the vector indexes, which no model
     declares (PostgreSQL only, one per dimension in use), so comparing the models with a
     migrated database of either backend sees none missing or extra."""
 
     def include(obj: object, name: str | None, type_: str, *_: object) -> bool:
-        return not (type_ == "index" and (name or "").startswith(CENTROID_INDEX_PREFIX))
+        return not (type_ == "index" and (name or "").startswith(VECTOR_INDEX_PREFIXES))
 
     return include

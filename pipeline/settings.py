@@ -286,7 +286,9 @@ class Settings(BaseSettings):
         le=1,
         description="An article no cluster took joins the story (of any age) whose centroid "
         "is at least this cosine-similar; a story that is not recent (story_recent_windows) "
-        "also needs the word check. `none` turns attaching off.",
+        "also needs the word check. One that joins none pairs, under the same rule, with an "
+        "older article that no story holds, and the two found a story. `none` turns "
+        "attaching and pairing off.",
     )
     story_recent_windows: float = Field(
         2.0,

@@ -10,7 +10,6 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from models import Base, Embedding, Story, in_schema_of
-from pipeline.centroid_index import ensure_centroid_index
 from pipeline.db import (
     VERSION_TABLE,
     alembic_config,
@@ -20,6 +19,7 @@ from pipeline.db import (
     session_scope,
 )
 from pipeline.errors import DatabaseError
+from pipeline.vector_index import ensure_vector_indexes
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.factories import T0, add_article, add_feeds, add_story, direction
 
@@ -110,12 +110,17 @@ def column_types(engine: Engine) -> dict[str, str]:
 
 
 def centroid_indexes(engine: Engine) -> list[str]:
+    return vector_indexes(engine, "stories", "ix_stories_centroid_hnsw%")
+
+
+def vector_indexes(engine: Engine, table: str, like: str) -> list[str]:
     with engine.connect() as conn:
         found = conn.scalars(
             text(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'stories' "
-                "AND indexname LIKE 'ix_stories_centroid_hnsw%' ORDER BY indexname"
-            )
+                "SELECT indexname FROM pg_indexes WHERE tablename = :table "
+                "AND indexname LIKE :like ORDER BY indexname"
+            ),
+            {"table": table, "like": like},
         )
         return list(found)
 
@@ -146,7 +151,7 @@ def test_0009_round_trip_keeps_384_vectors_and_refuses_other_dimensions(pg_url: 
             "stories.centroid": "vector",
         }
         assert centroid_indexes(engine) == ["ix_stories_centroid_hnsw_384"]
-        ensure_centroid_index(engine, 768)
+        ensure_vector_indexes(engine, 768)
 
         move_to(engine, "0008", down=True)
         assert column_types(engine) == {
@@ -171,7 +176,28 @@ def test_0009_round_trip_keeps_384_vectors_and_refuses_other_dimensions(pg_url: 
             "delete them first (DELETE FROM embeddings WHERE model = ...; its stories too) "
             "or stay on 0009"
         )
-        assert current_revision(engine) == "0009"
+        assert current_revision(engine) == "0010"  # one transaction: 0010's downgrade too
         assert column_types(engine)["embeddings.vector"] == "vector"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_0010_indexes_article_vectors_per_dimension_and_downgrades(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        migrate(engine)
+        article_indexes = ("embeddings", "ix_embeddings_vector_hnsw%")
+        assert vector_indexes(engine, *article_indexes) == ["ix_embeddings_vector_hnsw_384"]
+        ensure_vector_indexes(engine, 768)
+        assert vector_indexes(engine, *article_indexes) == [
+            "ix_embeddings_vector_hnsw_384",
+            "ix_embeddings_vector_hnsw_768",
+        ]
+        move_to(engine, "0009", down=True)
+        assert vector_indexes(engine, *article_indexes) == []
+        assert current_revision(engine) == "0009"
+        move_to(engine, "head", down=False)
+        assert vector_indexes(engine, *article_indexes) == ["ix_embeddings_vector_hnsw_384"]
     finally:
         engine.dispose()

@@ -16,13 +16,13 @@ from sqlalchemy import Engine, and_, or_, select, update
 
 from models import Article, Embedding
 from models.types import FloatArray
-from pipeline.centroid_index import ensure_centroid_index
 from pipeline.db import insert_ignore, session_scope
 from pipeline.embed.sentence_model import embedding_dim, load_sentence_transformer, model_version
 from pipeline.errors import ModelError
 from pipeline.progress import Progress
 from pipeline.settings import EmbedBackend, Settings, default_cache_dir
 from pipeline.text import embedding_text
+from pipeline.vector_index import ensure_vector_indexes
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def embed(
     encoder = embedder or settings_embedder(settings)
     started = time.perf_counter()
     _check_dimension(engine, model, encoder.dim)
-    ensure_centroid_index(engine, encoder.dim)
+    ensure_vector_indexes(engine, encoder.dim)
     texts = {
         row.id: embedding_text(row.title, row.summary, settings.embed_text_chars) for row in todo
     }

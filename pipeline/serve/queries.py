@@ -22,7 +22,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
-from pipeline.centroid_index import centroid_distance, of_dimension
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
 from pipeline.serve.schema import (
     ArticleOut,
@@ -37,6 +36,7 @@ from pipeline.serve.schema import (
 )
 from pipeline.stories.history import EventKind
 from pipeline.stories.status import RunStatus, StoryStatus
+from pipeline.vector_index import cosine_distance, of_dimension
 
 StoryOrder = Literal["rank", "recent", "size"]
 DEFAULT_STATUSES: tuple[StoryStatus, ...] = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
@@ -259,7 +259,7 @@ def related_stories(
     has no centroid.
 
     Only centroids of this one's dimension count (another is another model's). PostgreSQL
-    asks the HNSW index of that dimension (``pipeline/centroid_index.py``) with pgvector's
+    asks the HNSW index of that dimension (``pipeline/vector_index.py``) with pgvector's
     ``<=>``, in iterative strict-order scans so that the status filter still fills the page;
     SQLite scans the centroids in batches of ``SCAN_BATCH`` with numpy. The similarity is
     rounded to four decimals.
@@ -274,13 +274,13 @@ def related_stories(
         Story.status.in_(statuses),
         Story.id != story_id,
         Story.centroid.is_not(None),
-        of_dimension(target.shape[0]),
+        of_dimension(Story.centroid, target.shape[0]),
     )
     nearest: list[tuple[int, float]]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, limit)}"))
         session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
-        distance = centroid_distance(target)
+        distance = cosine_distance(Story.centroid, target)
         rows = session.execute(
             select(Story.id, distance).where(*conditions).order_by(distance, Story.id).limit(limit)
         )

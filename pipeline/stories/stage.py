@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from models.types import FloatArray
-from pipeline.centroid_index import centroid_distance, of_dimension
 from pipeline.db import session_scope
 from pipeline.errors import StorylineError
 from pipeline.locks import STORIES_LOCK, exclusive
@@ -37,6 +36,7 @@ from pipeline.stories.plan import PLANNED, LoneArticle, StoryPlan, StoryState, p
 from pipeline.stories.status import RunStatus, StoryStatus
 from pipeline.stories.tracking import SIMILARITY_TOLERANCE, KnownStory, WordCheck
 from pipeline.text import article_text, informative_title
+from pipeline.vector_index import cosine_distance, of_dimension
 
 log = logging.getLogger(__name__)
 
@@ -378,31 +378,54 @@ def _older_lonely(
     ``attach_similarity`` (cosine) to some lone article of the window, with their texts:
     those a lone article may pair with (``plan._pair_lonely``).
 
-    Scanned in batches (memory bounded, time linear in the older articles of the model);
-    only the close ones' texts are read.
+    On PostgreSQL each lone article asks the HNSW index of article vectors (migration 0010,
+    ``pipeline/vector_index.py``) for its ``NEAREST_ARTICLES`` nearest that pass the
+    filters, walking on past those that do not (pgvector's iterative scan); elsewhere the
+    older articles of the model are scanned in batches, memory bounded and time linear in
+    their number. Only the close ones' texts are read.
     """
     least = settings.attach_similarity
     lonely = np.flatnonzero(labels == NOISE)
     if lonely.shape[0] == 0 or least is None:
         return []
     unit = normalise(vectors[lonely]).astype(np.float64)
-    in_story = select(StoryArticle.article_id).where(StoryArticle.article_id == Article.id)
-    query = (
-        select(Article.id, Embedding.vector)
-        .join(
-            Embedding,
-            and_(Embedding.article_id == Article.id, Embedding.model == settings.model_name),
-        )
-        .where(Article.published_at < window_start, ~in_story.exists())
-        .order_by(Article.id)
+    in_story = select(StoryArticle.article_id).where(
+        StoryArticle.article_id == Embedding.article_id
+    )
+    conditions = (
+        Embedding.model == settings.model_name,
+        of_dimension(Embedding.vector, unit.shape[1]),
+        Article.published_at < window_start,
+        ~in_story.exists(),
+    )
+    older = select(Embedding.article_id, Embedding.vector).join(
+        Article, Article.id == Embedding.article_id
     )
     close: dict[int, FloatArray] = {}
-    for batch in session.execute(query.execution_options(yield_per=SCAN_BATCH)).partitions():
-        ids = [row[0] for row in batch]
-        matrix = normalise(np.stack([row[1] for row in batch]))
-        best = (unit @ matrix.astype(np.float64).T).max(axis=0)
-        for column in np.flatnonzero(best >= least - SIMILARITY_TOLERANCE):
-            close[ids[int(column)]] = matrix[int(column)]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}"))
+        session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        for wanted in unit:
+            distance = cosine_distance(Embedding.vector, wanted.astype(np.float32))
+            nearest = older.add_columns(distance).where(*conditions).order_by(distance)
+            for article_id, vector, apart in session.execute(nearest.limit(NEAREST_ARTICLES)):
+                if 1.0 - apart >= least - 2 * SIMILARITY_TOLERANCE:
+                    close[article_id] = vector
+        found = list(close.items())
+        close = {}
+        if found:
+            matrix = normalise(np.stack([vector for _, vector in found]))
+            best = (unit @ matrix.astype(np.float64).T).max(axis=0)
+            for column in np.flatnonzero(best >= least - SIMILARITY_TOLERANCE):
+                close[found[int(column)][0]] = matrix[int(column)]
+    else:
+        query = older.where(*conditions).order_by(Embedding.article_id)
+        for batch in session.execute(query.execution_options(yield_per=SCAN_BATCH)).partitions():
+            ids = [row[0] for row in batch]
+            matrix = normalise(np.stack([row[1] for row in batch]))
+            best = (unit @ matrix.astype(np.float64).T).max(axis=0)
+            for column in np.flatnonzero(best >= least - SIMILARITY_TOLERANCE):
+                close[ids[int(column)]] = matrix[int(column)]
     if not close:
         return []
     chars = settings.clustering.lexical_full_body_chars
@@ -488,6 +511,8 @@ def _write(
 
 NEAREST_STORIES = 20
 """Older stories a cluster asks the centroid index for on PostgreSQL."""
+NEAREST_ARTICLES = 20
+"""Older lone articles a lone article asks the index of article vectors for on PostgreSQL."""
 HNSW_EF_SEARCH = 100
 """Candidates the HNSW index keeps while searching (pgvector's hnsw.ef_search)."""
 SCAN_BATCH = 5000
@@ -508,7 +533,7 @@ def _older_near(
     Only stories whose centroid has the dimension of ``centroids`` (all of one model, the
     window's) are read: a centroid of another length was made by another model, and no
     cosine between the two means anything. On PostgreSQL each centroid asks the HNSW index
-    of that dimension (``pipeline/centroid_index.py``, migration 0009) for its
+    of that dimension (``pipeline/vector_index.py``, migration 0009) for its
     ``NEAREST_STORIES`` nearest (the planner takes the index once the table's statistics are
     current: autovacuum, or the maintenance DAG's ANALYZE); elsewhere the stories are
     scanned in batches, memory bounded and time linear in the number of live stories.
@@ -520,7 +545,7 @@ def _older_near(
         Story.status.in_(LIVE),
         Story.last_seen < before,
         Story.centroid.is_not(None),
-        of_dimension(clusters.shape[1]),
+        of_dimension(Story.centroid, clusters.shape[1]),
     )
     query = select(Story.id, Story.centroid, Story.last_seen).where(*conditions)
     rows: list[tuple[int, FloatArray | None, datetime]] = []
@@ -533,7 +558,7 @@ def _older_near(
         # stories it missed a quarter of the close ones (bench.older); 100 costs ~25 % more.
         session.execute(text(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}"))
         for wanted in centroids.values():
-            distance = centroid_distance(wanted)
+            distance = cosine_distance(Story.centroid, wanted)
             nearest = (
                 select(Story.id, distance)
                 .where(*conditions)
@@ -665,8 +690,11 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     """Recompute a story's title, counts, time span and centroid from its members.
 
     A story left with no articles is ``merged`` if its articles went to another story,
-    else ``dissolved`` (they became noise).
+    else ``dissolved`` (they became noise). A story made under another model that this run
+    continues is the run's model's from now on: its members are read by their vectors of
+    that model (the embed stage gives every article one).
     """
+    story.model = run.model
     rows = session.execute(
         select(
             Article.id,

@@ -12,13 +12,13 @@ from sqlalchemy import Engine, select, text, update
 
 from models import Article, Embedding
 from models.types import FloatArray, vector_dims
-from pipeline.centroid_index import centroid_index_name
 from pipeline.db import session_scope
 from pipeline.embed.onnx_backend import OnnxInt8Embedder, cache_file_name, cached_session
 from pipeline.embed.stage import Embedder, embed, load_embedder, settings_embedder
 from pipeline.errors import ModelError
 from pipeline.settings import DEFAULT_MODEL, EmbedBackend, Settings
 from pipeline.text import embedding_text
+from pipeline.vector_index import index_name
 from tests.factories import T0, TopicEmbedder, add_feeds
 
 TITLES = [
@@ -118,10 +118,11 @@ def test_a_model_of_any_dimension_is_embedded(engine: Engine, db_url: str, dim: 
         stored = session.execute(select(Embedding.dim, vector_dims(Embedding.vector))).all()
     assert stored == [(dim, dim)] * 3
     assert {vector.shape for vector in vectors(engine).values()} == {(dim,)}
-    if engine.dialect.name == "postgresql":  # its centroids will have an index waiting
+    if engine.dialect.name == "postgresql":  # its vectors and centroids have an index
+        wanted = [index_name("stories", "centroid", dim), index_name("embeddings", "vector", dim)]
         with engine.connect() as conn:
-            found = conn.scalar(text("SELECT to_regclass(:n)"), {"n": centroid_index_name(dim)})
-        assert found == centroid_index_name(dim)
+            found = [conn.scalar(text("SELECT to_regclass(:n)"), {"n": name}) for name in wanted]
+        assert found == wanted
 
 
 def test_a_model_name_that_now_gives_another_dimension_is_refused(

@@ -9,11 +9,11 @@ from sqlalchemy import Engine, event, insert, select, text
 
 from models import Article, Embedding, Story, StoryArticle
 from models.types import vector_dims
-from pipeline.centroid_index import ensure_centroid_index
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.embed.stage import embed
 from pipeline.settings import Settings
 from pipeline.stories.stage import cluster
+from pipeline.vector_index import ensure_vector_indexes
 from tests.factories import (
     T0,
     TopicEmbedder,
@@ -434,6 +434,27 @@ def test_stories_of_a_model_of_another_dimension_are_never_compared(
         assert session.get_one(Story, recent).article_count == 4
 
 
+def record_vector_queries(engine: Engine) -> list[tuple[str, dict[str, Any]]]:
+    """The statements (and parameters) with pgvector's cosine distance the engine runs from
+    now on, as they run."""
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    def record(
+        _c: object, _cur: object, statement: str, parameters: dict[str, Any], *_: object
+    ) -> None:
+        if "<=>" in statement:
+            asked.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    return asked
+
+
+def explain(engine: Engine, statement: str, parameters: dict[str, Any]) -> str:
+    """PostgreSQL's plan for a statement, as text."""
+    with engine.connect() as conn:
+        return "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+
+
 @pytest.mark.postgres
 def test_older_stories_are_asked_of_the_index_of_their_dimension(pg_url: str) -> None:
     """The nearest-stories query of ``_older_near`` is planned on the partial HNSW index of
@@ -443,7 +464,7 @@ def test_older_stories_are_asked_of_the_index_of_their_dimension(pg_url: str) ->
     engine = make_engine(pg_url)
     try:
         migrate(engine)
-        ensure_centroid_index(engine, 768)
+        ensure_vector_indexes(engine, 768)
         rng = np.random.default_rng(0)
         long_ago = T0 - timedelta(days=200)
         rows = [
@@ -468,22 +489,94 @@ def test_older_stories_are_asked_of_the_index_of_their_dimension(pg_url: str) ->
             session.execute(insert(Story), rows)
         with engine.begin() as conn:
             conn.execute(text("ANALYZE stories"))
-        asked: list[tuple[str, dict[str, Any]]] = []
-
-        def record(
-            _c: object, _cur: object, statement: str, parameters: dict[str, Any], *_: object
-        ) -> None:
-            if "<=>" in statement:
-                asked.append((statement, parameters))
-
-        event.listen(engine, "before_cursor_execute", record)
+        asked = record_vector_queries(engine)
         for dim in (384, 768):
             asked.clear()
             with session_scope(engine) as session:
                 _older_near(session, {0: direction(1, dim)}, T0, set(), 0.8)
-            statement, parameters = asked[0]
-            with engine.connect() as conn:
-                plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+            plan = explain(engine, *asked[0])
             assert f"Index Scan using ix_stories_centroid_hnsw_{dim} on stories" in plan
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_older_lone_articles_are_asked_of_the_index_of_article_vectors(pg_url: str) -> None:
+    """``_older_lonely`` asks the partial HNSW index of article vectors of the lone
+    articles' dimension, and finds exactly the close older articles of the model that no
+    story holds, published before the window."""
+    from pipeline.stories.clustering.labels import NOISE
+    from pipeline.stories.stage import _older_lonely
+
+    engine = make_engine(pg_url)
+    try:
+        migrate(engine)
+        feed = add_feeds(engine, ["Alpha"])["Alpha"]
+        rng = np.random.default_rng(0)
+        topic = direction(7)
+        # Articles 1-4 are close to the first lone article: 1 is free, 2 is in a story,
+        # 3 has the other model's vector only, 4 is published in the window.
+        ids = [
+            add_article(
+                engine,
+                feed,
+                f"Article {i}",
+                T0 + timedelta(hours=1) if i == 4 else T0 - timedelta(days=30),
+                near(topic, i) if i <= 4 else direction(int(rng.integers(2**31))),
+                model="other" if i == 3 else "m",
+            )
+            for i in range(1, 1201)
+        ]
+        story = add_story(engine, "s", centroid=topic)
+        with session_scope(engine) as session:
+            session.add(StoryArticle(article_id=ids[1], story_id=story, since=T0))
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE embeddings"))
+            conn.execute(text("ANALYZE articles"))
+        asked = record_vector_queries(engine)
+        lone = np.stack([near(topic, 50), direction(8)])
+        with session_scope(engine) as session:
+            found = _older_lonely(
+                session, np.array([NOISE, NOISE]), lone, T0, Settings(model_name="m")
+            )
+        assert [article.id for article in found] == [ids[0]]
+        assert found[0].text == "Article 1"
+        assert len(asked) == 2  # one index query per lone article
+        plan = explain(engine, *asked[0])
+        assert "Index Scan using ix_embeddings_vector_hnsw_384 on embeddings" in plan
+    finally:
+        engine.dispose()
+
+
+def test_a_story_continued_under_a_new_model_is_counted_by_its_vectors(
+    engine: Engine, db_url: str, settings: Settings
+) -> None:
+    """After the model setting changes and the embed stage has given every article a vector
+    of the new model, a story the new run continues is that model's: all its members count,
+    and its centroid is of the new vectors."""
+    ids = seed_two_stories(engine)
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    quake = story_of(engine)[ids["quake"][0]]
+    with session_scope(engine) as session:
+        for old in session.scalars(select(Embedding)).all():
+            session.add(
+                Embedding(
+                    article_id=old.article_id,
+                    model="next",
+                    dim=old.dim,
+                    vector=old.vector,
+                    content_hash=old.content_hash,
+                    created_at=old.created_at,
+                )
+            )
+    feeds = add_feeds(engine, ["Epsilon"])
+    late = add_article(
+        engine, feeds["Epsilon"], "quake 5", T0 + timedelta(hours=5), near(direction(1), 60), "next"
+    )
+    cluster(
+        engine, Settings.load(database_url=db_url, model_name="next"), now=T0 + timedelta(hours=13)
+    )
+    assert story_of(engine)[late] == quake
+    with session_scope(engine) as session:
+        story = session.get_one(Story, quake)
+        assert (story.model, story.article_count, story.source_count) == ("next", 5, 5)

@@ -15,10 +15,10 @@ column?"). So 0005's index on ``centroid`` makes way for one per dimension::
         WHERE vector_dims(centroid) = 384
 
 A query uses it only when it orders by that cast and filters on that predicate (the cluster
-stage's ``_older_near``, the API's related stories; ``pipeline/centroid_index.py``). This
+stage's ``_older_near``, the API's related stories; ``pipeline/vector_index.py``). This
 migration creates the index of the default model's 384 dimensions; the embed stage creates
 the index of another dimension, if it does not exist, the first time it embeds with a model
-of that dimension (``ensure_centroid_index``), before any story has such a centroid.
+of that dimension (``ensure_vector_indexes``), before any story has such a centroid.
 
 SQLite keeps vectors as float32 blobs of any length: nothing to change there.
 
