@@ -281,7 +281,7 @@ class Settings(BaseSettings):
         "it is); each of its settings is a variable of its own.",
     )
     attach_similarity: float | None = Field(
-        0.8,
+        0.75,
         ge=-1,
         le=1,
         description="An article no cluster took joins the story (of any age) whose centroid "

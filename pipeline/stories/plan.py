@@ -54,7 +54,7 @@ class StoryState:
     words: WordCheck | None = None
     """The word check; its ``window`` holds each article's text, in window order."""
     match_similarity: float = 0.8
-    attach_similarity: float | None = 0.8
+    attach_similarity: float | None = 0.75
     """``None``: lone articles join nothing and pair with nothing."""
     older_lonely: list[LoneArticle] = field(default_factory=list)
     """Older articles no story holds, near some lone article (with their texts): those a
