@@ -133,14 +133,8 @@ def _attach_lonely(
     stories = [KnownStory(story_id, center, frozenset()) for story_id, center in latest.items()]
     # An older story a cluster continued is in ``latest`` at its new centroid already.
     stories += [story for story in state.older_near_lonely if story.id not in latest]
-    words = state.words
-    lone_words = (
-        words.with_texts({index: words.window[row] for index, row in enumerate(lonely)})
-        if words is not None
-        else None
-    )
     unit = normalise(state.vectors[lonely])
-    chosen = attach_to_stories(unit, stories, least, lone_words)
+    chosen = attach_to_stories(unit, stories, least, _lone_words(state, lonely))
     for row, story_id in zip(lonely, chosen, strict=True):
         target[state.article_ids[row]] = story_id
 
@@ -158,13 +152,9 @@ def _pair_lonely(state: StoryState, target: dict[int, int | None], planned: int)
         KnownStory(article.id, article.vector, frozenset(), recent=False, text=article.text)
         for article in state.older_lonely
     ]
-    words = state.words
-    lone_words = (
-        words.with_texts({index: words.window[row] for index, row in enumerate(lonely)})
-        if words is not None
-        else None
+    chosen = attach_to_stories(
+        normalise(state.vectors[lonely]), older, least, _lone_words(state, lonely)
     )
-    chosen = attach_to_stories(normalise(state.vectors[lonely]), older, least, lone_words)
     founded: dict[int, int] = {}
     for row, older_id in zip(lonely, chosen, strict=True):
         if older_id is None:
@@ -175,3 +165,11 @@ def _pair_lonely(state: StoryState, target: dict[int, int | None], planned: int)
             target[older_id] = founded[older_id]
         target[state.article_ids[row]] = founded[older_id]
     return planned
+
+
+def _lone_words(state: StoryState, lonely: list[int]) -> WordCheck | None:
+    """The word check for these window rows, keyed by their position in ``lonely``."""
+    words = state.words
+    if words is None:
+        return None
+    return words.with_texts({index: words.window[row] for index, row in enumerate(lonely)})
