@@ -290,7 +290,7 @@ def feeds_import(file: Path, fmt: str, db: str | None) -> None:
 @handle_errors
 def feeds_export(fmt: str, db: str | None) -> None:
     """Print the feed registry as OPML (for a feed reader) or as a feeds YAML file."""
-    from pipeline.ingest.feeds import is_remote, registry_specs, render_feeds_file
+    from pipeline.ingest.feeds import registry_specs, render_feeds_file
     from pipeline.ingest.opml import render_opml
 
     ctx = Context(db)
@@ -299,8 +299,8 @@ def feeds_export(fmt: str, db: str | None) -> None:
     if fmt == "yaml":
         click.echo(render_feeds_file(specs), nl=False)
         return
-    click.echo(render_opml(specs))
-    local = [spec.name for spec in specs if not is_remote(spec.url)]
+    document, local = render_opml(specs)
+    click.echo(document)
     if local:
         click.echo(
             f"feeds export: left out {len(local)} feed(s) read from a local path, which a "
@@ -549,9 +549,8 @@ def _print_stories(
     with session_scope(engine) as session:
         now = queries.pipeline_clock(session).at(datetime.now(UTC))
         page = queries.list_stories(session, queries.StoryQuery(statuses=wanted, limit=limit), now)
-    summaries = page.items
     if fmt == "json":
-        listed = [summary.model_dump(mode="json") for summary in summaries]
+        listed = [summary.model_dump(mode="json") for summary in page.items]
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
         return
     from tabulate import tabulate
@@ -567,7 +566,7 @@ def _print_stories(
             summary.first_seen.strftime("%Y-%m-%d %H:%M"),
             summary.last_seen.strftime("%Y-%m-%d %H:%M"),
         ]
-        for summary in summaries
+        for summary in page.items
     ]
     headers = [
         "id",

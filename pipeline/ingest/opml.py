@@ -61,15 +61,18 @@ def parse_opml(data: bytes) -> list[FeedSpec]:
     return specs
 
 
-def render_opml(specs: Sequence[FeedSpec], title: str = "Storyline feeds") -> str:
-    """An OPML 2.0 document listing ``specs`` (remote feeds only: a path means nothing to a
-    reader elsewhere), each outline titled by its outlet, else its name."""
+def render_opml(specs: Sequence[FeedSpec], title: str = "Storyline feeds") -> tuple[str, list[str]]:
+    """An OPML 2.0 document listing ``specs``, each outline titled by its outlet, else its
+    name; and the names of the feeds left out of it: those read from a local path, which
+    means nothing to a reader elsewhere."""
     opml = ElementTree.Element("opml", version="2.0")
     head = ElementTree.SubElement(opml, "head")
     ElementTree.SubElement(head, "title").text = title
     body = ElementTree.SubElement(opml, "body")
+    left_out = []
     for spec in specs:
         if not is_remote(spec.url):
+            left_out.append(spec.name)
             continue
         label = spec.outlet or spec.name
         attributes = {"type": "rss", "text": label, "title": label, "xmlUrl": spec.url}
@@ -77,7 +80,8 @@ def render_opml(specs: Sequence[FeedSpec], title: str = "Storyline feeds") -> st
             attributes["language"] = spec.language
         ElementTree.SubElement(body, "outline", attributes)
     ElementTree.indent(opml)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(opml, "unicode")
+    document = '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(opml, "unicode")
+    return document, left_out
 
 
 def _slug(text: str) -> str:

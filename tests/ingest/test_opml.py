@@ -58,7 +58,8 @@ def test_render_then_parse_gives_the_remote_feeds_back() -> None:
         FeedSpec(name="élysée", url="https://www.elysee.fr/rss", outlet="L'Élysée <fr>"),
         FeedSpec(name="local", url="/var/feeds/local.xml"),
     ]
-    document = render_opml(specs)
+    document, left_out = render_opml(specs)
+    assert left_out == ["local"]
     assert document.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">')
     assert [(s.url, s.outlet) for s in parse_opml(document.encode())] == [
         ("https://feeds.bbci.co.uk/news/world/rss.xml", "BBC"),
