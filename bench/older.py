@@ -28,7 +28,7 @@ import argparse
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -208,25 +208,27 @@ def main() -> None:
         f"{'backend':>10} {'stories':>9} {'queries':>8} {'seconds':>9} {'ms/query':>9} "
         f"{'found':>6} {'x first':>8}"
     )
-    with tempfile.TemporaryDirectory(prefix="storyline-bench-older-") as scratch:
-        engine = make_engine(f"sqlite:///{Path(scratch) / 'older.db'}")
-        run("sqlite", engine, stories, args.queries)
-        engine.dispose()
-    if args.postgres:
-        with scratch_postgres(args.postgres) as engine:
-            run("postgresql", engine, stories, args.queries)
+    on_each_backend(args.postgres, lambda name, engine: run(name, engine, stories, args.queries))
     print(f"\nolder lone articles: {args.lonely} lone articles (half near one), cosine >= 0.8")
     print(
         f"{'backend':>10} {'older':>9} {'lonely':>8} {'seconds':>9} {'x first':>8} "
         f"{'x size':>8} {'found':>6}"
     )
-    with tempfile.TemporaryDirectory(prefix="storyline-bench-lonely-") as scratch:
-        engine = make_engine(f"sqlite:///{Path(scratch) / 'lonely.db'}")
-        run_lonely("sqlite", engine, articles, args.lonely)
+    on_each_backend(
+        args.postgres, lambda name, engine: run_lonely(name, engine, articles, args.lonely)
+    )
+
+
+def on_each_backend(postgres: str, measure: Callable[[str, Engine], None]) -> None:
+    """Measure in a scratch SQLite file, then, when ``postgres`` names a server, in a scratch
+    database there."""
+    with tempfile.TemporaryDirectory(prefix="storyline-bench-older-") as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'older.db'}")
+        measure("sqlite", engine)
         engine.dispose()
-    if args.postgres:
-        with scratch_postgres(args.postgres) as engine:
-            run_lonely("postgresql", engine, articles, args.lonely)
+    if postgres:
+        with scratch_postgres(postgres) as engine:
+            measure("postgresql", engine)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Engine, and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
@@ -405,27 +406,23 @@ def _older_lonely(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}"))
         session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        nearest: dict[int, FloatArray] = {}
         for wanted in unit:
             distance = cosine_distance(Embedding.vector, wanted.astype(np.float32))
-            nearest = older.add_columns(distance).where(*conditions).order_by(distance)
-            for article_id, vector, apart in session.execute(nearest.limit(NEAREST_ARTICLES)):
-                if 1.0 - apart >= least - 2 * SIMILARITY_TOLERANCE:
-                    close[article_id] = vector
-        found = list(close.items())
-        close = {}
-        if found:
-            matrix = normalise(np.stack([vector for _, vector in found]))
-            best = (unit @ matrix.astype(np.float64).T).max(axis=0)
-            for column in np.flatnonzero(best >= least - SIMILARITY_TOLERANCE):
-                close[found[int(column)][0]] = matrix[int(column)]
+            query = older.add_columns(distance).where(*conditions).order_by(distance)
+            nearest.update(
+                (article_id, vector)
+                for article_id, vector, apart in session.execute(query.limit(NEAREST_ARTICLES))
+                if 1.0 - apart >= least - 2 * SIMILARITY_TOLERANCE
+            )
+        if nearest:
+            close = _close_to_any(unit, list(nearest), list(nearest.values()), least)
     else:
         query = older.where(*conditions).order_by(Embedding.article_id)
         for batch in session.execute(query.execution_options(yield_per=SCAN_BATCH)).partitions():
-            ids = [row[0] for row in batch]
-            matrix = normalise(np.stack([row[1] for row in batch]))
-            best = (unit @ matrix.astype(np.float64).T).max(axis=0)
-            for column in np.flatnonzero(best >= least - SIMILARITY_TOLERANCE):
-                close[ids[int(column)]] = matrix[int(column)]
+            close.update(
+                _close_to_any(unit, [row[0] for row in batch], [row[1] for row in batch], least)
+            )
     if not close:
         return []
     chars = settings.clustering.lexical_full_body_chars
@@ -439,6 +436,20 @@ def _older_lonely(
         LoneArticle(article_id, close[article_id], texts[article_id])
         for article_id in sorted(close)
     ]
+
+
+def _close_to_any(
+    unit: npt.NDArray[np.float64], ids: list[int], vectors: list[FloatArray], least: float
+) -> dict[int, FloatArray]:
+    """Of these vectors (by id), at unit length, those whose cosine to some row of ``unit``
+    is at least ``least``, numpy deciding (a database's float32 distance may differ by a
+    rounding error: ``SIMILARITY_TOLERANCE``)."""
+    matrix = normalise(np.stack(vectors))
+    best = (unit @ matrix.astype(np.float64).T).max(axis=0)
+    return {
+        ids[int(column)]: matrix[int(column)]
+        for column in np.flatnonzero(best >= least - SIMILARITY_TOLERANCE)
+    }
 
 
 def _write(

@@ -28,7 +28,7 @@ from pipeline.serve.api import create_app
 from pipeline.settings import Settings
 from pipeline.stories.status import StoryStatus
 from tests.conftest import demo_database
-from tests.factories import T0, add_article, add_feeds, add_story
+from tests.factories import T0, add_article, add_cluster_run, add_feeds, add_story
 
 
 @pytest.fixture(
@@ -373,18 +373,7 @@ def member(engine: Engine, story_id: int, feed_id: int, title: str, at: datetime
 def test_exact_rows(engine: Engine, db_url: str) -> None:
     feeds = add_feeds(engine, ["Alpha", "Beta"])
     clock = T0 + timedelta(days=3)
-    with session_scope(engine) as session:
-        session.add(
-            ClusterRun(
-                started_at=clock,
-                finished_at=clock,
-                now=clock,
-                window_start=T0,
-                model="m",
-                status="ok",
-                input_hash="x",
-            )
-        )
+    add_cluster_run(engine, clock)
     big = add_story(engine, "Big but old", article_count=9, source_count=2, keywords=["Molenbeek"])
     hot = add_story(engine, "Hot 100%_news", article_count=2, source_count=1, last_seen=clock)
     gone = add_story(engine, "Merged away", status="merged", merged_into_id=hot)
