@@ -6,7 +6,7 @@ lone articles a lone article may pair with, as both pile up.
 
 Stories never expire, so the story table only grows. Each clustering asks, for every new
 cluster and every article no cluster took, which older stories have a centroid close
-enough (``cluster._older_near``): on PostgreSQL through pgvector's HNSW index on
+enough (``stories.state.older_near``): on PostgreSQL through pgvector's HNSW index on
 ``stories.centroid``, elsewhere by scanning the live stories in batches. This times that
 lookup for ``--queries`` vectors (half of them close to some story, half unrelated) against
 story tables of growing size, in a scratch SQLite file and, when ``--postgres`` names a
@@ -16,7 +16,7 @@ The first size of each backend is the baseline for its ratios. The story table i
 ANALYZEd after loading, as autovacuum or the maintenance DAG would do: with stale
 statistics PostgreSQL's planner may sort the whole table instead of walking the index.
 
-Second, ``stage._older_lonely``: for ``--lonely`` lone articles (half near some older
+Second, ``stories.state.older_lonely``: for ``--lonely`` lone articles (half near some older
 article, half unrelated), the articles published before the window that no story holds
 and are close enough to pair with, scanned in batches on both backends, against growing
 numbers of such articles. The scan is linear: its ratio should follow the sizes'.
@@ -41,7 +41,8 @@ from models import Article, Embedding, Feed, Story
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.settings import Settings
 from pipeline.stories.clustering.labels import NOISE
-from pipeline.stories.stage import _older_lonely, _older_near
+from pipeline.stories.knobs import MatchKnobs
+from pipeline.stories.state import older_lonely, older_near
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DIM = 384
@@ -107,7 +108,7 @@ def run(name: str, engine: Engine, sizes: list[int], count: int) -> None:
         wanted = queries(rng, centroids[:size], count)
         with session_scope(engine) as session:
             started = time.perf_counter()
-            found = _older_near(
+            found = older_near(
                 session, dict(enumerate(wanted)), T0 + timedelta(days=3650), set(), 0.8
             )
             seconds = time.perf_counter() - started
@@ -164,7 +165,7 @@ def run_lonely(name: str, engine: Engine, sizes: list[int], count: int) -> None:
         session.add(feed)
         session.flush()
         feed_id = feed.id
-    settings = Settings(model_name=MODEL)
+    knobs = MatchKnobs.of(Settings(model_name=MODEL))
     rng = np.random.default_rng(0)
     vectors = unit_rows(rng, max(sizes))
     loaded = 0
@@ -175,12 +176,12 @@ def run_lonely(name: str, engine: Engine, sizes: list[int], count: int) -> None:
         lonely = queries(rng, vectors[:size], count)
         with session_scope(engine) as session:
             started = time.perf_counter()
-            found = _older_lonely(
+            found = older_lonely(
                 session,
                 np.full(count, NOISE),
                 lonely,
                 T0 + timedelta(days=3650),
-                settings,
+                knobs,
             )
             seconds = time.perf_counter() - started
         first = first or seconds

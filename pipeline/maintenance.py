@@ -25,8 +25,8 @@ from models import Article, Base, ClusterRun, Story, StoryArticle, StoryEvent
 from pipeline.db import session_scope
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
-from pipeline.stories.stage import mark_dormant
 from pipeline.stories.status import RunStatus
+from pipeline.stories.write import mark_dormant
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _stories_lock(engine: Engine, settings: Settings) -> AbstractContextManager[
 def mark_dormant_stories(engine: Engine, settings: Settings, now: datetime) -> list[int]:
     """Active stories with no article for ``dormant_after_hours`` go dormant; their ids."""
     with _stories_lock(engine, settings), session_scope(engine) as session:
-        return mark_dormant(session, now, settings)
+        return mark_dormant(session, now, timedelta(hours=settings.dormant_after_hours))
 
 
 def apply_retention(engine: Engine, settings: Settings, now: datetime) -> RetentionReport:

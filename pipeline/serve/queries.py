@@ -8,7 +8,6 @@ what the API answers and the CLI prints is what these return, with no second set
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,8 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
 
-import numpy as np
-from sqlalchemy import ColumnElement, Select, String, case, cast, exists, func, select, text
+from sqlalchemy import ColumnElement, Select, String, case, cast, exists, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -36,7 +34,7 @@ from pipeline.serve.schema import (
 )
 from pipeline.stories.history import EventKind
 from pipeline.stories.status import RunStatus, StoryStatus
-from pipeline.vector_index import cosine_distance, of_dimension
+from pipeline.vector_index import nearest
 
 StoryOrder = Literal["rank", "recent", "size"]
 DEFAULT_STATUSES: tuple[StoryStatus, ...] = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
@@ -240,13 +238,6 @@ def _rows(model: type[RowModel], rows: Iterable[Sequence[Any]]) -> list[RowModel
     return [model.model_validate(dict(zip(names, row, strict=True))) for row in rows]
 
 
-HNSW_EF_SEARCH = 100
-"""Candidates pgvector's HNSW search keeps (``hnsw.ef_search``; its default is 40)."""
-SCAN_BATCH = 5000
-"""Centroids compared at once on SQLite: memory stays bounded (5,000 of 384 float32 is 7 MB,
-of 768 15 MB)."""
-
-
 def related_stories(
     session: Session,
     story_id: int,
@@ -258,11 +249,10 @@ def related_stories(
     story's, nearest first, without itself; None if the story is unknown, and none when it
     has no centroid.
 
-    Only centroids of this one's dimension count (another is another model's). PostgreSQL
-    asks the HNSW index of that dimension (``pipeline/vector_index.py``) with pgvector's
-    ``<=>``, in iterative strict-order scans so that the status filter still fills the page;
-    SQLite scans the centroids in batches of ``SCAN_BATCH`` with numpy. The similarity is
-    rounded to four decimals.
+    Only centroids of this one's dimension count (another is another model's). The search
+    is ``vector_index.nearest``: PostgreSQL asks the HNSW index of that dimension in an
+    iterative strict-order scan, so the status filter still fills the page; SQLite scans the
+    centroids. The similarity is rounded to four decimals.
     """
     found = session.execute(select(Story.centroid).where(Story.id == story_id)).first()
     if found is None:
@@ -270,55 +260,18 @@ def related_stories(
     target = found[0]
     if target is None:
         return []
-    conditions = (
-        Story.status.in_(statuses),
-        Story.id != story_id,
-        Story.centroid.is_not(None),
-        of_dimension(Story.centroid, target.shape[0]),
+    query = select(Story.id, Story.centroid).where(
+        Story.status.in_(statuses), Story.id != story_id, Story.centroid.is_not(None)
     )
-    nearest: list[tuple[int, float]]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, limit)}"))
-        session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
-        distance = cosine_distance(Story.centroid, target)
-        rows = session.execute(
-            select(Story.id, distance).where(*conditions).order_by(distance, Story.id).limit(limit)
-        )
-        nearest = [(found_id, 1.0 - float(apart)) for found_id, apart in rows]
-    else:
-        nearest = _scan_nearest(session, target, conditions, limit)
-    if not nearest:
+    hits = nearest(session, query, target, candidates=limit, top=limit, iterative="strict_order")
+    if not hits:
         return []
-    summaries = _summary_fields(session, now, [i for i, _ in nearest])
+    summaries = _summary_fields(session, now, [hit.row[0] for hit in hits])
     return [
-        RelatedStory(**summaries[i], similarity=round(similarity, 4))
-        for i, similarity in nearest
-        if i in summaries
+        RelatedStory(**summaries[hit.row[0]], similarity=round(hit.similarity, 4))
+        for hit in hits
+        if hit.row[0] in summaries
     ]
-
-
-def _scan_nearest(
-    session: Session,
-    target: np.ndarray,
-    conditions: tuple[ColumnElement[bool], ...],
-    limit: int,
-) -> list[tuple[int, float]]:
-    """The ``limit`` most cosine-similar centroids, scanned in batches: (id, similarity)."""
-    wanted = target.astype(np.float64)
-    wanted /= np.linalg.norm(wanted) or 1.0
-    best: list[tuple[float, int]] = []  # a min-heap of (similarity, -id): the worst on top
-    query = select(Story.id, Story.centroid).where(*conditions)
-    for batch in session.execute(query.execution_options(yield_per=SCAN_BATCH)).partitions():
-        centroids = np.stack([np.asarray(row[1]) for row in batch]).astype(np.float64)
-        norms = np.linalg.norm(centroids, axis=1)
-        similarities = centroids @ wanted / np.where(norms == 0, 1.0, norms)
-        for row, similarity in zip(batch, similarities.tolist(), strict=True):
-            entry = (similarity, -row[0])
-            if len(best) < limit:
-                heapq.heappush(best, entry)
-            elif entry > best[0]:
-                heapq.heapreplace(best, entry)
-    return [(-negative, similarity) for similarity, negative in sorted(best, reverse=True)]
 
 
 TRENDING_EARLIER = timedelta(hours=48)

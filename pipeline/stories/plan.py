@@ -1,8 +1,8 @@
 """What a cluster run changes in the stories, planned from plain records. Pure.
 
-The cluster stage reads everything first (``cluster._load_state``: the window's current
+The cluster stage reads everything first (``state.load_state``: the window's current
 memberships, the stories a cluster or a lone article may continue, their texts), then
-``plan_stories`` decides, then ``cluster._write`` writes the plan. Deciding:
+``plan_stories`` decides, then ``write.write_plan`` writes the plan. Deciding:
 
 1. **Clusters to stories** (``tracking.match_clusters``): a cluster continues the story
    that holds most of its articles, else one whose centroid is close enough (an older story

@@ -195,9 +195,9 @@ def test_related_stories_share_the_dimension_of_the_story(
 def test_related_scans_many_stories_on_sqlite_in_batches(
     engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.serve.queries
+    import pipeline.vector_index
 
-    monkeypatch.setattr(pipeline.serve.queries, "SCAN_BATCH", 7)
+    monkeypatch.setattr(pipeline.vector_index, "SCAN_BATCH", 7)
     a, b = direction(1), direction(2)
     target = add_story(engine, "Target", centroid=a)
     cosines = [round(0.05 * i, 2) for i in range(1, 19)]

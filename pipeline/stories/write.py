@@ -1,0 +1,267 @@
+"""Writing a story plan: memberships, then each changed story's row, timeline, history
+events and keywords, all in the run's transaction. ``mark_dormant`` is time's own change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import and_, delete, select
+from sqlalchemy.orm import Session
+
+from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
+from pipeline.stories.clustering.vectors import centroid
+from pipeline.stories.history import EventKind, membership_events
+from pipeline.stories.history import StoryEvent as HistoryEvent
+from pipeline.stories.keywords import story_keywords
+from pipeline.stories.plan import PLANNED, StoryPlan
+from pipeline.stories.state import WindowArticle
+from pipeline.stories.status import StoryStatus
+from pipeline.text import article_text, informative_title
+
+KEYWORDS = 8
+
+
+@dataclass
+class Moves:
+    """What the membership changes did to stories."""
+
+    touched: set[int] = field(default_factory=set)
+    """Stories that gained or lost an article."""
+    gave_to: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    """Story -> the stories its articles moved to."""
+
+
+def write_plan(
+    session: Session,
+    run: ClusterRun,
+    window: list[WindowArticle],
+    current: Mapping[int, int],
+    plan: StoryPlan,
+    chars: int,
+) -> tuple[int, int]:
+    """Write the plan: new stories, memberships, story rows, events, keywords; returns
+    (created, changed)."""
+    real = {PLANNED + index: _new_story(session, run) for index in range(plan.new_stories)}
+    target = {
+        article_id: real.get(story_id, story_id) if story_id is not None else None
+        for article_id, story_id in plan.target.items()
+    }
+    # The window's articles, then the older lone articles a pair took (they had no story).
+    in_window = [article.id for article in window]
+    older = sorted(set(target) - set(in_window))
+    moves = _move_members(session, run, in_window + older, current, target)
+    session.flush()
+    stories = {story_id: session.get_one(Story, story_id) for story_id in sorted(moves.touched)}
+    counts_before = {story_id: story.article_count for story_id, story in stories.items()}
+    dormant_before = {
+        story_id for story_id, story in stories.items() if story.status == StoryStatus.DORMANT
+    }
+    for story in stories.values():
+        _refresh_story(session, story, run, bool(moves.gave_to[story.id]))
+    _record_events(
+        session,
+        run,
+        membership_events(
+            before=dict(current),
+            after=target,
+            created={
+                story_id for story_id in stories if stories[story_id].created_run_id == run.id
+            },
+            counts_before=counts_before,
+            counts_after={story_id: story.article_count for story_id, story in stories.items()},
+            dormant_before=dormant_before,
+        ),
+        stories,
+    )
+    _refresh_keywords(window, target, stories, chars)
+    return len(real), len(moves.touched)
+
+
+def _move_members(
+    session: Session,
+    run: ClusterRun,
+    article_ids: list[int],
+    current: Mapping[int, int],
+    target: Mapping[int, int | None],
+) -> Moves:
+    """Give each article its target story (a new membership, a moved one, or none)."""
+    moves = Moves()
+    for article_id in article_ids:
+        before, after = current.get(article_id), target[article_id]
+        if before == after:
+            continue
+        if before is not None:
+            moves.touched.add(before)
+            if after is not None:
+                moves.gave_to[before].add(after)
+        if after is not None:
+            moves.touched.add(after)
+        if before is None:
+            session.add(
+                StoryArticle(article_id=article_id, story_id=after, since=run.now, run_id=run.id)
+            )
+        elif after is None:
+            session.execute(delete(StoryArticle).where(StoryArticle.article_id == article_id))
+        else:
+            membership = session.get_one(StoryArticle, article_id)
+            membership.story_id = after
+            membership.since = run.now
+            membership.run_id = run.id
+    return moves
+
+
+def _record_events(
+    session: Session, run: ClusterRun, events: list[HistoryEvent], stories: dict[int, Story]
+) -> None:
+    for event in events:
+        story = stories[event.story_id]
+        if event.kind == EventKind.MERGED:
+            story.merged_into_id = event.other_story_id
+        session.add(_event(story, event.kind, run.now, run.id, event.other_story_id))
+
+
+def _event(
+    story: Story, kind: EventKind, at: datetime, run_id: int | None, other: int | None
+) -> StoryEvent:
+    return StoryEvent(
+        story_id=story.id,
+        run_id=run_id,
+        at=at,
+        kind=kind,
+        other_story_id=other,
+        article_count=story.article_count,
+    )
+
+
+def _refresh_keywords(
+    window: list[WindowArticle],
+    target: dict[int, int | None],
+    stories: dict[int, Story],
+    chars: int,
+) -> None:
+    """Keywords of the changed stories, against every story of the window (c-TF-IDF)."""
+    texts: dict[int, list[str]] = defaultdict(list)
+    for article in window:
+        story_id = target[article.id]
+        if story_id is not None:
+            # The headline twice: it names the story; the lead adds what the headline lacks.
+            texts[story_id] += [article.title, article_text(article.title, article.summary, chars)]
+    keywords = story_keywords(texts, top_n=KEYWORDS)
+    for story_id, story in stories.items():
+        if story_id in keywords and story.status == StoryStatus.ACTIVE:
+            story.keywords = keywords[story_id]
+
+
+def mark_dormant(session: Session, now: datetime, idle: timedelta) -> list[int]:
+    """Active stories with no article for ``idle`` go dormant, with an event.
+
+    Run on every clustering, even one skipped for an unchanged window, since time alone
+    makes a story dormant. Idempotent: a dormant story is not marked again.
+    """
+    stale = list(
+        session.scalars(
+            select(Story)
+            .where(Story.status == StoryStatus.ACTIVE, Story.last_seen < now - idle)
+            .order_by(Story.id)
+        )
+    )
+    for story in stale:
+        story.status = StoryStatus.DORMANT
+        story.updated_at = now
+        session.add(_event(story, EventKind.DORMANT, now, None, None))
+    return [story.id for story in stale]
+
+
+def _new_story(session: Session, run: ClusterRun) -> int:
+    """An empty story row; ``_refresh_story`` fills it once its members are written."""
+    story = Story(
+        title="",
+        article_count=0,
+        source_count=0,
+        original_count=0,
+        first_seen=run.now,
+        last_seen=run.now,
+        model=run.model,
+        status=StoryStatus.ACTIVE,
+        created_at=run.now,
+        updated_at=run.now,
+        created_run_id=run.id,
+        updated_run_id=run.id,
+    )
+    session.add(story)
+    session.flush()
+    return story.id
+
+
+def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_articles: bool) -> None:
+    """Recompute a story's title, counts, time span and centroid from its members.
+
+    A story left with no articles is ``merged`` if its articles went to another story,
+    else ``dissolved`` (they became noise). A story made under another model that this run
+    continues is the run's model's from now on: its members are read by their vectors of
+    that model (the embed stage gives every article one).
+    """
+    story.model = run.model
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.title,
+            Article.published_at,
+            Article.duplicate_of_id,
+            Feed.outlet,
+            Embedding.vector,
+        )
+        .join(StoryArticle, StoryArticle.article_id == Article.id)
+        .join(Feed, Feed.id == Article.feed_id)
+        .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == story.model))
+        .where(StoryArticle.story_id == story.id)
+        .order_by(Article.published_at, Article.id)
+    ).all()
+    story.updated_at = run.now
+    story.updated_run_id = run.id
+    if not rows:
+        story.status = StoryStatus.MERGED if gave_articles else StoryStatus.DISSOLVED
+        story.article_count = 0
+        story.source_count = 0
+        story.original_count = 0
+        session.execute(delete(StoryHour).where(StoryHour.story_id == story.id))
+        return
+    vectors = np.stack([row.vector for row in rows])
+    center = centroid(vectors)
+    closeness = vectors @ center
+    headlines = [i for i, row in enumerate(rows) if informative_title(row.title)]
+    # The most central member's title, among those that are headlines (not a date or a
+    # section label), if any is.
+    central = max(headlines or range(len(rows)), key=lambda i: (closeness[i], -i))
+    story.title = rows[central].title
+    story.centroid = center
+    story.article_count = len(rows)
+    story.source_count = len({row.outlet for row in rows})
+    story.original_count = sum(1 for row in rows if row.duplicate_of_id is None)
+    story.first_seen = rows[0].published_at
+    story.last_seen = rows[-1].published_at
+    story.status = StoryStatus.ACTIVE
+    story.merged_into_id = None
+    _refresh_timeline(session, story.id, [(row.published_at, row.outlet) for row in rows])
+
+
+def _refresh_timeline(session: Session, story_id: int, members: list[tuple[datetime, str]]) -> None:
+    """Articles and distinct outlets per hour of publication."""
+    hours: dict[datetime, set[str]] = defaultdict(set)
+    counts: dict[datetime, int] = defaultdict(int)
+    for published, outlet in members:
+        hour = published.replace(minute=0, second=0, microsecond=0)
+        hours[hour].add(outlet)
+        counts[hour] += 1
+    session.execute(delete(StoryHour).where(StoryHour.story_id == story_id))
+    session.add_all(
+        StoryHour(
+            story_id=story_id, hour=hour, article_count=counts[hour], outlet_count=len(outlets)
+        )
+        for hour, outlets in sorted(hours.items())
+    )
