@@ -11,7 +11,8 @@ import json
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,34 +177,23 @@ def evaluate(
     feeds = _make_feeds(engine, corpus, undated_at)
     urls: Counter[str | None] = Counter(a.url for a in corpus if a.url)
     seconds: dict[str, float] = defaultdict(float)
-    first_story: dict[int, int] = {}
-    current: dict[int, int] = {}
-    changes = 0
+    memberships = _Memberships()
     position = 0
     for done, step_end in enumerate(steps, start=1):
         batch = []
         while position < len(ordered) and arrival[ordered[position].id] <= step_end:
             batch.append(ordered[position])
             position += 1
-        started = time.perf_counter()
-        _store(engine, settings, batch, feeds, urls, arrival, undated_at)
-        seconds["store"] += time.perf_counter() - started
-        started = time.perf_counter()
-        embed(engine, settings)
-        seconds["embed"] += time.perf_counter() - started
-        started = time.perf_counter()
-        cluster(engine, settings, now=step_end)
-        seconds["cluster"] += time.perf_counter() - started
-        with session_scope(engine) as session:
-            for article_id, story_id in session.execute(
-                select(StoryArticle.article_id, StoryArticle.story_id)
-            ):
-                first_story.setdefault(article_id, story_id)
-                if current.get(article_id, story_id) != story_id:
-                    changes += 1
-                current[article_id] = story_id
+        with _timed(seconds, "store"):
+            _store(engine, settings, batch, feeds, urls, arrival, undated_at)
+        with _timed(seconds, "embed"):
+            embed(engine, settings)
+        with _timed(seconds, "cluster"):
+            cluster(engine, settings, now=step_end)
+        memberships.read(engine)
         if progress is not None:
             progress(done, len(steps))
+    current = memberships.current
     stored = _stored_ids(engine, corpus, feeds, urls)
     predicted = [
         str(current[stored[a.id]]) if stored.get(a.id) in current else None for a in corpus
@@ -213,10 +203,37 @@ def evaluate(
         articles=len(corpus),
         steps=len(steps),
         stories=len({p for p in predicted if p is not None}),
-        id_changes=changes,
+        id_changes=memberships.changes,
         scores=score([a.story for a in corpus], predicted),
         seconds={stage: round(value, 2) for stage, value in seconds.items()},
     )
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the block's wall time to ``seconds[stage]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] += time.perf_counter() - started
+
+
+@dataclass
+class _Memberships:
+    """Each article's story after the latest step, and how often a story id changed."""
+
+    current: dict[int, int] = field(default_factory=dict)
+    changes: int = 0
+
+    def read(self, engine: Engine) -> None:
+        with session_scope(engine) as session:
+            for article_id, story_id in session.execute(
+                select(StoryArticle.article_id, StoryArticle.story_id)
+            ):
+                if self.current.get(article_id, story_id) != story_id:
+                    self.changes += 1
+                self.current[article_id] = story_id
 
 
 def _stored_ids(
