@@ -6,6 +6,11 @@ session per request and answers with the ``pipeline.serve.schema`` models the qu
 return (the same that ``storyline stories --format json`` prints), adding the paging and
 the clock; the queries live with the rest of the story reading code. Run it with
 ``storyline serve``.
+
+The routes sit on the module's ``router``, each taking its parameters and two dependencies:
+``SessionDep``, one read transaction on the engine that ``create_app`` keeps in
+``app.state``, and ``WallClock``. ``create_app`` wires the rest around them: the lifespan
+that disposes of the engine, the error handlers, the ETag middleware and the static files.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -52,6 +57,18 @@ StatusParam = Literal["active", "dormant", "merged", "dissolved"]
 """``StoryStatus`` as the ``status`` parameter takes it: its strings rather than the
 enum, so the OpenAPI schema lists them inline (an enum would become a ``$ref``) and a wrong
 one is still a ``literal_error``. ``tests/serve/test_api.py`` checks that the two agree."""
+StatusesQuery = Annotated[
+    list[StatusParam] | None,
+    Query(description="Repeat for several; default: active and dormant."),
+]
+
+MAX_ID = 2**31 - 1
+"""Story ids are INTEGER columns: 32 bits on PostgreSQL, the smaller of the two backends."""
+MAX_OFFSET = 2**31 - 1
+"""Far beyond any real list, and within what both backends take as an OFFSET."""
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+"""``since``/``until`` must lie a day inside the calendar, so that any offset converts to UTC."""
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -61,14 +78,188 @@ def _session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(_session)]
+
+
+def _wall_clock() -> datetime:
+    """The wall clock, read once per request: what "now" is when no cluster run has set the
+    pipeline's clock (``queries.PipelineClock.at``)."""
+    return datetime.now(UTC)
+
+
+WallClock = Annotated[datetime, Depends(_wall_clock)]
 UNREADABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": Problem, "description": "The stories database cannot be read."}
 }
-"""Every route that reads the database answers 503 when it cannot (``_add_error_handlers``)."""
+"""Every route that reads the database answers 503 when it cannot (``_unreadable``)."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No story has this id."},
     **UNREADABLE,
 }
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API on the stories database of ``settings``; the engine is made once, here, and
+    kept in ``app.state`` for the routes' sessions (``_session``) and the error handlers."""
+    engine = make_engine(settings.database_url)
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; fastapi-offline serves
+    # Swagger UI and ReDoc from its package, so both work with no network.
+    app = FastAPIOffline(
+        title="Storyline",
+        summary="News stories clustered from many outlets, with their articles and history.",
+        version="0.1.0",
+        lifespan=_lifespan,
+        static_url="/docs/assets",
+    )
+    app.state.engine = engine
+    app.exception_handler(RequestValidationError)(_invalid_request)
+    app.exception_handler(DataError)(_out_of_range)
+    app.exception_handler(SQLAlchemyError)(_unreadable)
+    app.middleware("http")(_etag)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.engine.dispose()
+
+
+router = APIRouter()
+"""The API's routes and the dashboard's page, in the order the OpenAPI schema lists them."""
+
+
+@router.get("/api/health", response_model=Health, responses=UNREADABLE)
+def health(db: SessionDep) -> Health:
+    """Whether the API can read the stories database, and how fresh the stories are."""
+    clock = queries.pipeline_clock(db)
+    return Health(
+        status="ok",
+        database="ok",
+        stories=queries.story_count(db),
+        last_run_at=clock.finished_at,
+    )
+
+
+@router.get("/api/stories", response_model=StoryList, responses=UNREADABLE)
+def list_stories(
+    db: SessionDep,
+    wall_clock: WallClock,
+    status: StatusesQuery = None,
+    since: Annotated[
+        datetime | None, Query(description="Stories seen at or after this (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Stories seen at or before this (ISO 8601).")
+    ] = None,
+    outlet: Annotated[
+        str | None, Query(description="Stories with an article from this outlet.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Substring of the title or a keyword, any case."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    order: Annotated[
+        queries.StoryOrder,
+        Query(
+            description="rank: most articles in the last 24 h, then outlets, articles, "
+            "last seen; recent: last seen; size: articles."
+        ),
+    ] = "rank",
+) -> StoryList:
+    """Stories matching every filter given, one page at a time."""
+    _no_nul(outlet=outlet, q=q)
+    query = queries.StoryQuery(
+        statuses=_statuses(status),
+        since=_query_time("since", since),
+        until=_query_time("until", until),
+        outlet=outlet,
+        text=q,
+        order=order,
+        limit=limit,
+        offset=offset,
+    )
+    clock = queries.pipeline_clock(db)
+    page = queries.list_stories(db, query, clock.at(wall_clock))
+    return StoryList(
+        total=page.total,
+        limit=limit,
+        offset=offset,
+        updated_at=clock.finished_at,
+        items=page.items,
+    )
+
+
+@router.get("/api/stories/{story_id}", response_model=StoryOut, responses=NOT_FOUND)
+def get_story(
+    story_id: int,
+    db: SessionDep,
+    wall_clock: WallClock,
+    article_limit: Annotated[
+        int, Query(ge=1, le=500, description="Articles in the page (newest first).")
+    ] = 50,
+    article_offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Articles skipped before the page.")
+    ] = 0,
+) -> StoryOut:
+    """One story with a page of its articles, its outlets, hourly timeline and lineage."""
+    _known_id(story_id)
+    now = queries.pipeline_clock(db).at(wall_clock)
+    detail = queries.story_detail(db, story_id, now, article_limit, article_offset)
+    if detail is None:
+        raise _not_found(story_id)
+    return _story_out(detail, article_limit, article_offset)
+
+
+@router.get("/api/stories/{story_id}/related", response_model=RelatedList, responses=NOT_FOUND)
+def related(
+    story_id: int,
+    db: SessionDep,
+    wall_clock: WallClock,
+    status: StatusesQuery = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> RelatedList:
+    """The stories whose centroids are nearest (cosine) to this one's, nearest first."""
+    _known_id(story_id)
+    now = queries.pipeline_clock(db).at(wall_clock)
+    found = queries.related_stories(db, story_id, now, limit, _statuses(status))
+    if found is None:
+        raise _not_found(story_id)
+    return RelatedList(story_id=story_id, items=found)
+
+
+@router.get("/api/trending", response_model=TrendingList, responses=UNREADABLE)
+def trending(
+    db: SessionDep,
+    wall_clock: WallClock,
+    hours: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=48,
+            description="Recent hours, up to the pipeline's clock, compared with the 48 "
+            "hours before them.",
+        ),
+    ] = 6,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> TrendingList:
+    """Active stories growing fastest against their own earlier pace."""
+    at = queries.pipeline_clock(db).at(wall_clock)
+    return TrendingList(at=at, hours=hours, items=queries.trending_stories(db, at, hours, limit))
+
+
+@router.get("/api/outlets", response_model=OutletList, responses=UNREADABLE)
+def outlets(db: SessionDep) -> OutletList:
+    """Every outlet of the feed registry, by name, with its feeds, articles and stories."""
+    return OutletList(items=queries.outlets(db))
+
+
+@router.get("/", include_in_schema=False)
+def index() -> FileResponse:
+    return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
 
 def _known_id(story_id: int) -> None:
@@ -81,187 +272,33 @@ def _not_found(story_id: int) -> HTTPException:
     return HTTPException(status_code=404, detail=f"story {story_id} not found")
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API on the stories database of ``settings``; the engine is made once, here."""
-    engine = make_engine(settings.database_url)
+def _statuses(status: list[StatusParam] | None) -> tuple[StoryStatus, ...]:
+    """The ``status`` parameters once each, in their order; none: ``DEFAULT_STATUSES``."""
+    return tuple(map(StoryStatus, dict.fromkeys(status or ()))) or queries.DEFAULT_STATUSES
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
 
-    # FastAPI's own /docs and /redoc load their scripts from a CDN; fastapi-offline serves
-    # Swagger UI and ReDoc from its package, so both work with no network.
-    app = FastAPIOffline(
-        title="Storyline",
-        summary="News stories clustered from many outlets, with their articles and history.",
-        version="0.1.0",
-        lifespan=lifespan,
-        static_url="/docs/assets",
+def _story_out(detail: queries.StoryDetail, article_limit: int, article_offset: int) -> StoryOut:
+    """``detail`` as the API answers it, with the page of articles it was read with."""
+    article_page = ArticlePage(
+        total=detail.article_total,
+        limit=article_limit,
+        offset=article_offset,
+        items=detail.articles,
     )
-    app.state.engine = engine
-    _add_error_handlers(app, engine)
-    _add_etags(app)
-
-    @app.get("/api/health", response_model=Health, responses=UNREADABLE)
-    def health(db: SessionDep) -> Health:
-        """Whether the API can read the stories database, and how fresh the stories are."""
-        clock = queries.pipeline_clock(db)
-        return Health(
-            status="ok",
-            database="ok",
-            stories=queries.story_count(db),
-            last_run_at=clock.finished_at,
-        )
-
-    @app.get("/api/stories", response_model=StoryList, responses=UNREADABLE)
-    def list_stories(
-        db: SessionDep,
-        status: Annotated[
-            list[StatusParam] | None,
-            Query(description="Repeat for several; default: active and dormant."),
-        ] = None,
-        since: Annotated[
-            datetime | None, Query(description="Stories seen at or after this (ISO 8601).")
-        ] = None,
-        until: Annotated[
-            datetime | None, Query(description="Stories seen at or before this (ISO 8601).")
-        ] = None,
-        outlet: Annotated[
-            str | None, Query(description="Stories with an article from this outlet.")
-        ] = None,
-        q: Annotated[
-            str | None,
-            Query(max_length=200, description="Substring of the title or a keyword, any case."),
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 20,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-        order: Annotated[
-            queries.StoryOrder,
-            Query(
-                description="rank: most articles in the last 24 h, then outlets, articles, "
-                "last seen; recent: last seen; size: articles."
-            ),
-        ] = "rank",
-    ) -> StoryList:
-        """Stories matching every filter given, one page at a time."""
-        _no_nul(outlet=outlet, q=q)
-        statuses = tuple(map(StoryStatus, dict.fromkeys(status or ())))
-        query = queries.StoryQuery(
-            statuses=statuses or queries.DEFAULT_STATUSES,
-            since=_query_time("since", since),
-            until=_query_time("until", until),
-            outlet=outlet,
-            text=q,
-            order=order,
-            limit=limit,
-            offset=offset,
-        )
-        clock = queries.pipeline_clock(db)
-        page = queries.list_stories(db, query, clock.at(datetime.now(UTC)))
-        return StoryList(
-            total=page.total,
-            limit=limit,
-            offset=offset,
-            updated_at=clock.finished_at,
-            items=page.items,
-        )
-
-    @app.get("/api/stories/{story_id}", response_model=StoryOut, responses=NOT_FOUND)
-    def get_story(
-        story_id: int,
-        db: SessionDep,
-        article_limit: Annotated[
-            int, Query(ge=1, le=500, description="Articles in the page (newest first).")
-        ] = 50,
-        article_offset: Annotated[
-            int, Query(ge=0, le=MAX_OFFSET, description="Articles skipped before the page.")
-        ] = 0,
-    ) -> StoryOut:
-        """One story with a page of its articles, its outlets, hourly timeline and lineage."""
-        _known_id(story_id)
-        clock = queries.pipeline_clock(db)
-        detail = queries.story_detail(
-            db, story_id, clock.at(datetime.now(UTC)), article_limit, article_offset
-        )
-        if detail is None:
-            raise _not_found(story_id)
-        return StoryOut(
-            **detail.summary.model_dump(),
-            merged_into_id=detail.merged_into_id,
-            merged_from=detail.merged_from,
-            split_from=detail.split_from,
-            split_into=detail.split_into,
-            article_page=ArticlePage(
-                total=detail.article_total,
-                limit=article_limit,
-                offset=article_offset,
-                items=detail.articles,
-            ),
-            sources=detail.sources,
-            timeline=detail.timeline,
-            history=detail.history,
-        )
-
-    @app.get("/api/stories/{story_id}/related", response_model=RelatedList, responses=NOT_FOUND)
-    def related(
-        story_id: int,
-        db: SessionDep,
-        status: Annotated[
-            list[StatusParam] | None,
-            Query(description="Repeat for several; default: active and dormant."),
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=50)] = 10,
-    ) -> RelatedList:
-        """The stories whose centroids are nearest (cosine) to this one's, nearest first."""
-        _known_id(story_id)
-        statuses = tuple(map(StoryStatus, dict.fromkeys(status or ())))
-        clock = queries.pipeline_clock(db)
-        found = queries.related_stories(
-            db,
-            story_id,
-            clock.at(datetime.now(UTC)),
-            limit,
-            statuses or queries.DEFAULT_STATUSES,
-        )
-        if found is None:
-            raise _not_found(story_id)
-        return RelatedList(story_id=story_id, items=found)
-
-    @app.get("/api/trending", response_model=TrendingList, responses=UNREADABLE)
-    def trending(
-        db: SessionDep,
-        hours: Annotated[
-            int,
-            Query(
-                ge=1,
-                le=48,
-                description="Recent hours, up to the pipeline's clock, compared with the 48 "
-                "hours before them.",
-            ),
-        ] = 6,
-        limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    ) -> TrendingList:
-        """Active stories growing fastest against their own earlier pace."""
-        at = queries.pipeline_clock(db).at(datetime.now(UTC))
-        return TrendingList(
-            at=at, hours=hours, items=queries.trending_stories(db, at, hours, limit)
-        )
-
-    @app.get("/api/outlets", response_model=OutletList, responses=UNREADABLE)
-    def outlets(db: SessionDep) -> OutletList:
-        """Every outlet of the feed registry, by name, with its feeds, articles and stories."""
-        return OutletList(items=queries.outlets(db))
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
-
-    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
-    return app
+    return StoryOut(
+        **detail.summary.model_dump(),
+        merged_into_id=detail.merged_into_id,
+        merged_from=detail.merged_from,
+        split_from=detail.split_from,
+        split_into=detail.split_into,
+        article_page=article_page,
+        sources=detail.sources,
+        timeline=detail.timeline,
+        history=detail.history,
+    )
 
 
-def _add_etags(app: FastAPI) -> None:
+async def _etag(request: Request, call_next: Any) -> Response:
     """An ``ETag`` on every successful ``GET /api/...``, and 304 with no body when the
     client's ``If-None-Match`` names it: a dashboard polling every few seconds (browsers
     revalidate by themselves under ``Cache-Control: no-cache``) gets the stories again only
@@ -273,46 +310,34 @@ def _add_etags(app: FastAPI) -> None:
     work. ``Last-Modified`` is not sent: no clock in the tables marks every change (a
     replayed pipeline's clock is years old), and a wrong one would turn a change into a 304.
     """
-
-    @app.middleware("http")
-    async def etag(request: Request, call_next: Any) -> Response:
-        response: StreamingResponse = await call_next(request)
-        if (
-            request.method != "GET"
-            or not request.url.path.startswith("/api/")
-            or response.status_code != 200
-        ):
-            return response
-        body = b"".join(
-            [
-                chunk
-                if isinstance(chunk, bytes)
-                else bytes(chunk, "utf-8")
-                if isinstance(chunk, str)
-                else bytes(chunk)
-                async for chunk in response.body_iterator
-            ]
-        )
-        tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        headers = {key: value for key, value in response.headers.items() if key != "content-length"}
-        headers.update({"ETag": tag, "Cache-Control": "no-cache"})
-        wanted = {
-            part.strip().removeprefix("W/")
-            for part in request.headers.get("if-none-match", "").split(",")
-        }
-        if tag in wanted or "*" in wanted:
-            headers.pop("content-type", None)
-            return Response(status_code=304, headers=headers)
-        return Response(content=body, status_code=200, headers=headers)
-
-
-MAX_ID = 2**31 - 1
-"""Story ids are INTEGER columns: 32 bits on PostgreSQL, the smaller of the two backends."""
-MAX_OFFSET = 2**31 - 1
-"""Far beyond any real list, and within what both backends take as an OFFSET."""
-EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
-LATEST = datetime(9999, 12, 30, tzinfo=UTC)
-"""``since``/``until`` must lie a day inside the calendar, so that any offset converts to UTC."""
+    response: StreamingResponse = await call_next(request)
+    if (
+        request.method != "GET"
+        or not request.url.path.startswith("/api/")
+        or response.status_code != 200
+    ):
+        return response
+    body = b"".join(
+        [
+            chunk
+            if isinstance(chunk, bytes)
+            else bytes(chunk, "utf-8")
+            if isinstance(chunk, str)
+            else bytes(chunk)
+            async for chunk in response.body_iterator
+        ]
+    )
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {key: value for key, value in response.headers.items() if key != "content-length"}
+    headers.update({"ETag": tag, "Cache-Control": "no-cache"})
+    wanted = {
+        part.strip().removeprefix("W/")
+        for part in request.headers.get("if-none-match", "").split(",")
+    }
+    if tag in wanted or "*" in wanted:
+        headers.pop("content-type", None)
+        return Response(status_code=304, headers=headers)
+    return Response(content=body, status_code=200, headers=headers)
 
 
 def _invalid(name: str, message: str, value: object) -> RequestValidationError:
@@ -348,47 +373,46 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _add_error_handlers(app: FastAPI, engine: Engine) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's list of errors stays in "detail"; "message" says it in one sentence.
-        errors: list[dict[str, Any]] = list(exc.errors())
-        message = "; ".join(f"{_where(error['loc'])}: {error['msg']}" for error in errors)
-        return JSONResponse(
-            status_code=422,
-            content=jsonable_encoder({"detail": errors, "message": f"invalid request: {message}"}),
-        )
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's list of errors stays in "detail"; "message" says it in one sentence.
+    errors: list[dict[str, Any]] = list(exc.errors())
+    message = "; ".join(f"{_where(error['loc'])}: {error['msg']}" for error in errors)
+    return JSONResponse(
+        status_code=422,
+        content=jsonable_encoder({"detail": errors, "message": f"invalid request: {message}"}),
+    )
 
-    @app.exception_handler(DataError)
-    async def out_of_range(_request: Request, exc: DataError) -> JSONResponse:
-        # A value the database cannot hold slipped past the checks above: the client's
-        # request, not the server, so a 422; the driver's words go to the log only.
-        log.warning("query refused by the database", extra={"reason": first_line(exc)})
-        # Shaped as every other 422 (the schema's HTTPValidationError): a list in "detail".
-        error = {"loc": ["query"], "msg": "outside what the database holds", "type": "value_error"}
-        return JSONResponse(
-            status_code=422,
-            content={
-                "detail": [error],
-                "message": "invalid request: a parameter is outside what the database can hold",
-            },
-        )
 
-    @app.exception_handler(SQLAlchemyError)
-    async def unreachable(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        # The address and the driver's message stay in the server's log: a response never
-        # names the database (its host, user or name).
-        log.warning(
-            "stories database cannot be read",
-            extra={"database": display_url(str(engine.url)), "reason": first_line(exc)},
-        )
-        return JSONResponse(
-            status_code=503,
-            content={
-                "detail": "the stories database cannot be read; the server's log says why "
-                "(check that the database is running and migrated: storyline init)"
-            },
-        )
+async def _out_of_range(_request: Request, exc: DataError) -> JSONResponse:
+    # A value the database cannot hold slipped past the checks above: the client's
+    # request, not the server, so a 422; the driver's words go to the log only.
+    log.warning("query refused by the database", extra={"reason": first_line(exc)})
+    # Shaped as every other 422 (the schema's HTTPValidationError): a list in "detail".
+    error = {"loc": ["query"], "msg": "outside what the database holds", "type": "value_error"}
+    return JSONResponse(
+        status_code=422,
+        content={
+            "detail": [error],
+            "message": "invalid request: a parameter is outside what the database can hold",
+        },
+    )
+
+
+async def _unreadable(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    # The address and the driver's message stay in the server's log: a response never
+    # names the database (its host, user or name).
+    engine: Engine = request.app.state.engine
+    log.warning(
+        "stories database cannot be read",
+        extra={"database": display_url(str(engine.url)), "reason": first_line(exc)},
+    )
+    return JSONResponse(
+        status_code=503,
+        content={
+            "detail": "the stories database cannot be read; the server's log says why "
+            "(check that the database is running and migrated: storyline init)"
+        },
+    )
 
 
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Select, String, case, cast, exists, func, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
@@ -160,63 +160,83 @@ def story_detail(
     row = session.execute(_summaries(now).where(Story.id == story_id)).first()
     if row is None:
         return None
-    members = (
+    members = _members(story_id)
+    sources = _sources(session, members)
+    return StoryDetail(
+        summary=_summary(row),
+        merged_into_id=row[9],
+        articles=_article_page(session, members, article_limit, article_offset),
+        article_total=sum(source.articles for source in sources),
+        sources=sources,
+        timeline=_timeline(session, story_id),
+        history=_history(session, story_id),
+        merged_from=_refs(session, Story.merged_into_id == story_id),
+        split_from=_refs(session, _split_from(story_id, Story.id)),
+        split_into=_refs(session, _split_from(Story.id, story_id)),
+    )
+
+
+def _members(story_id: int) -> Select[*tuple[Any, ...]]:
+    """The story's articles as ``ARTICLE_COLUMNS``, in no order."""
+    return (
         select(*ARTICLE_COLUMNS)
         .join(StoryArticle, StoryArticle.article_id == Article.id)
         .join(Feed, Feed.id == Article.feed_id)
         .where(StoryArticle.story_id == story_id)
     )
+
+
+def _article_page(
+    session: Session, members: Select[*tuple[Any, ...]], limit: int | None, offset: int
+) -> list[ArticleOut]:
+    """One page of ``members``, newest first."""
     page = (
         members.order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(article_limit)
-        .offset(article_offset or None)
+        .limit(limit)
+        .offset(offset or None)
     )
+    return _rows(ArticleOut, session.execute(page))
+
+
+def _sources(session: Session, members: Select[*tuple[Any, ...]]) -> list[SourceOut]:
+    """Each outlet of ``members`` with its articles, the first to publish first."""
     in_story = members.subquery("members")
-    sources = _rows(
+    first = func.min(in_story.c.published_at)
+    return _rows(
         SourceOut,
         session.execute(
-            select(in_story.c.outlet, func.count(), func.min(in_story.c.published_at))
+            select(in_story.c.outlet, func.count(), first)
             .group_by(in_story.c.outlet)
-            .order_by(func.min(in_story.c.published_at), in_story.c.outlet)
+            .order_by(first, in_story.c.outlet)
         ),
     )
-    return StoryDetail(
-        summary=_summary(row),
-        merged_into_id=row[9],
-        articles=_rows(ArticleOut, session.execute(page)),
-        article_total=sum(source.articles for source in sources),
-        sources=sources,
-        timeline=_rows(
-            HourOut,
-            session.execute(
-                select(StoryHour.hour, StoryHour.article_count, StoryHour.outlet_count)
-                .where(StoryHour.story_id == story_id)
-                .order_by(StoryHour.hour)
-            ),
-        ),
-        history=_rows(
-            EventOut,
-            session.execute(
-                select(StoryEvent.at, StoryEvent.kind, StoryEvent.other_story_id)
-                .where(StoryEvent.story_id == story_id)
-                .order_by(StoryEvent.at, StoryEvent.id)
-            ),
-        ),
-        merged_from=_refs(session, Story.merged_into_id == story_id),
-        split_from=_refs(
-            session,
-            exists()
-            .where(StoryEvent.story_id == story_id)
-            .where(StoryEvent.kind == EventKind.SPLIT)
-            .where(StoryEvent.other_story_id == Story.id),
-        ),
-        split_into=_refs(
-            session,
-            exists()
-            .where(StoryEvent.story_id == Story.id)
-            .where(StoryEvent.kind == EventKind.SPLIT)
-            .where(StoryEvent.other_story_id == story_id),
-        ),
+
+
+def _timeline(session: Session, story_id: int) -> list[HourOut]:
+    rows = session.execute(
+        select(StoryHour.hour, StoryHour.article_count, StoryHour.outlet_count)
+        .where(StoryHour.story_id == story_id)
+        .order_by(StoryHour.hour)
+    )
+    return _rows(HourOut, rows)
+
+
+def _history(session: Session, story_id: int) -> list[EventOut]:
+    rows = session.execute(
+        select(StoryEvent.at, StoryEvent.kind, StoryEvent.other_story_id)
+        .where(StoryEvent.story_id == story_id)
+        .order_by(StoryEvent.at, StoryEvent.id)
+    )
+    return _rows(EventOut, rows)
+
+
+def _split_from(story: int | Mapped[int], parent: int | Mapped[int]) -> ColumnElement[bool]:
+    """``story`` has a ``split`` event naming ``parent``: it was split from it."""
+    return (
+        exists()
+        .where(StoryEvent.story_id == story)
+        .where(StoryEvent.kind == EventKind.SPLIT)
+        .where(StoryEvent.other_story_id == parent)
     )
 
 
