@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pipeline.errors import ConfigError
+from pipeline.version import PROJECT_URL, package_version
 
 ENV_PREFIX = "STORYLINE_"
 NONE_VALUE = "none"
@@ -82,6 +83,11 @@ def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/storyline``, else ``~/.cache/storyline``."""
     base = os.environ.get("XDG_CACHE_HOME")
     return (Path(base) if base else Path.home() / ".cache") / "storyline"
+
+
+def default_user_agent() -> str:
+    """``Storyline/<the package's version> (+<the project's address>)``."""
+    return f"Storyline/{package_version()} (+{PROJECT_URL})"
 
 
 class ClusteringSettings(BaseModel):
@@ -417,8 +423,9 @@ class Settings(BaseSettings):
         7.0, gt=0, le=MAX_DAYS, description="Reprints are looked for among articles this recent."
     )
     user_agent: str = Field(
-        "Storyline/0.1 (+https://github.com/storyline-news/storyline)",
-        description="User-Agent sent with every feed request.",
+        default_factory=default_user_agent,
+        description="User-Agent sent with every feed request; the default names the "
+        "package's version, as `storyline --version` prints it.",
     )
     airflow_conn_id: str = Field(
         "storyline_db",
@@ -635,7 +642,10 @@ def unknown_variables_message(names: Sequence[str]) -> str:
 
 
 # How a default made by a factory reads in the table: the factory's value is this machine's.
-_SHOWN_FACTORY_DEFAULTS: dict[Callable[..., Any], str] = {default_cache_dir: "~/.cache/storyline"}
+_SHOWN_FACTORY_DEFAULTS: dict[Callable[..., Any], str] = {
+    default_cache_dir: "~/.cache/storyline",
+    default_user_agent: f"Storyline/<version> (+{PROJECT_URL})",
+}
 
 
 def shown_default(name: str) -> str:
