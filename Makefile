@@ -12,7 +12,7 @@ QUIET_PIP := grep -v -e '^WARNING: Location' -e '^$$' || true
 
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint pytest pgvector chromium bench clean
+.PHONY: install demo test lint pytest pgvector chromium hooks bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or pass PYTHON=..." >&2; exit 1; }
@@ -34,6 +34,11 @@ pgvector:
 # Debian's Chromium for the dashboard's browser tests (Playwright drives it; it downloads none).
 chromium:
 	@scripts/install-chromium.sh
+
+# Git hooks (.pre-commit-config.yaml): make lint's checks before each commit, and a commit
+# subject of at most 72 characters. In a git worktree they go to the repository's shared hooks.
+hooks: install
+	$(BIN)/pre-commit install
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ call the same stage functions (``pipeline.ingest.stage.ingest``, ``pipeline.embe
 Nothing is imported here eagerly (the names below load on first use, PEP 562), so
 ``import pipeline.settings`` stays light: the DAG processor reads the settings while
 parsing the DAG files without loading numpy, SQLAlchemy or the clustering code.
+``pipeline.__version__`` is looked up on first use too (``pipeline.version``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
     from pipeline.stories.stage import ClusterReport
 
+    __version__: str
+
 _EXPORTS = {
     "ClusterReport": "pipeline.stories.stage",
     "EmbedReport": "pipeline.embed.stage",
@@ -31,6 +34,10 @@ __all__ = ["ClusterReport", "EmbedReport", "IngestReport", "Settings"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from pipeline.version import package_version
+
+        return package_version()
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

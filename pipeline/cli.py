@@ -26,6 +26,7 @@ from pipeline.errors import (
 )
 from pipeline.progress import terminal_progress
 from pipeline.settings import Settings, default_cache_dir
+from pipeline.version import package_version
 
 if TYPE_CHECKING:
     from pipeline.embed.stage import EmbedReport
@@ -220,7 +221,7 @@ class Context:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="storyline", prog_name="storyline")
+@click.version_option(package_version(), prog_name="storyline")
 @verbose_option
 @click.option(
     "--db", metavar="URL", expose_value=False, callback=_remember(GLOBAL_DB_KEY), help=DB_HELP

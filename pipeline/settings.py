@@ -4,8 +4,8 @@ Code receives a ``Settings``; it never reads the environment itself. A ``STORYLI
 variable that is neither a field nor in ``NOT_SETTINGS`` is refused at ``Settings.load()``:
 a misspelt name would otherwise be ignored without a word.
 
-``python -m pipeline.settings`` prints the README's settings table, generated from the fields;
-``python -m pipeline.settings README.md`` rewrites that table in place.
+``python -m pipeline.settings`` prints the settings table, generated from the fields;
+``python -m pipeline.settings docs/SETTINGS.md`` rewrites it in place in that file.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pipeline.errors import ConfigError
+from pipeline.version import PROJECT_URL, package_version
 
 ENV_PREFIX = "STORYLINE_"
 NONE_VALUE = "none"
@@ -73,7 +74,7 @@ REPLACED_SETTINGS: Mapping[str, str] = {
 
 TABLE_START = (
     "<!-- settings-table:start: generated from pipeline/settings.py by "
-    "`python -m pipeline.settings README.md`; edit the fields, not this table -->"
+    "`python -m pipeline.settings docs/SETTINGS.md`; edit the fields, not this table -->"
 )
 TABLE_END = "<!-- settings-table:end -->"
 
@@ -82,6 +83,11 @@ def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/storyline``, else ``~/.cache/storyline``."""
     base = os.environ.get("XDG_CACHE_HOME")
     return (Path(base) if base else Path.home() / ".cache") / "storyline"
+
+
+def default_user_agent() -> str:
+    """``Storyline/<the package's version> (+<the project's address>)``."""
+    return f"Storyline/{package_version()} (+{PROJECT_URL})"
 
 
 class ClusteringSettings(BaseModel):
@@ -239,7 +245,7 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or local path used for embeddings, "
         "of any vector dimension (all-mpnet-base-v2's 768 as well as the default's 384). "
         "Another model embeds every article anew and clusters only its own vectors; the old "
-        'model\'s vectors and stories are kept (README, "Changing the model").',
+        'model\'s vectors and stories are kept (docs/USAGE.md, "Changing the model").',
     )
     embed_backend: EmbedBackend = Field(
         "torch",
@@ -417,8 +423,9 @@ class Settings(BaseSettings):
         7.0, gt=0, le=MAX_DAYS, description="Reprints are looked for among articles this recent."
     )
     user_agent: str = Field(
-        "Storyline/0.1 (+https://github.com/storyline-news/storyline)",
-        description="User-Agent sent with every feed request.",
+        default_factory=default_user_agent,
+        description="User-Agent sent with every feed request; the default names the "
+        "package's version, as `storyline --version` prints it.",
     )
     airflow_conn_id: str = Field(
         "storyline_db",
@@ -618,11 +625,11 @@ def unknown_variables_message(names: Sequence[str]) -> str:
         if nearest is None:
             return (
                 f"unknown setting {name} (from the environment), and no setting has a similar "
-                "name; see the README's settings table"
+                "name; see docs/SETTINGS.md"
             )
         return (
             f"unknown setting {name} (from the environment); did you mean {nearest}? "
-            "See the README's settings table"
+            "See docs/SETTINGS.md"
         )
     hints = [
         f"{name} ({'no similar name' if nearest is None else f'did you mean {nearest}?'})"
@@ -630,12 +637,15 @@ def unknown_variables_message(names: Sequence[str]) -> str:
     ]
     return (
         f"unknown settings in the environment: {', '.join(hints[:-1])} and {hints[-1]}; "
-        "see the README's settings table"
+        "see docs/SETTINGS.md"
     )
 
 
 # How a default made by a factory reads in the table: the factory's value is this machine's.
-_SHOWN_FACTORY_DEFAULTS: dict[Callable[..., Any], str] = {default_cache_dir: "~/.cache/storyline"}
+_SHOWN_FACTORY_DEFAULTS: dict[Callable[..., Any], str] = {
+    default_cache_dir: "~/.cache/storyline",
+    default_user_agent: f"Storyline/<version> (+{PROJECT_URL})",
+}
 
 
 def shown_default(name: str) -> str:
@@ -656,7 +666,7 @@ def shown_default(name: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's settings table: one row per field, its variable, default and description.
+    """The settings table of docs/SETTINGS.md: each field's variable, default and meaning.
 
     A field named in a description is shown as its variable.
     """
@@ -672,26 +682,30 @@ def markdown_table() -> str:
     return "\n".join(["| variable | default | meaning |", "|---|---|---|", *rows]) + "\n"
 
 
-def with_table(readme: str) -> str:
-    """``readme`` with the text between ``TABLE_START`` and ``TABLE_END`` the current table."""
-    start = readme.find(TABLE_START)
-    end = readme.find(TABLE_END)
+def with_table(document: str) -> str:
+    """``document`` with the text between ``TABLE_START`` and ``TABLE_END`` the current table."""
+    start = document.find(TABLE_START)
+    end = document.find(TABLE_END)
     if start < 0 or end < start:
         raise ValueError(f"no {TABLE_START!r} ... {TABLE_END!r} block to fill in")
-    head = readme[: start + len(TABLE_START)]
-    return f"{head}\n{markdown_table()}{readme[end:]}"
+    head = document[: start + len(TABLE_START)]
+    return f"{head}\n{markdown_table()}{document[end:]}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m pipeline.settings [README.md]``: print the table, or rewrite it in a file."""
+    """``python -m pipeline.settings [docs/SETTINGS.md]``: print the table, or rewrite it in a
+    file."""
     parser = argparse.ArgumentParser(prog="python -m pipeline.settings", description=main.__doc__)
-    parser.add_argument("readme", nargs="?", type=Path, help="rewrite the table in this file")
+    parser.add_argument("document", nargs="?", type=Path, help="rewrite the table in this file")
     args = parser.parse_args(argv)
-    if args.readme is None:
+    if args.document is None:
         print(markdown_table(), end="")
         return
-    text = args.readme.read_text(encoding="utf-8")
-    args.readme.write_text(with_table(text), encoding="utf-8")
+    try:
+        text = with_table(args.document.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        parser.error(f"{args.document}: {error}")
+    args.document.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

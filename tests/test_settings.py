@@ -14,6 +14,7 @@ from pipeline.settings import (
     GROUP_OF,
     MAX_DAYS,
     NOT_SETTINGS,
+    TABLE_START,
     ClusteringSettings,
     Settings,
     env_name,
@@ -23,9 +24,11 @@ from pipeline.settings import (
     unknown_variables,
     with_table,
 )
+from pipeline.settings import main as settings_main
 from tests.test_cli import one_sentence
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_DOC = ROOT / "docs" / "SETTINGS.md"
 
 NUMERIC = sorted(
     name
@@ -88,7 +91,7 @@ def test_an_unknown_variable_is_refused_with_the_nearest_name(
         Settings.load()
     assert str(refused.value) == (
         f"unknown setting {variable} (from the environment); did you mean {nearest}? "
-        "See the README's settings table"
+        "See docs/SETTINGS.md"
     )
 
 
@@ -113,7 +116,7 @@ def test_every_unknown_variable_is_named_in_one_sentence(monkeypatch: pytest.Mon
     assert str(refused.value) == (
         "unknown settings in the environment: STORYLINE_WINDOW_HOUR (did you mean "
         "STORYLINE_WINDOW_HOURS?) and STORYLINE_XYZZY (no similar name); "
-        "see the README's settings table"
+        "see docs/SETTINGS.md"
     )
 
 
@@ -153,19 +156,53 @@ def test_the_cli_refuses_an_unknown_variable_in_one_sentence(tmp_path: Path) -> 
     line = one_sentence(result)
     assert line == (
         "storyline: error: unknown setting STORYLINE_WINDOW_HOUR (from the environment); "
-        "did you mean STORYLINE_WINDOW_HOURS? See the README's settings table"
+        "did you mean STORYLINE_WINDOW_HOURS? See docs/SETTINGS.md"
     )
 
 
-# --- the README's settings table ----------------------------------------------------------
+# --- the settings table of docs/SETTINGS.md ------------------------------------------------
 
 
-def test_the_readme_settings_table_is_generated_from_the_fields() -> None:
-    readme = README.read_text(encoding="utf-8")
-    assert with_table(readme) == readme, (
-        "README.md's settings table differs from pipeline/settings.py; regenerate it with "
-        "`.venv/bin/python -m pipeline.settings README.md`"
+def test_the_settings_table_is_generated_from_the_fields() -> None:
+    document = SETTINGS_DOC.read_text(encoding="utf-8")
+    assert with_table(document) == document, (
+        "docs/SETTINGS.md's settings table differs from pipeline/settings.py; regenerate it "
+        "with `.venv/bin/python -m pipeline.settings docs/SETTINGS.md`"
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("| `STORYLINE_WINDOW_HOURS` | `72` |", "| `STORYLINE_WINDOW_HOURS` | `48` |"),
+        ("| `STORYLINE_LOG_LEVEL` |", "| `STORYLINE_LOG_LEVELS` |"),
+        ("| variable | default | meaning |\n", "| variable | default | meaning |\n| x | y | z |\n"),
+    ],
+    ids=["a-changed-default", "a-renamed-variable", "an-extra-row"],
+)
+def test_a_table_that_drifted_is_rewritten(old: str, new: str) -> None:
+    document = SETTINGS_DOC.read_text(encoding="utf-8")
+    assert old in document
+    drifted = document.replace(old, new)
+    assert with_table(drifted) != drifted
+    assert with_table(drifted) == with_table(document)
+
+
+def test_the_settings_are_in_one_table_only() -> None:
+    # The README links to docs/SETTINGS.md rather than carrying a second copy.
+    assert TABLE_START not in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_rewriting_a_file_without_the_table_is_one_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain.md"
+    plain.write_text("# no table here\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as refused:
+        settings_main([str(plain)])
+    assert refused.value.code == 2
+    assert f"{plain}: no " in capsys.readouterr().err
+    assert plain.read_text(encoding="utf-8") == "# no table here\n"
 
 
 def test_the_table_has_one_row_per_field_and_nothing_else() -> None:
