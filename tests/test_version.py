@@ -63,3 +63,11 @@ def test_importing_the_package_does_not_look_the_version_up() -> None:
         check=True,
     )
     assert loaded.stdout == "False\n"
+
+
+def test_the_api_names_the_installed_version() -> None:
+    from pipeline.serve.api import create_app
+    from pipeline.settings import Settings
+
+    app = create_app(Settings.load(database_url="sqlite://"))
+    assert app.openapi()["info"]["version"] == INSTALLED

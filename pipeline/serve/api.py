@@ -49,6 +49,7 @@ from pipeline.serve.schema import (
 )
 from pipeline.settings import Settings
 from pipeline.stories.status import StoryStatus
+from pipeline.version import package_version
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(str(resources.files("pipeline.serve") / "web"))
@@ -106,7 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPIOffline(
         title="Storyline",
         summary="News stories clustered from many outlets, with their articles and history.",
-        version="0.1.0",
+        version=package_version(),
         lifespan=_lifespan,
         static_url="/docs/assets",
     )
