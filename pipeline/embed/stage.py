@@ -4,98 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import Protocol
 
-import numpy as np
 from sqlalchemy import Engine, and_, or_, select, update
 
 from models import Article, Embedding
-from models.types import FloatArray
 from pipeline.db import insert_ignore, session_scope
-from pipeline.embed.sentence_model import embedding_dim, load_sentence_transformer, model_version
+from pipeline.embed.backends import Embedder, settings_embedder
 from pipeline.errors import ModelError
 from pipeline.progress import Progress
-from pipeline.settings import EmbedBackend, Settings, default_cache_dir
+from pipeline.settings import Settings
 from pipeline.text import embedding_text
 from pipeline.vector_index import ensure_vector_indexes
 
 log = logging.getLogger(__name__)
-
-
-class Embedder(Protocol):
-    """Anything that turns texts into L2-normalised float32 vectors."""
-
-    name: str
-    dim: int
-    version: str
-
-    def encode(self, texts: Sequence[str]) -> FloatArray: ...
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU, run by PyTorch."""
-
-    def __init__(self, name: str, *, offline: bool = True) -> None:
-        self._model = load_sentence_transformer(name, offline=offline)
-        self.name = name
-        self.version = model_version(name)
-        self.dim = embedding_dim(self._model)
-
-    def encode(self, texts: Sequence[str]) -> FloatArray:
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=32,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-@lru_cache(maxsize=4)
-def load_embedder(
-    name: str,
-    offline: bool = True,
-    backend: EmbedBackend = "torch",
-    cache_dir: Path | None = None,
-) -> Embedder:
-    """One loaded model per process, name and backend.
-
-    ``onnx-int8`` keeps its exported model in ``cache_dir`` (default: ``~/.cache/storyline``).
-    The load is logged with its seconds: each Airflow task is a process of its own, so each
-    embed task pays it (imports included), and its task log shows how much.
-    """
-    start = time.perf_counter()
-    embedder: Embedder
-    if backend == "onnx-int8":
-        from pipeline.embed.onnx_backend import OnnxInt8Embedder
-
-        embedder = OnnxInt8Embedder(
-            name, offline=offline, cache_dir=cache_dir or default_cache_dir()
-        )
-    else:
-        embedder = SentenceTransformerEmbedder(name, offline=offline)
-    log.info(
-        "embedding model loaded",
-        extra={
-            "model": name,
-            "backend": backend,
-            "seconds": round(time.perf_counter() - start, 3),
-        },
-    )
-    return embedder
-
-
-def settings_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for: model, backend and cache directory."""
-    return load_embedder(
-        settings.model_name, settings.hf_offline, settings.embed_backend, settings.model_cache_dir
-    )
 
 
 @dataclass
