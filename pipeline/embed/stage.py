@@ -41,7 +41,7 @@ def embed(
 
     One transaction per batch: an interrupted run keeps finished batches and a rerun
     embeds only what is still missing. ``article_ids`` limits the run to those articles
-    (a scheduler hands batches of them to separate workers; ``pipeline.plan``).
+    (a scheduler hands batches of them to separate workers; ``pipeline.batches``).
     """
     model = settings.model_name
     query = (
