@@ -87,7 +87,7 @@ def real_density_window(
 
 
 def embed_seeds(settings: Settings, corpus: Path, count: int) -> tuple[np.ndarray, list[str]]:
-    from pipeline.embed.stage import load_embedder
+    from pipeline.embed.backends import load_embedder
 
     titles = [article.title for article in load_corpus(corpus)[:count]]
     vectors: np.ndarray = load_embedder(settings.model_name, settings.hf_offline).encode(titles)

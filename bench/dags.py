@@ -54,7 +54,7 @@ AIRFLOW = Path(sys.executable).parent / "airflow"
 COLD_START = """
 import time
 start = time.perf_counter()
-from pipeline.embed.stage import settings_embedder
+from pipeline.embed.backends import settings_embedder
 from pipeline.settings import Settings
 settings_embedder(Settings.load())
 print(time.perf_counter() - start)

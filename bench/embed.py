@@ -26,8 +26,9 @@ from sqlalchemy import Engine
 from models import Article, Feed
 from models.types import FloatArray
 from pipeline.db import make_engine, migrate, session_scope
-from pipeline.embed.onnx_backend import OnnxInt8Embedder
-from pipeline.embed.stage import Embedder, embed, load_embedder
+from pipeline.embed.backends import Embedder, load_embedder
+from pipeline.embed.backends.onnx_int8 import OnnxInt8Embedder
+from pipeline.embed.stage import embed
 from pipeline.errors import ConfigError
 from pipeline.evaluate import LabelledArticle, load_corpus
 from pipeline.ingest.parse import content_hash

@@ -44,7 +44,7 @@ def storyline_embed() -> None:
     @task
     def plan_batches() -> list[list[int]]:
         """The ids of the articles missing an embedding, in batches for ``embed_batch``."""
-        from pipeline.plan import embed_batches
+        from pipeline.batches import embed_batches
 
         with stories_db() as (settings, engine):
             return embed_batches(engine, settings)

@@ -61,7 +61,7 @@ def storyline_ingest() -> None:
     @task
     def plan_feeds() -> list[dict[str, Any]]:
         """Migrate the schema, then list the due feeds in batches for ``fetch_feeds``."""
-        from pipeline.plan import due_feed_batches
+        from pipeline.batches import due_feed_batches
 
         with stories_db(migrate=True) as (settings, engine):
             batches = due_feed_batches(engine, datetime.now(UTC), settings.ingest_task_feeds)
@@ -102,7 +102,7 @@ def storyline_ingest() -> None:
         """
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from pipeline.plan import missing_embeddings
+        from pipeline.batches import missing_embeddings
 
         # One slice, not iteration: iterating asks for item after item until one is
         # missing, which the task SDK logs as an ERROR ("XCom not found").

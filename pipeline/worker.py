@@ -2,8 +2,8 @@
 
 Airflow 3 runs every task in a process of its own, which the task supervisor forks from the
 Celery pool process that took the task. Loading the model there, once, hands it to every
-embed task by the fork (``pipeline.embed.stage.load_embedder`` is cached per process), instead of
-each task paying the import of sentence-transformers and the load (5-6 s here).
+embed task by the fork (``pipeline.embed.backends.load_embedder`` is cached per process),
+instead of each task paying the import of sentence-transformers and the load (5-6 s here).
 
 Enabled by the worker's Celery configuration (docker-compose.yml, docs/DEPLOYMENT.md),
 ``AIRFLOW__CELERY__EXTRA_CELERY_CONFIG`` set to
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def preload_model(**_: object) -> None:
     """Load the configured model into this pool process's cache; never fail the worker."""
-    from pipeline.embed.stage import settings_embedder
+    from pipeline.embed.backends import settings_embedder
     from pipeline.settings import Settings
 
     start = time.perf_counter()

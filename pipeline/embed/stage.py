@@ -4,98 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import Protocol
 
-import numpy as np
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, Row, select, update
 
 from models import Article, Embedding
 from models.types import FloatArray
 from pipeline.db import insert_ignore, session_scope
-from pipeline.embed.sentence_model import embedding_dim, load_sentence_transformer, model_version
+from pipeline.embed.backends import Embedder, settings_embedder
+from pipeline.embed.selection import needing_embedding
 from pipeline.errors import ModelError
 from pipeline.progress import Progress
-from pipeline.settings import EmbedBackend, Settings, default_cache_dir
+from pipeline.settings import Settings
 from pipeline.text import embedding_text
 from pipeline.vector_index import ensure_vector_indexes
 
 log = logging.getLogger(__name__)
-
-
-class Embedder(Protocol):
-    """Anything that turns texts into L2-normalised float32 vectors."""
-
-    name: str
-    dim: int
-    version: str
-
-    def encode(self, texts: Sequence[str]) -> FloatArray: ...
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU, run by PyTorch."""
-
-    def __init__(self, name: str, *, offline: bool = True) -> None:
-        self._model = load_sentence_transformer(name, offline=offline)
-        self.name = name
-        self.version = model_version(name)
-        self.dim = embedding_dim(self._model)
-
-    def encode(self, texts: Sequence[str]) -> FloatArray:
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=32,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-@lru_cache(maxsize=4)
-def load_embedder(
-    name: str,
-    offline: bool = True,
-    backend: EmbedBackend = "torch",
-    cache_dir: Path | None = None,
-) -> Embedder:
-    """One loaded model per process, name and backend.
-
-    ``onnx-int8`` keeps its exported model in ``cache_dir`` (default: ``~/.cache/storyline``).
-    The load is logged with its seconds: each Airflow task is a process of its own, so each
-    embed task pays it (imports included), and its task log shows how much.
-    """
-    start = time.perf_counter()
-    embedder: Embedder
-    if backend == "onnx-int8":
-        from pipeline.embed.onnx_backend import OnnxInt8Embedder
-
-        embedder = OnnxInt8Embedder(
-            name, offline=offline, cache_dir=cache_dir or default_cache_dir()
-        )
-    else:
-        embedder = SentenceTransformerEmbedder(name, offline=offline)
-    log.info(
-        "embedding model loaded",
-        extra={
-            "model": name,
-            "backend": backend,
-            "seconds": round(time.perf_counter() - start, 3),
-        },
-    )
-    return embedder
-
-
-def settings_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for: model, backend and cache directory."""
-    return load_embedder(
-        settings.model_name, settings.hf_offline, settings.embed_backend, settings.model_cache_dir
-    )
 
 
 @dataclass
@@ -117,19 +43,10 @@ def embed(
 
     One transaction per batch: an interrupted run keeps finished batches and a rerun
     embeds only what is still missing. ``article_ids`` limits the run to those articles
-    (a scheduler hands batches of them to separate workers; ``pipeline.plan``).
+    (a scheduler hands batches of them to separate workers; ``pipeline.batches``).
     """
     model = settings.model_name
-    query = (
-        select(Article.id, Article.title, Article.summary, Article.content_hash, Embedding.id)
-        .outerjoin(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model))
-        .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.content_hash))
-        .order_by(Article.id)
-    )
-    if article_ids is not None:
-        query = query.where(Article.id.in_(list(article_ids)))
-    with session_scope(engine) as session:
-        todo = list(session.execute(query).all())
+    todo = _articles_to_embed(engine, model, article_ids)
     report = EmbedReport()
     if not todo:
         return report
@@ -137,59 +54,107 @@ def embed(
     started = time.perf_counter()
     _check_dimension(engine, model, encoder.dim)
     ensure_vector_indexes(engine, encoder.dim)
-    texts = {
-        row.id: embedding_text(row.title, row.summary, settings.embed_text_chars) for row in todo
-    }
-    # Like lengths in each batch: the model pads every text of a batch to its longest, and
-    # sentence-transformers sorts only within one call.
-    todo = sorted(todo, key=lambda row: (len(texts[row.id]), row.id))
+    ordered = _in_length_order(todo, settings.embed_text_chars)
     size = settings.embed_batch_size
-    for start in range(0, len(todo), size):
-        batch = todo[start : start + size]
-        vectors = encoder.encode([texts[row.id] for row in batch])
-        now = datetime.now(UTC)
-        with session_scope(engine) as session:
-            fresh: list[dict[str, object]] = []
-            for row, vector in zip(batch, vectors, strict=True):
-                if row[4] is None:
-                    fresh.append(
-                        {
-                            "article_id": row.id,
-                            "model": model,
-                            "model_version": encoder.version,
-                            "dim": int(vector.shape[0]),
-                            "vector": vector,
-                            "content_hash": row.content_hash,
-                            "created_at": now,
-                        }
-                    )
-                else:
-                    session.execute(
-                        update(Embedding)
-                        .where(Embedding.id == row[4])
-                        .values(
-                            vector=vector,
-                            content_hash=row.content_hash,
-                            model_version=encoder.version,
-                            created_at=now,
-                        )
-                    )
-                    report.refreshed += 1
-            report.embedded += insert_ignore(session, Embedding.__table__, fresh)  # type: ignore[arg-type]
+    for start in range(0, len(ordered), size):
+        batch = ordered[start : start + size]
+        vectors = encoder.encode([text for _, text in batch])
+        inserted, refreshed = _store(engine, model, encoder.version, batch, vectors)
+        report.embedded += inserted
+        report.refreshed += refreshed
         report.batches += 1
-        done = min(start + size, len(todo))
+        done = min(start + size, len(ordered))
         log.info(
             "embed progress",
             extra={
                 "done": done,
-                "of": len(todo),
+                "of": len(ordered),
                 "model": model,
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
         if progress is not None:
-            progress(done, len(todo))
+            progress(done, len(ordered))
     return report
+
+
+ArticleRow = Row[int, str, str, str, int | None]
+"""An article to embed: id, title, summary, content hash, and ``embedding_id``, its stale
+vector's row (None when it has none)."""
+
+
+def _articles_to_embed(
+    engine: Engine, model: str, article_ids: Collection[int] | None
+) -> list[ArticleRow]:
+    """The articles needing a vector for ``model`` (of ``article_ids``, if given), by id."""
+    query = needing_embedding(
+        select(
+            Article.id,
+            Article.title,
+            Article.summary,
+            Article.content_hash,
+            Embedding.id.label("embedding_id"),
+        ),
+        model,
+    )
+    if article_ids is not None:
+        query = query.where(Article.id.in_(list(article_ids)))
+    with session_scope(engine) as session:
+        return list(session.execute(query).all())
+
+
+def _in_length_order(rows: list[ArticleRow], chars: int) -> list[tuple[ArticleRow, str]]:
+    """Each article with the text to embed, shortest text first (then by id).
+
+    Like lengths in each batch: the model pads every text of a batch to its longest, and
+    sentence-transformers sorts only within one call.
+    """
+    texts = [(row, embedding_text(row.title, row.summary, chars)) for row in rows]
+    return sorted(texts, key=lambda pair: (len(pair[1]), pair[0].id))
+
+
+def _store(
+    engine: Engine,
+    model: str,
+    version: str,
+    batch: list[tuple[ArticleRow, str]],
+    vectors: FloatArray,
+) -> tuple[int, int]:
+    """Write one batch's vectors in one transaction: insert the new ones, overwrite the stale.
+
+    Returns how many were inserted (not those a concurrent run stored first) and overwritten.
+    """
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        fresh: list[dict[str, object]] = []
+        refreshed = 0
+        for (row, _), vector in zip(batch, vectors, strict=True):
+            if row.embedding_id is None:
+                fresh.append(
+                    {
+                        "article_id": row.id,
+                        "model": model,
+                        "model_version": version,
+                        "dim": int(vector.shape[0]),
+                        "vector": vector,
+                        "content_hash": row.content_hash,
+                        "created_at": now,
+                    }
+                )
+            else:
+                session.execute(
+                    update(Embedding)
+                    .where(Embedding.id == row.embedding_id)
+                    .values(
+                        vector=vector,
+                        content_hash=row.content_hash,
+                        model_version=version,
+                        created_at=now,
+                    )
+                )
+                refreshed += 1
+        inserted = insert_ignore(session, Embedding.__table__, fresh)  # type: ignore[arg-type]
+    return inserted, refreshed
 
 
 def _check_dimension(engine: Engine, model: str, dim: int) -> None:

@@ -9,10 +9,7 @@ from sqlalchemy import Engine, func, select, update
 
 from models import Article, Embedding, Feed
 from models.types import FloatArray
-from pipeline.db import session_scope
-from pipeline.embed.stage import embed
-from pipeline.ingest.stage import FeedJob
-from pipeline.plan import (
+from pipeline.batches import (
     FeedBatch,
     batch_feeds,
     due_feed_batches,
@@ -20,6 +17,9 @@ from pipeline.plan import (
     missing_embeddings,
     split,
 )
+from pipeline.db import session_scope
+from pipeline.embed.stage import embed
+from pipeline.ingest.stage import FeedJob
 from pipeline.settings import Settings
 from tests.factories import DIM, T0, add_feeds
 

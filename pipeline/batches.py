@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, select
 
-from models import Article, Embedding
+from models import Article
 from pipeline.db import session_scope
+from pipeline.embed.selection import needing_embedding
 from pipeline.ingest.feeds import is_remote
 from pipeline.ingest.stage import FeedJob, due_feeds
 from pipeline.settings import Settings
@@ -90,17 +91,10 @@ def missing_embeddings(
 ) -> list[int]:
     """Ids of the articles ``embed`` would embed: no vector for the model, or a stale one.
 
-    The same selection as ``pipeline.embed.stage.embed``, in article id order; the first
-    ``limit`` only, if given.
+    The embed stage's own selection (``pipeline.embed.selection``), in article id order; the
+    first ``limit`` only, if given.
     """
-    model = settings.model_name
-    query = (
-        select(Article.id)
-        .outerjoin(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model))
-        .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.content_hash))
-        .order_by(Article.id)
-        .limit(limit)
-    )
+    query = needing_embedding(select(Article.id), settings.model_name).limit(limit)
     with session_scope(engine) as session:
         return list(session.scalars(query))
 

@@ -1,8 +1,8 @@
 """The sentence-transformers model both embedding backends run: where it comes from (a
 packaged model or a name), loading it offline on the CPU, its dimension and its version.
 
-Its own module so that ``pipeline.embed.stage`` (the stage, which picks a backend) and
-``pipeline.embed.onnx_backend`` (one backend) both import it, and not each other.
+Its own module so that both backends (``pytorch``, ``onnx_int8``) import it, and not each
+other.
 """
 
 from __future__ import annotations

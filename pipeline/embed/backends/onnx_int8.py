@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from models.types import FloatArray
-from pipeline.embed.sentence_model import (
+from pipeline.embed.backends.sentence_model import (
     embedding_dim,
     load_sentence_transformer,
     model_version,
