@@ -58,6 +58,42 @@ class IngestReport:
         """Some of the due feeds failed, others were fetched."""
         return 0 < self.failed < self.feeds
 
+    def add(self, feed: FeedReport) -> None:
+        """Count one feed whose transaction committed."""
+        self.entries += feed.entries
+        self.new_articles += feed.stored.new
+        self.updated_articles += feed.stored.updated
+        self.reprints += feed.stored.reprints
+        self.not_modified += int(feed.not_modified)
+        if feed.error is not None:
+            self.failed += 1
+            self.errors[feed.name] = feed.error
+
+
+@dataclass
+class Stored:
+    """What storing one feed's entries wrote."""
+
+    new: int = 0
+    updated: int = 0
+    reprints: int = 0
+    """New articles that are reprints of a recent article (counted in ``new`` too)."""
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """What storing one feed's result did: one of stored, not modified or failed.
+
+    Built while the feed is stored and added to the run's report only once the feed's
+    transaction has committed, so a feed the database refused counts for nothing.
+    """
+
+    name: str
+    entries: int = 0
+    stored: Stored = field(default_factory=Stored)
+    not_modified: bool = False
+    error: str | None = None
+
 
 def check_outage(report: IngestReport) -> None:
     """Raise :class:`OutageError` naming the failed feeds when no due feed could be fetched.
@@ -130,7 +166,7 @@ def ingest(
             for position, result in enumerate(results, start=1):
                 if duplicates is None and result.parsed is not None:
                     duplicates = load_duplicate_index(engine, settings, now)
-                _store_or_record(engine, result, settings, now, report, duplicates)
+                report.add(_store_or_record(engine, result, settings, now, duplicates))
                 if progress is not None:
                     progress(position, len(jobs))
     finally:
@@ -207,27 +243,24 @@ def _store_or_record(
     result: FeedResult,
     settings: Settings,
     now: datetime,
-    report: IngestReport,
     duplicates: DuplicateIndex | None,
-) -> None:
-    """Store one feed's result; if the database refuses its rows, record that on the feed.
+) -> FeedReport:
+    """Store one feed's result in its own transaction; what that did, once committed.
 
-    The feed's transaction is rolled back whole, so nothing half-stored remains. If even
-    recording the failure fails, the database itself is in trouble and the run stops.
+    If the database refuses the feed's rows, the transaction is rolled back whole, so
+    nothing half-stored remains (and nothing of it is counted), and the refusal is recorded
+    as the feed's error. If even that fails, the database itself is in trouble and the run
+    stops.
     """
-    counted = replace(report, errors=dict(report.errors))
     try:
         with session_scope(engine) as session:
-            _store(session, result, settings, now, report, duplicates)
+            return _store(session, result, settings, now, duplicates)
     except SQLAlchemyError as exc:
-        # nothing of this feed was stored: forget what was counted for it
-        for name, value in vars(counted).items():
-            setattr(report, name, value)
         reason = first_line(exc)
         failed = replace(result, error=f"the database refused this feed's entries ({reason})")
         log.warning("feed not stored", extra={"feed": result.job.name, "reason": reason})
         with session_scope(engine) as session:
-            _store(session, failed, settings, now, report, duplicates)
+            return _store(session, failed, settings, now, duplicates)
 
 
 def _store(
@@ -235,74 +268,38 @@ def _store(
     result: FeedResult,
     settings: Settings,
     now: datetime,
-    report: IngestReport,
     duplicates: DuplicateIndex | None,
-) -> None:
+) -> FeedReport:
+    """Record the fetch's outcome on the feed's row and store the entries it brought."""
     feed = session.get_one(Feed, result.job.id)
     feed.last_fetched_at = now
     if result.error is not None:
-        _record_failure(feed, result, settings, now)
-        report.failed += 1
-        report.errors[feed.name] = result.error
-        log.info(  # the report lists it; callers decide whether it is an outage
-            "feed failed",
-            extra={
-                "feed": feed.name,
-                "url": result.job.url,
-                "status": result.status,
-                "reason": result.error,
-                "errors_in_a_row": feed.error_count,
-                "next_check_at": feed.next_check_at,
-                "seconds": result.seconds,
-            },
-        )
-        return
+        return _store_failure(feed, result, result.error, settings, now)
     fetched = result.fetched
     assert fetched is not None
-    if fetched.moved_to and fetched.moved_to != feed.effective_url:
-        log.info("feed moved permanently", extra={"feed": feed.name, "to": fetched.moved_to})
-        feed.fetch_url = fetched.moved_to
-    feed.last_status = fetched.status
-    feed.last_success_at = now
-    feed.error_count = 0
-    feed.retry_after_until = None
+    _record_success(feed, fetched, now)
     if fetched.not_modified or result.parsed is None:
-        feed.last_error = None
-        feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
-        report.not_modified += 1
-        log.info(
-            "feed not modified",
-            extra={"feed": feed.name, "url": result.job.url, "seconds": result.seconds},
-        )
-        return
-    feed.etag = fetched.headers.get("etag")
-    feed.last_modified = fetched.headers.get("last-modified")
-    parsed = result.parsed
-    feed.last_error = (
-        f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
-    )
-    stored = store_entries(session, feed, parsed.entries, now, duplicates)
-    report.entries += len(parsed.entries)
-    report.new_articles += stored.new
-    report.updated_articles += stored.updated
-    report.reprints += stored.reprints
-    interval = publishing_interval(
-        [entry.published_at for entry in parsed.entries if not entry.published_estimated]
-    )
-    feed.publish_interval_seconds = interval or feed.publish_interval_seconds
-    feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
-    log.info(
-        "feed stored",
+        return _store_not_modified(feed, result, settings, now)
+    return _store_parsed(session, feed, result, fetched, result.parsed, settings, now, duplicates)
+
+
+def _store_failure(
+    feed: Feed, result: FeedResult, error: str, settings: Settings, now: datetime
+) -> FeedReport:
+    _record_failure(feed, result, settings, now)
+    log.info(  # the report lists it; callers decide whether it is an outage
+        "feed failed",
         extra={
             "feed": feed.name,
             "url": result.job.url,
-            "entries": len(parsed.entries),
-            "new": stored.new,
-            "updated": stored.updated,
-            "reprints": stored.reprints,
+            "status": result.status,
+            "reason": error,
+            "errors_in_a_row": feed.error_count,
+            "next_check_at": feed.next_check_at,
             "seconds": result.seconds,
         },
     )
+    return FeedReport(feed.name, error=error)
 
 
 def _record_failure(feed: Feed, result: FeedResult, settings: Settings, now: datetime) -> None:
@@ -323,11 +320,63 @@ def _record_failure(feed: Feed, result: FeedResult, settings: Settings, now: dat
     feed.next_check_at = max(later, retry_after) if retry_after else later
 
 
-@dataclass
-class Stored:
-    new: int = 0
-    updated: int = 0
-    reprints: int = 0
+def _record_success(feed: Feed, fetched: Fetched, now: datetime) -> None:
+    """What any answer but an error records, a 304 included."""
+    if fetched.moved_to and fetched.moved_to != feed.effective_url:
+        log.info("feed moved permanently", extra={"feed": feed.name, "to": fetched.moved_to})
+        feed.fetch_url = fetched.moved_to
+    feed.last_status = fetched.status
+    feed.last_success_at = now
+    feed.error_count = 0
+    feed.retry_after_until = None
+
+
+def _store_not_modified(
+    feed: Feed, result: FeedResult, settings: Settings, now: datetime
+) -> FeedReport:
+    feed.last_error = None
+    feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
+    log.info(
+        "feed not modified",
+        extra={"feed": feed.name, "url": result.job.url, "seconds": result.seconds},
+    )
+    return FeedReport(feed.name, not_modified=True)
+
+
+def _store_parsed(
+    session: Session,
+    feed: Feed,
+    result: FeedResult,
+    fetched: Fetched,
+    parsed: ParsedFeed,
+    settings: Settings,
+    now: datetime,
+    duplicates: DuplicateIndex | None,
+) -> FeedReport:
+    feed.etag = fetched.headers.get("etag")
+    feed.last_modified = fetched.headers.get("last-modified")
+    feed.last_error = (
+        f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
+    )
+    stored = store_entries(session, feed, parsed.entries, now, duplicates)
+    interval = publishing_interval(
+        [entry.published_at for entry in parsed.entries if not entry.published_estimated]
+    )
+    feed.publish_interval_seconds = interval or feed.publish_interval_seconds
+    feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
+    log.info(
+        "feed stored",
+        extra={
+            "feed": feed.name,
+            "url": result.job.url,
+            "entries": len(parsed.entries),
+            "new": stored.new,
+            "updated": stored.updated,
+            "reprints": stored.reprints,
+            "seconds": result.seconds,
+        },
+    )
+    return FeedReport(feed.name, entries=len(parsed.entries), stored=stored)
 
 
 def store_entries(
