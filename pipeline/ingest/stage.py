@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -387,53 +387,100 @@ def store_entries(
     duplicates: DuplicateIndex | None,
 ) -> Stored:
     """Insert new entries and update changed ones; unchanged entries cost a lookup."""
-    urls = [entry.url for entry in entries if entry.url]
-    hashes = [entry.content_hash for entry in entries]
-    by_url: dict[str | None, Article] = {
-        a.url: a for a in session.scalars(select(Article).where(Article.url.in_(urls)))
-    }
-    if feed.identity == GUID:
-        own_guids = {url: a.guid for url, a in by_url.items() if url and a.feed_id == feed.id}
-        if guids_collide(entries) or guids_changed(entries, own_guids):
-            log.warning(
-                "feed GUIDs are unreliable; identifying entries by link", extra={"feed": feed.name}
-            )
-            feed.identity = LINK
+    existing = load_existing(session, feed, entries)
+    if feed.identity == GUID and (
+        guids_collide(entries) or guids_changed(entries, existing.own_guids(feed.id))
+    ):
+        log.warning(
+            "feed GUIDs are unreliable; identifying entries by link", extra={"feed": feed.name}
+        )
+        feed.identity = LINK
     keys = [identity_key(entry, feed.identity) for entry in entries]
-    by_key = {
-        a.guid: a
-        for a in session.scalars(
-            select(Article).where(Article.feed_id == feed.id, Article.guid.in_(keys))
-        )
-    }
-    by_hash = {
-        a.content_hash: a
-        for a in session.scalars(
-            select(Article).where(Article.feed_id == feed.id, Article.content_hash.in_(hashes))
-        )
-    }
     stored = Stored()
+    for key, entry in first_of_each(keys, entries):
+        article = existing.match(key, entry)
+        if article is None:
+            reprint = _insert(session, feed, key, entry, now, duplicates)
+            if reprint is not None:
+                stored.new += 1
+                stored.reprints += reprint
+        elif is_changed(article, entry, feed.id):
+            _update(article, entry, now)
+            stored.updated += 1
+    return stored
+
+
+@dataclass(frozen=True)
+class Existing:
+    """The stored articles a feed's entries may match, indexed the three ways they match."""
+
+    by_key: dict[str, Article] = field(default_factory=dict)
+    """The feed's own articles by identity key."""
+    by_url: dict[str, Article] = field(default_factory=dict)
+    """Any feed's articles by canonical URL (a URL is stored once across all feeds)."""
+    by_hash: dict[str, Article] = field(default_factory=dict)
+    """The feed's own articles by content hash."""
+
+    def match(self, key: str, entry: EntryRecord) -> Article | None:
+        """The article ``entry`` is: by identity key, else canonical URL, else content hash."""
+        return (
+            self.by_key.get(key)
+            or (self.by_url.get(entry.url) if entry.url else None)
+            or self.by_hash.get(entry.content_hash)
+        )
+
+    def own_guids(self, feed_id: int) -> dict[str, str]:
+        """The keys the feed's articles are stored under, by their URL."""
+        return {url: a.guid for url, a in self.by_url.items() if a.feed_id == feed_id}
+
+
+def load_existing(session: Session, feed: Feed, entries: list[EntryRecord]) -> Existing:
+    """Every stored article one of ``entries`` may match, in one query.
+
+    Keys are looked up under the feed's identity and under link identity too: the feed
+    switches to link identity if its GUIDs prove unreliable, which these rows decide.
+    """
+    keys = {identity_key(entry, mode) for entry in entries for mode in (feed.identity, LINK)}
+    urls = {entry.url for entry in entries if entry.url}
+    hashes = {entry.content_hash for entry in entries}
+    own = Article.feed_id == feed.id
+    query = select(Article).where(
+        or_(
+            Article.url.in_(urls),
+            and_(own, Article.guid.in_(keys)),
+            and_(own, Article.content_hash.in_(hashes)),
+        )
+    )
+    existing = Existing()
+    for article in session.scalars(query):
+        if article.url is not None:
+            existing.by_url[article.url] = article
+        if article.feed_id == feed.id:
+            existing.by_key[article.guid] = article
+            existing.by_hash[article.content_hash] = article
+    return existing
+
+
+def first_of_each(keys: list[str], entries: list[EntryRecord]) -> list[tuple[str, EntryRecord]]:
+    """The entries with their keys, less repeats: an entry whose key or URL came before."""
     seen: set[str] = set()
+    first: list[tuple[str, EntryRecord]] = []
     for key, entry in zip(keys, entries, strict=True):
         if key in seen or (entry.url is not None and entry.url in seen):
             continue  # the same entry twice in one document
         seen.add(key)
         if entry.url is not None:
             seen.add(entry.url)
-        article = (
-            by_key.get(key)
-            or (by_url.get(entry.url) if entry.url else None)
-            or by_hash.get(entry.content_hash)
-        )
-        if article is None:
-            reprint = _insert(session, feed, key, entry, now, duplicates)
-            if reprint is not None:
-                stored.new += 1
-                stored.reprints += reprint
-        elif article.feed_id == feed.id and article.content_hash != entry.content_hash:
-            _update(article, entry, now)
-            stored.updated += 1
-    return stored
+        first.append((key, entry))
+    return first
+
+
+def is_changed(article: Article, entry: EntryRecord, feed_id: int) -> bool:
+    """Whether the article an entry matched is its feed's own, with other text.
+
+    A match by URL may be another feed's article: that feed's entry, left as it is.
+    """
+    return article.feed_id == feed_id and article.content_hash != entry.content_hash
 
 
 def _text(entry: EntryRecord) -> str:
