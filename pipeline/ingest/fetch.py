@@ -139,56 +139,83 @@ def fetch(
     """
     if not is_remote(url):
         return _read_local(Path(url), max_bytes)
-    headers: dict[bytes, bytes] = {}
-    # Validators go back byte for byte as the server sent them (httpx reads headers as
-    # Latin-1 and would refuse to send a non-ASCII str back).
-    if etag:
-        headers[b"If-None-Match"] = _header_bytes(etag)
-    if last_modified:
-        headers[b"If-Modified-Since"] = _header_bytes(last_modified)
+    headers = _conditional_headers(etag, last_modified)
     started = time.monotonic()
     try:
         request = client.build_request("GET", url, headers=headers)
         vet = None if allow_private_redirects else _RedirectVetting(request.url, resolve)
         with _follow_redirects(client, request, vet) as (response, history):
-            moved_to = _moved_to(response, history)
-            if response.status_code == 304:
-                return Fetched(304, b"", dict(response.headers), str(response.url), moved_to)
-            if response.status_code >= 400:
-                raise FetchError(
-                    f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                    response.status_code,
-                    response.headers.get("retry-after")
-                    if response.status_code in RETRY_LATER
-                    else None,
-                )
-            body = bytearray()
-            for chunk in _decoded(response):
-                if len(body) + len(chunk) > max_bytes:
-                    raise FetchError(
-                        f"response larger than {max_bytes} bytes (fetch_max_bytes)",
-                        response.status_code,
-                    )
-                body.extend(chunk)
-                if time.monotonic() - started > deadline_seconds:
-                    raise FetchError(
-                        f"download took longer than {deadline_seconds:g} s "
-                        "(fetch_deadline_seconds)",
-                        response.status_code,
-                    )
-            return Fetched(
-                response.status_code,
-                bytes(body),
-                dict(response.headers),
-                str(response.url),
-                moved_to,
-            )
+            return _fetched(response, history, max_bytes, started, deadline_seconds)
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})") from exc
     except (httpx.DecodingError, DecodingError) as exc:
         raise FetchError(f"cannot decode the compressed response ({exc})") from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[bytes, bytes]:
+    """The validators of a conditional GET, byte for byte as the server sent them.
+
+    httpx reads headers as Latin-1 and would refuse to send a non-ASCII str back.
+    """
+    headers: dict[bytes, bytes] = {}
+    if etag:
+        headers[b"If-None-Match"] = _header_bytes(etag)
+    if last_modified:
+        headers[b"If-Modified-Since"] = _header_bytes(last_modified)
+    return headers
+
+
+def _fetched(
+    response: httpx.Response,
+    history: list[httpx.Response],
+    max_bytes: int,
+    started: float,
+    deadline_seconds: float,
+) -> Fetched:
+    """The last answer after the redirects: unchanged, an error, or the body read in full."""
+    moved_to = _moved_to(response, history)
+    if response.status_code == 304:
+        return Fetched(304, b"", dict(response.headers), str(response.url), moved_to)
+    if response.status_code >= 400:
+        raise _status_error(response)
+    body = _read_body(response, max_bytes, started, deadline_seconds)
+    return Fetched(response.status_code, body, dict(response.headers), str(response.url), moved_to)
+
+
+def _status_error(response: httpx.Response) -> FetchError:
+    """An error status as a failure, with the ``Retry-After`` of a 429 or 503."""
+    return FetchError(
+        f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+        response.status_code,
+        response.headers.get("retry-after") if response.status_code in RETRY_LATER else None,
+    )
+
+
+def _read_body(
+    response: httpx.Response, max_bytes: int, started: float, deadline_seconds: float
+) -> bytes:
+    """The body, decoded in bounded slices as it streams in.
+
+    The cap counts decoded bytes, so a compression bomb stops at ``max_bytes``; the
+    deadline counts from ``started`` (``time.monotonic()``, before the first request), so a
+    server dripping bytes cannot hold a worker.
+    """
+    body = bytearray()
+    for chunk in _decoded(response):
+        if len(body) + len(chunk) > max_bytes:
+            raise FetchError(
+                f"response larger than {max_bytes} bytes (fetch_max_bytes)",
+                response.status_code,
+            )
+        body.extend(chunk)
+        if time.monotonic() - started > deadline_seconds:
+            raise FetchError(
+                f"download took longer than {deadline_seconds:g} s (fetch_deadline_seconds)",
+                response.status_code,
+            )
+    return bytes(body)
 
 
 @dataclass(frozen=True)

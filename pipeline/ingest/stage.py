@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,42 @@ class IngestReport:
     def partial(self) -> bool:
         """Some of the due feeds failed, others were fetched."""
         return 0 < self.failed < self.feeds
+
+    def add(self, feed: FeedReport) -> None:
+        """Count one feed whose transaction committed."""
+        self.entries += feed.entries
+        self.new_articles += feed.stored.new
+        self.updated_articles += feed.stored.updated
+        self.reprints += feed.stored.reprints
+        self.not_modified += int(feed.not_modified)
+        if feed.error is not None:
+            self.failed += 1
+            self.errors[feed.name] = feed.error
+
+
+@dataclass
+class Stored:
+    """What storing one feed's entries wrote."""
+
+    new: int = 0
+    updated: int = 0
+    reprints: int = 0
+    """New articles that are reprints of a recent article (counted in ``new`` too)."""
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """What storing one feed's result did: one of stored, not modified or failed.
+
+    Built while the feed is stored and added to the run's report only once the feed's
+    transaction has committed, so a feed the database refused counts for nothing.
+    """
+
+    name: str
+    entries: int = 0
+    stored: Stored = field(default_factory=Stored)
+    not_modified: bool = False
+    error: str | None = None
 
 
 def check_outage(report: IngestReport) -> None:
@@ -130,7 +166,7 @@ def ingest(
             for position, result in enumerate(results, start=1):
                 if duplicates is None and result.parsed is not None:
                     duplicates = load_duplicate_index(engine, settings, now)
-                _store_or_record(engine, result, settings, now, report, duplicates)
+                report.add(_store_or_record(engine, result, settings, now, duplicates))
                 if progress is not None:
                     progress(position, len(jobs))
     finally:
@@ -207,27 +243,24 @@ def _store_or_record(
     result: FeedResult,
     settings: Settings,
     now: datetime,
-    report: IngestReport,
     duplicates: DuplicateIndex | None,
-) -> None:
-    """Store one feed's result; if the database refuses its rows, record that on the feed.
+) -> FeedReport:
+    """Store one feed's result in its own transaction; what that did, once committed.
 
-    The feed's transaction is rolled back whole, so nothing half-stored remains. If even
-    recording the failure fails, the database itself is in trouble and the run stops.
+    If the database refuses the feed's rows, the transaction is rolled back whole, so
+    nothing half-stored remains (and nothing of it is counted), and the refusal is recorded
+    as the feed's error. If even that fails, the database itself is in trouble and the run
+    stops.
     """
-    counted = replace(report, errors=dict(report.errors))
     try:
         with session_scope(engine) as session:
-            _store(session, result, settings, now, report, duplicates)
+            return _store(session, result, settings, now, duplicates)
     except SQLAlchemyError as exc:
-        # nothing of this feed was stored: forget what was counted for it
-        for name, value in vars(counted).items():
-            setattr(report, name, value)
         reason = first_line(exc)
         failed = replace(result, error=f"the database refused this feed's entries ({reason})")
         log.warning("feed not stored", extra={"feed": result.job.name, "reason": reason})
         with session_scope(engine) as session:
-            _store(session, failed, settings, now, report, duplicates)
+            return _store(session, failed, settings, now, duplicates)
 
 
 def _store(
@@ -235,74 +268,38 @@ def _store(
     result: FeedResult,
     settings: Settings,
     now: datetime,
-    report: IngestReport,
     duplicates: DuplicateIndex | None,
-) -> None:
+) -> FeedReport:
+    """Record the fetch's outcome on the feed's row and store the entries it brought."""
     feed = session.get_one(Feed, result.job.id)
     feed.last_fetched_at = now
     if result.error is not None:
-        _record_failure(feed, result, settings, now)
-        report.failed += 1
-        report.errors[feed.name] = result.error
-        log.info(  # the report lists it; callers decide whether it is an outage
-            "feed failed",
-            extra={
-                "feed": feed.name,
-                "url": result.job.url,
-                "status": result.status,
-                "reason": result.error,
-                "errors_in_a_row": feed.error_count,
-                "next_check_at": feed.next_check_at,
-                "seconds": result.seconds,
-            },
-        )
-        return
+        return _store_failure(feed, result, result.error, settings, now)
     fetched = result.fetched
     assert fetched is not None
-    if fetched.moved_to and fetched.moved_to != feed.effective_url:
-        log.info("feed moved permanently", extra={"feed": feed.name, "to": fetched.moved_to})
-        feed.fetch_url = fetched.moved_to
-    feed.last_status = fetched.status
-    feed.last_success_at = now
-    feed.error_count = 0
-    feed.retry_after_until = None
+    _record_success(feed, fetched, now)
     if fetched.not_modified or result.parsed is None:
-        feed.last_error = None
-        feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
-        report.not_modified += 1
-        log.info(
-            "feed not modified",
-            extra={"feed": feed.name, "url": result.job.url, "seconds": result.seconds},
-        )
-        return
-    feed.etag = fetched.headers.get("etag")
-    feed.last_modified = fetched.headers.get("last-modified")
-    parsed = result.parsed
-    feed.last_error = (
-        f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
-    )
-    stored = store_entries(session, feed, parsed.entries, now, duplicates)
-    report.entries += len(parsed.entries)
-    report.new_articles += stored.new
-    report.updated_articles += stored.updated
-    report.reprints += stored.reprints
-    interval = publishing_interval(
-        [entry.published_at for entry in parsed.entries if not entry.published_estimated]
-    )
-    feed.publish_interval_seconds = interval or feed.publish_interval_seconds
-    feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
-    log.info(
-        "feed stored",
+        return _store_not_modified(feed, result, settings, now)
+    return _store_parsed(session, feed, result, fetched, result.parsed, settings, now, duplicates)
+
+
+def _store_failure(
+    feed: Feed, result: FeedResult, error: str, settings: Settings, now: datetime
+) -> FeedReport:
+    _record_failure(feed, result, settings, now)
+    log.info(  # the report lists it; callers decide whether it is an outage
+        "feed failed",
         extra={
             "feed": feed.name,
             "url": result.job.url,
-            "entries": len(parsed.entries),
-            "new": stored.new,
-            "updated": stored.updated,
-            "reprints": stored.reprints,
+            "status": result.status,
+            "reason": error,
+            "errors_in_a_row": feed.error_count,
+            "next_check_at": feed.next_check_at,
             "seconds": result.seconds,
         },
     )
+    return FeedReport(feed.name, error=error)
 
 
 def _record_failure(feed: Feed, result: FeedResult, settings: Settings, now: datetime) -> None:
@@ -323,11 +320,63 @@ def _record_failure(feed: Feed, result: FeedResult, settings: Settings, now: dat
     feed.next_check_at = max(later, retry_after) if retry_after else later
 
 
-@dataclass
-class Stored:
-    new: int = 0
-    updated: int = 0
-    reprints: int = 0
+def _record_success(feed: Feed, fetched: Fetched, now: datetime) -> None:
+    """What any answer but an error records, a 304 included."""
+    if fetched.moved_to and fetched.moved_to != feed.effective_url:
+        log.info("feed moved permanently", extra={"feed": feed.name, "to": fetched.moved_to})
+        feed.fetch_url = fetched.moved_to
+    feed.last_status = fetched.status
+    feed.last_success_at = now
+    feed.error_count = 0
+    feed.retry_after_until = None
+
+
+def _store_not_modified(
+    feed: Feed, result: FeedResult, settings: Settings, now: datetime
+) -> FeedReport:
+    feed.last_error = None
+    feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
+    log.info(
+        "feed not modified",
+        extra={"feed": feed.name, "url": result.job.url, "seconds": result.seconds},
+    )
+    return FeedReport(feed.name, not_modified=True)
+
+
+def _store_parsed(
+    session: Session,
+    feed: Feed,
+    result: FeedResult,
+    fetched: Fetched,
+    parsed: ParsedFeed,
+    settings: Settings,
+    now: datetime,
+    duplicates: DuplicateIndex | None,
+) -> FeedReport:
+    feed.etag = fetched.headers.get("etag")
+    feed.last_modified = fetched.headers.get("last-modified")
+    feed.last_error = (
+        f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
+    )
+    stored = store_entries(session, feed, parsed.entries, now, duplicates)
+    interval = publishing_interval(
+        [entry.published_at for entry in parsed.entries if not entry.published_estimated]
+    )
+    feed.publish_interval_seconds = interval or feed.publish_interval_seconds
+    feed.next_check_at = next_check(now, feed.publish_interval_seconds, settings)
+    log.info(
+        "feed stored",
+        extra={
+            "feed": feed.name,
+            "url": result.job.url,
+            "entries": len(parsed.entries),
+            "new": stored.new,
+            "updated": stored.updated,
+            "reprints": stored.reprints,
+            "seconds": result.seconds,
+        },
+    )
+    return FeedReport(feed.name, entries=len(parsed.entries), stored=stored)
 
 
 def store_entries(
@@ -338,53 +387,100 @@ def store_entries(
     duplicates: DuplicateIndex | None,
 ) -> Stored:
     """Insert new entries and update changed ones; unchanged entries cost a lookup."""
-    urls = [entry.url for entry in entries if entry.url]
-    hashes = [entry.content_hash for entry in entries]
-    by_url: dict[str | None, Article] = {
-        a.url: a for a in session.scalars(select(Article).where(Article.url.in_(urls)))
-    }
-    if feed.identity == GUID:
-        own_guids = {url: a.guid for url, a in by_url.items() if url and a.feed_id == feed.id}
-        if guids_collide(entries) or guids_changed(entries, own_guids):
-            log.warning(
-                "feed GUIDs are unreliable; identifying entries by link", extra={"feed": feed.name}
-            )
-            feed.identity = LINK
+    existing = load_existing(session, feed, entries)
+    if feed.identity == GUID and (
+        guids_collide(entries) or guids_changed(entries, existing.own_guids(feed.id))
+    ):
+        log.warning(
+            "feed GUIDs are unreliable; identifying entries by link", extra={"feed": feed.name}
+        )
+        feed.identity = LINK
     keys = [identity_key(entry, feed.identity) for entry in entries]
-    by_key = {
-        a.guid: a
-        for a in session.scalars(
-            select(Article).where(Article.feed_id == feed.id, Article.guid.in_(keys))
-        )
-    }
-    by_hash = {
-        a.content_hash: a
-        for a in session.scalars(
-            select(Article).where(Article.feed_id == feed.id, Article.content_hash.in_(hashes))
-        )
-    }
     stored = Stored()
+    for key, entry in first_of_each(keys, entries):
+        article = existing.match(key, entry)
+        if article is None:
+            reprint = _insert(session, feed, key, entry, now, duplicates)
+            if reprint is not None:
+                stored.new += 1
+                stored.reprints += reprint
+        elif is_changed(article, entry, feed.id):
+            _update(article, entry, now)
+            stored.updated += 1
+    return stored
+
+
+@dataclass(frozen=True)
+class Existing:
+    """The stored articles a feed's entries may match, indexed the three ways they match."""
+
+    by_key: dict[str, Article] = field(default_factory=dict)
+    """The feed's own articles by identity key."""
+    by_url: dict[str, Article] = field(default_factory=dict)
+    """Any feed's articles by canonical URL (a URL is stored once across all feeds)."""
+    by_hash: dict[str, Article] = field(default_factory=dict)
+    """The feed's own articles by content hash."""
+
+    def match(self, key: str, entry: EntryRecord) -> Article | None:
+        """The article ``entry`` is: by identity key, else canonical URL, else content hash."""
+        return (
+            self.by_key.get(key)
+            or (self.by_url.get(entry.url) if entry.url else None)
+            or self.by_hash.get(entry.content_hash)
+        )
+
+    def own_guids(self, feed_id: int) -> dict[str, str]:
+        """The keys the feed's articles are stored under, by their URL."""
+        return {url: a.guid for url, a in self.by_url.items() if a.feed_id == feed_id}
+
+
+def load_existing(session: Session, feed: Feed, entries: list[EntryRecord]) -> Existing:
+    """Every stored article one of ``entries`` may match, in one query.
+
+    Keys are looked up under the feed's identity and under link identity too: the feed
+    switches to link identity if its GUIDs prove unreliable, which these rows decide.
+    """
+    keys = {identity_key(entry, mode) for entry in entries for mode in (feed.identity, LINK)}
+    urls = {entry.url for entry in entries if entry.url}
+    hashes = {entry.content_hash for entry in entries}
+    own = Article.feed_id == feed.id
+    query = select(Article).where(
+        or_(
+            Article.url.in_(urls),
+            and_(own, Article.guid.in_(keys)),
+            and_(own, Article.content_hash.in_(hashes)),
+        )
+    )
+    existing = Existing()
+    for article in session.scalars(query):
+        if article.url is not None:
+            existing.by_url[article.url] = article
+        if article.feed_id == feed.id:
+            existing.by_key[article.guid] = article
+            existing.by_hash[article.content_hash] = article
+    return existing
+
+
+def first_of_each(keys: list[str], entries: list[EntryRecord]) -> list[tuple[str, EntryRecord]]:
+    """The entries with their keys, less repeats: an entry whose key or URL came before."""
     seen: set[str] = set()
+    first: list[tuple[str, EntryRecord]] = []
     for key, entry in zip(keys, entries, strict=True):
         if key in seen or (entry.url is not None and entry.url in seen):
             continue  # the same entry twice in one document
         seen.add(key)
         if entry.url is not None:
             seen.add(entry.url)
-        article = (
-            by_key.get(key)
-            or (by_url.get(entry.url) if entry.url else None)
-            or by_hash.get(entry.content_hash)
-        )
-        if article is None:
-            reprint = _insert(session, feed, key, entry, now, duplicates)
-            if reprint is not None:
-                stored.new += 1
-                stored.reprints += reprint
-        elif article.feed_id == feed.id and article.content_hash != entry.content_hash:
-            _update(article, entry, now)
-            stored.updated += 1
-    return stored
+        first.append((key, entry))
+    return first
+
+
+def is_changed(article: Article, entry: EntryRecord, feed_id: int) -> bool:
+    """Whether the article an entry matched is its feed's own, with other text.
+
+    A match by URL may be another feed's article: that feed's entry, left as it is.
+    """
+    return article.feed_id == feed_id and article.content_hash != entry.content_hash
 
 
 def _text(entry: EntryRecord) -> str:

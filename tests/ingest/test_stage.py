@@ -203,3 +203,52 @@ def test_syndicated_copy_links_to_the_first(
     assert by_url["https://paper.example/a"].duplicate_of_id == original.id
     assert by_url["https://paper.example/b"].duplicate_of_id is None
     assert original.language == "en"
+
+
+def refuse_inserts_titled(engine: Engine, title: str) -> None:
+    """A trigger that makes the database refuse one article, as a full disk or a bad row would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN NEW.title = '{title}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+            )
+            return
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.title = '{title}' THEN RAISE EXCEPTION 'refused by trigger'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+
+
+def test_a_feed_the_database_refuses_is_rolled_back_and_counts_for_nothing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "refused.xml").write_bytes(
+        rss(("Stored first", "https://refused.example/1"), ("Refused", "https://refused.example/2"))
+    )
+    (tmp_path / "fine.xml").write_bytes(rss(("Fine", "https://fine.example/1")))
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: refused, url: refused.xml}\n  - {name: fine, url: fine.xml}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(tmp_path / "feeds.yaml"), NOW)
+    refuse_inserts_titled(engine, "Refused")
+
+    report = ingest(engine, settings, now=NOW)
+
+    reason = "the database refused this feed's entries (refused by trigger)"
+    assert (report.feeds, report.failed, report.entries, report.new_articles) == (2, 1, 1, 1)
+    assert report.errors == {"refused": reason}
+    with session_scope(engine) as session:
+        assert set(session.scalars(select(Article.title))) == {"Fine"}
+        refused = session.scalars(select(Feed).where(Feed.name == "refused")).one()
+        assert (refused.error_count, refused.last_error, refused.last_success_at) == (
+            1,
+            reason,
+            None,
+        )
