@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, Select, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -434,31 +434,46 @@ class Existing:
         return {url: a.guid for url, a in self.by_url.items() if a.feed_id == feed_id}
 
 
+LOOKUP_CHUNK = 5000
+"""Entries looked up at once: each binds up to four values (its URL, its key under either
+identity, its content hash), and PostgreSQL takes at most 65,535 in one statement."""
+
+
 def load_existing(session: Session, feed: Feed, entries: list[EntryRecord]) -> Existing:
-    """Every stored article one of ``entries`` may match, in one query.
+    """Every stored article one of ``entries`` may match, in one query per
+    ``LOOKUP_CHUNK`` entries.
 
     Keys are looked up under the feed's identity and under link identity too: the feed
     switches to link identity if its GUIDs prove unreliable, which these rows decide.
     """
+    existing = Existing()
+    for start in range(0, len(entries), LOOKUP_CHUNK):
+        for article in session.scalars(_lookup(feed, entries[start : start + LOOKUP_CHUNK])):
+            if article.url is not None:
+                existing.by_url[article.url] = article
+            if article.feed_id == feed.id:
+                existing.by_key[article.guid] = article
+                existing.by_hash[article.content_hash] = article
+    return existing
+
+
+def _lookup(feed: Feed, entries: list[EntryRecord]) -> Select[Article]:
     keys = {identity_key(entry, mode) for entry in entries for mode in (feed.identity, LINK)}
     urls = {entry.url for entry in entries if entry.url}
     hashes = {entry.content_hash for entry in entries}
     own = Article.feed_id == feed.id
-    query = select(Article).where(
-        or_(
-            Article.url.in_(urls),
-            and_(own, Article.guid.in_(keys)),
-            and_(own, Article.content_hash.in_(hashes)),
+    return (
+        select(Article)
+        .where(
+            or_(
+                Article.url.in_(urls),
+                and_(own, Article.guid.in_(keys)),
+                and_(own, Article.content_hash.in_(hashes)),
+            )
         )
+        # One article per content hash wins, the latest: the same on every run.
+        .order_by(Article.id)
     )
-    existing = Existing()
-    for article in session.scalars(query):
-        if article.url is not None:
-            existing.by_url[article.url] = article
-        if article.feed_id == feed.id:
-            existing.by_key[article.guid] = article
-            existing.by_hash[article.content_hash] = article
-    return existing
 
 
 def first_of_each(keys: list[str], entries: list[EntryRecord]) -> list[tuple[str, EntryRecord]]:

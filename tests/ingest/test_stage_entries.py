@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from models import Article
+from models import Article, Feed
 from pipeline.ingest.parse import EntryRecord
 from pipeline.ingest.stage import (
     Existing,
@@ -108,3 +108,28 @@ def test_the_run_report_adds_each_feeds_report() -> None:
         errors={"down": "HTTP 500 Internal Server Error"},
     )
     assert report.partial
+
+
+@pytest.mark.postgres
+def test_the_lookup_of_a_huge_feed_binds_a_bounded_list(pg_url: str) -> None:
+    """23,000 entries bind about 69,000 values in one lookup, more than PostgreSQL's 65,535
+    a statement: the lookup goes in chunks, and finds what one statement would."""
+    from pipeline.db import make_engine, migrate, session_scope
+    from pipeline.ingest.stage import load_existing
+    from tests.factories import T0, add_article, add_feeds, direction
+
+    engine = make_engine(pg_url)
+    try:
+        migrate(engine)
+        feed_id = add_feeds(engine, ["Alpha"])["Alpha"]
+        stored = add_article(engine, feed_id, "Stored", T0, direction(1))
+        entries = [entry(f"https://a.example/{n}", f"h{n}") for n in range(23_000)]
+        with session_scope(engine) as session:
+            feed = session.get_one(Feed, feed_id)
+            known = session.get_one(Article, stored)
+            entries.append(entry(None, known.content_hash))
+            existing = load_existing(session, feed, entries)
+            assert existing.match("no such key", entries[-1]) is known
+            assert (existing.by_url, existing.by_hash) == ({}, {known.content_hash: known})
+    finally:
+        engine.dispose()
