@@ -22,8 +22,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from models.types import EmbeddingVector, FloatArray, UTCDateTime
 
@@ -73,6 +76,9 @@ class Feed(Base):
     separate."""
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     identity: Mapped[str] = mapped_column(String(10), default="guid")
+    full_text: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
+    """Whether the extract stage reads the page of this feed's articles: ``auto`` (when the
+    feed's text is a teaser), ``always`` or ``never``."""
     """How entries are told apart: ``guid``, or ``link`` for feeds whose GUIDs are not unique
     or change on every fetch."""
     publish_interval_seconds: Mapped[float | None] = mapped_column(Float)
@@ -122,6 +128,38 @@ class Article(Base):
     """The first copy of the same wire story, when this article is a syndicated reprint."""
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     """MinHash signature of the text, for finding reprints."""
+    body: Mapped[str | None] = mapped_column(Text)
+    """The article's body as extracted from its page; ``None``: the feed's summary is its
+    text (``text``)."""
+    text_hash: Mapped[str | None] = mapped_column(String(64))
+    """Hash of the title and ``body`` when there is one: what the embedding must match."""
+    extract_state: Mapped[str | None] = mapped_column(String(16), index=True)
+    """``None`` (no page wanted), ``pending``, ``ok``, ``kept``, ``skipped`` or ``failed``
+    (``pipeline/extract/``)."""
+    extract_reason: Mapped[str | None] = mapped_column(String(200))
+    extract_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extract_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """A failed fetch is retried no earlier than this."""
+
+    @hybrid_property
+    def text(self) -> str:
+        """The text read: the page's body, else the feed's summary."""
+        return self.body if self.body is not None else self.summary
+
+    @text.inplace.expression
+    @classmethod
+    def _text_expression(cls) -> ColumnElement[str]:
+        return func.coalesce(cls.body, cls.summary).label("text")
+
+    @hybrid_property
+    def read_hash(self) -> str:
+        """The hash of the text read, which an embedding of it records."""
+        return self.text_hash if self.text_hash is not None else self.content_hash
+
+    @read_hash.inplace.expression
+    @classmethod
+    def _read_hash_expression(cls) -> ColumnElement[str]:
+        return func.coalesce(cls.text_hash, cls.content_hash).label("read_hash")
 
 
 class Embedding(Base):

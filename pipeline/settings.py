@@ -275,6 +275,13 @@ class Settings(BaseSettings):
     hf_offline: bool = Field(
         True, description="Forbid Hugging Face Hub downloads: models must be on disk."
     )
+    teaser_max_chars: int = Field(
+        1000,
+        ge=0,
+        le=MAX_COUNT,
+        description="A feed's text shorter than this is a teaser: under `full_text: auto` "
+        "(the feed's registry entry) the extract stage reads the article's page.",
+    )
     window_hours: float = Field(
         72.0,
         gt=0,

@@ -26,6 +26,6 @@ def needing_embedding(query: Select[*Columns], model: str) -> Select[*Columns]:
         query.outerjoin(
             Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model)
         )
-        .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.content_hash))
+        .where(or_(Embedding.id.is_(None), Embedding.content_hash != Article.read_hash))
         .order_by(Article.id)
     )

@@ -91,8 +91,8 @@ def _articles_to_embed(
         select(
             Article.id,
             Article.title,
-            Article.summary,
-            Article.content_hash,
+            Article.text,
+            Article.read_hash,
             Embedding.id.label("embedding_id"),
         ),
         model,
@@ -109,7 +109,7 @@ def _in_length_order(rows: list[ArticleRow], chars: int) -> list[tuple[ArticleRo
     Like lengths in each batch: the model pads every text of a batch to its longest, and
     sentence-transformers sorts only within one call.
     """
-    texts = [(row, embedding_text(row.title, row.summary, chars)) for row in rows]
+    texts = [(row, embedding_text(row.title, row.text, chars)) for row in rows]
     return sorted(texts, key=lambda pair: (len(pair[1]), pair[0].id))
 
 
@@ -137,7 +137,7 @@ def _store(
                         "model_version": version,
                         "dim": int(vector.shape[0]),
                         "vector": vector,
-                        "content_hash": row.content_hash,
+                        "content_hash": row.read_hash,
                         "created_at": now,
                     }
                 )
@@ -147,7 +147,7 @@ def _store(
                     .where(Embedding.id == row.embedding_id)
                     .values(
                         vector=vector,
-                        content_hash=row.content_hash,
+                        content_hash=row.read_hash,
                         model_version=version,
                         created_at=now,
                     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from models import Article, Feed
 from pipeline.errors import ConfigError, first_line
+
+FullText = Literal["auto", "always", "never"]
 
 
 class FeedSpec(BaseModel):
@@ -26,6 +28,9 @@ class FeedSpec(BaseModel):
     outlet: str | None = None
     language: str | None = Field(default=None, max_length=16)
     enabled: bool = True
+    full_text: FullText = "auto"
+    """Whether the extract stage reads the page of each article: ``auto`` when the feed's
+    text is a teaser (shorter than ``teaser_max_chars``), ``always``, or ``never``."""
 
     @field_validator("name", "url")
     @classmethod
@@ -144,6 +149,7 @@ def sync_feeds(session: Session, specs: list[FeedSpec], now: datetime) -> SyncRe
                     outlet=outlet,
                     language=spec.language,
                     enabled=spec.enabled,
+                    full_text=spec.full_text,
                     created_at=now,
                     updated_at=now,
                     error_count=0,
@@ -156,6 +162,7 @@ def sync_feeds(session: Session, specs: list[FeedSpec], now: datetime) -> SyncRe
             "outlet": outlet,
             "language": spec.language,
             "enabled": spec.enabled,
+            "full_text": spec.full_text,
         }
         changes = {key: value for key, value in wanted.items() if getattr(feed, key) != value}
         if not changes:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from models import Article, Feed
 from pipeline.db import insert_or_ignore, session_scope
 from pipeline.errors import OutageError, first_line
+from pipeline.extract.policy import ExtractState, initial_state
 from pipeline.ingest.duplicates import DuplicateIndex, signature
 from pipeline.ingest.fetch import Fetched, FetchError, HostLimits, fetch, make_client
 from pipeline.ingest.identity import GUID, LINK, guids_changed, guids_collide, identity_key
@@ -358,7 +359,9 @@ def _store_parsed(
     feed.last_error = (
         f"recovered from a malformed feed: {parsed.problem}" if parsed.problem else None
     )
-    stored = store_entries(session, feed, parsed.entries, now, duplicates)
+    stored = store_entries(
+        session, feed, parsed.entries, now, duplicates, settings.teaser_max_chars
+    )
     interval = publishing_interval(
         [entry.published_at for entry in parsed.entries if not entry.published_estimated]
     )
@@ -385,8 +388,12 @@ def store_entries(
     entries: list[EntryRecord],
     now: datetime,
     duplicates: DuplicateIndex | None,
+    teaser_max_chars: int | None = None,
 ) -> Stored:
-    """Insert new entries and update changed ones; unchanged entries cost a lookup."""
+    """Insert new entries and update changed ones; unchanged entries cost a lookup.
+
+    A new or changed article whose text is a teaser waits for its page
+    (``extract.policy.initial_state``; ``teaser_max_chars`` ``None``: never)."""
     existing = load_existing(session, feed, entries)
     if feed.identity == GUID and (
         guids_collide(entries) or guids_changed(entries, existing.own_guids(feed.id))
@@ -400,12 +407,16 @@ def store_entries(
     for key, entry in first_of_each(keys, entries):
         article = existing.match(key, entry)
         if article is None:
-            reprint = _insert(session, feed, key, entry, now, duplicates)
+            state = initial_state(feed.full_text, entry.url, entry.summary, teaser_max_chars)
+            reprint = _insert(session, feed, key, entry, now, duplicates, state)
             if reprint is not None:
                 stored.new += 1
                 stored.reprints += reprint
         elif is_changed(article, entry, feed.id):
             _update(article, entry, now)
+            _wait_for_page(
+                article, initial_state(feed.full_text, entry.url, entry.summary, teaser_max_chars)
+            )
             stored.updated += 1
     return stored
 
@@ -509,6 +520,7 @@ def _insert(
     entry: EntryRecord,
     now: datetime,
     duplicates: DuplicateIndex | None,
+    extract_state: ExtractState | None,
 ) -> int | None:
     """Insert one article unless a concurrent run got there first.
 
@@ -529,6 +541,7 @@ def _insert(
         "content_hash": entry.content_hash,
         "minhash": minhash,
         "duplicate_of_id": first_copy,
+        "extract_state": extract_state,
     }
     statement = insert_or_ignore(session, Article).values(values).returning(Article.id)
     article_id = session.execute(statement).scalar()
@@ -537,6 +550,16 @@ def _insert(
     if duplicates is not None:
         duplicates.add(article_id, minhash)
     return int(first_copy is not None)
+
+
+def _wait_for_page(article: Article, state: ExtractState | None) -> None:
+    """A changed article's page is read afresh: what was extracted is of the old text."""
+    article.body = None
+    article.text_hash = None
+    article.extract_state = state
+    article.extract_reason = None
+    article.extract_attempts = 0
+    article.extract_after = None
 
 
 def _update(article: Article, entry: EntryRecord, now: datetime) -> None:

@@ -53,7 +53,7 @@ def load_window(
     """The articles published in ``[start, end]`` that have a vector of ``model``, in
     publication order."""
     rows = session.execute(
-        select(Article.id, Embedding.content_hash, Embedding.vector, Article.title, Article.summary)
+        select(Article.id, Embedding.content_hash, Embedding.vector, Article.title, Article.text)
         .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == model))
         .where(Article.published_at >= start, Article.published_at <= end)
         .order_by(Article.published_at, Article.id)
@@ -298,7 +298,7 @@ def older_lonely(
     texts = {
         row[0]: article_text(row[1] or "", row[2] or "", knobs.text_chars)
         for row in session.execute(
-            select(Article.id, Article.title, Article.summary).where(Article.id.in_(sorted(close)))
+            select(Article.id, Article.title, Article.text).where(Article.id.in_(sorted(close)))
         )
     }
     return [
@@ -327,7 +327,7 @@ def _story_texts(session: Session, story_ids: list[int], chars: int) -> dict[int
         return {}
     texts: dict[int, list[str]] = defaultdict(list)
     rows = session.execute(
-        select(StoryArticle.story_id, Article.title, Article.summary)
+        select(StoryArticle.story_id, Article.title, Article.text)
         .join(Article, Article.id == StoryArticle.article_id)
         .where(StoryArticle.story_id.in_(story_ids))
         .order_by(StoryArticle.story_id, Article.published_at.desc(), Article.id.desc())

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine, func, select
 
 from models import Article, Feed
@@ -252,3 +253,44 @@ def test_a_feed_the_database_refuses_is_rolled_back_and_counts_for_nothing(
             reason,
             None,
         )
+
+
+@pytest.mark.parametrize(
+    ("teaser_max_chars", "expected"),
+    [
+        (1000, {"Auto": "pending", "Never": None, "Always": "pending"}),
+        (3, {"Auto": None, "Never": None, "Always": "pending"}),
+    ],
+    ids=["text-is-a-teaser", "text-is-long-enough"],
+)
+def test_teasers_wait_for_their_page_as_the_registry_says(
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    teaser_max_chars: int,
+    expected: dict[str, str | None],
+) -> None:
+    """An article whose feed text ("Text.", 5 characters) is a teaser is ``pending`` for the
+    extract stage under ``full_text: auto``; ``never`` leaves it alone, ``always`` wants
+    every page. A local feed file's entries link to the web like any other's."""
+    for name, host in (("auto", "a"), ("never", "n"), ("always", "w")):
+        (tmp_path / f"{name}.xml").write_bytes(rss((name.title(), f"https://{host}.example/1")))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        "  - {name: auto, url: auto.xml}\n"
+        "  - {name: never, url: never.xml, full_text: never}\n"
+        "  - {name: always, url: always.xml, full_text: always}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(feeds), NOW)
+        assert session.scalars(select(Feed.full_text).order_by(Feed.id)).all() == [
+            "auto",
+            "never",
+            "always",
+        ]
+    ingest(engine, settings.model_copy(update={"teaser_max_chars": teaser_max_chars}), now=NOW)
+    with session_scope(engine) as session:
+        states = dict(session.execute(select(Article.title, Article.extract_state)).all())
+    assert states == expected
