@@ -319,6 +319,7 @@ def feeds_file_text(feeds: Sequence[DemoFeed], public_url: str) -> str:
             "outlet": feed.spec.outlet,
             "language": feed.spec.language,
             "enabled": feed.spec.enabled,
+            "full_text": feed.spec.full_text,
         }
         for feed in feeds
     ]
