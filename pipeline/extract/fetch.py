@@ -144,7 +144,7 @@ def _page(response: httpx.Response, settings: Settings, started: float) -> Page:
     if status >= 300:  # a 3xx left here has no Location to follow
         raise _status_error(response, settings)
     content_type = response.headers.get("content-type")
-    if content_type is not None and _media_type(content_type) not in HTML_TYPES:
+    if content_type and _media_type(content_type) not in HTML_TYPES:
         raise PageError("not-html", permanent=True, status=status, detail=content_type)
     body = read_body(response, settings.page_max_bytes, started, settings.page_deadline_seconds)
     return Page(body, content_type, str(response.url), status)

@@ -68,7 +68,9 @@ def html(
     body: bytes = HTML.encode(), content_type: str | None = HTML_TYPE, **headers: str
 ) -> Response:
     more = {name.replace("_", "-"): value for name, value in headers.items()}
-    return Response(200, {"Content-Type": content_type, **more} if content_type else more, body)
+    return Response(
+        200, {"Content-Type": content_type, **more} if content_type is not None else more, body
+    )
 
 
 def status(code: int, **headers: str) -> Response:
@@ -95,6 +97,9 @@ CASES: dict[str, Case] = {
     ),
     "no-content-type": Case(
         {"/page": html(content_type=None)}, body=HTML.encode(), content_type=None
+    ),
+    "empty-content-type": Case(
+        {"/page": html(content_type="")}, body=HTML.encode(), content_type=""
     ),
     "gzip": Case(
         {"/page": html(gzip.compress(HTML.encode()), content_encoding="gzip")}, body=HTML.encode()
