@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,7 +27,12 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from pipeline.errors import ConfigError
 from pipeline.version import PROJECT_URL, package_version
@@ -52,6 +57,9 @@ MAX_FETCH_SECONDS = 3600.0
 MAX_COUNT = 1_000_000
 """Upper bound of the count-like settings (batch sizes, concurrency, slots, characters)."""
 MAX_BYTES = 2**31 - 1
+MAX_PAGE_ATTEMPTS = 10
+MAX_PAGE_RETRY_BASE_MINUTES = 7 * 24 * 60.0
+"""With at most 10 tries of a page, its last wait (2^8 times the base) stays under 5 years."""
 
 NOT_SETTINGS: Mapping[str, str] = {
     "STORYLINE_TEST_PG_URL": "tests/conftest.py, bench/api.py and bench/dags.py: the PostgreSQL "
@@ -419,6 +427,55 @@ class Settings(BaseSettings):
         le=MAX_HOURS,
         description="Cap on a server's Retry-After, against absurd values.",
     )
+    page_ignore_robots_hosts: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Hosts whose robots.txt the article page fetcher does not read (your own "
+        "sites), comma-separated: `news.example.org,blog.example.org`.",
+    )
+    page_allow_private_addresses: bool = Field(
+        False,
+        description="Fetch article pages on loopback, private or link-local addresses, or "
+        "redirected there (refused by default: the links come from the feeds' publishers).",
+    )
+    page_max_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1024,
+        le=MAX_BYTES,
+        description="Largest article page accepted, counted after decompression while streaming.",
+    )
+    page_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=MAX_FETCH_SECONDS,
+        description="Longest wait for the next bytes of an article page (of its robots.txt: "
+        "at most 10 s).",
+    )
+    page_deadline_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=MAX_FETCH_SECONDS,
+        description="Longest a whole article page download may take (stops slow drips).",
+    )
+    page_per_host: int = Field(
+        2,
+        ge=1,
+        le=MAX_COUNT,
+        description="Article pages fetched at the same time from one host (politeness).",
+    )
+    page_max_attempts: int = Field(
+        3,
+        ge=1,
+        le=MAX_PAGE_ATTEMPTS,
+        description="Tries of an article page, the first included, before it is given up.",
+    )
+    page_retry_base_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=MAX_PAGE_RETRY_BASE_MINUTES,
+        description="Wait after an article page's first failed try; doubles with each "
+        "further try, jittered by up to 20 % either way, never before the server's "
+        "Retry-After.",
+    )
     duplicate_threshold: float = Field(
         0.7,
         gt=0,
@@ -483,6 +540,15 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("page_ignore_robots_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        """A comma-separated list, as the environment gives it; host names in lower case."""
+        names = value.split(",") if isinstance(value, str) else value
+        if isinstance(names, list | tuple):
+            return [str(name).strip().lower() for name in names if str(name).strip()]
+        return names
 
     @model_validator(mode="before")
     @classmethod
@@ -663,6 +729,8 @@ def shown_default(name: str) -> str:
     value = field.default
     if value is None:
         return "unset"
+    if isinstance(value, list):
+        return f"`{','.join(value)}`" if value else "empty"
     if isinstance(value, bool):
         text = str(value).lower()
     elif isinstance(value, float) and value.is_integer():

@@ -224,8 +224,19 @@ def test_the_table_has_one_row_per_field_and_nothing_else() -> None:
         ("retention_days", "unset"),
         ("model_cache_dir", "`~/.cache/storyline`"),
         ("log_level", "`WARNING`"),
+        ("page_ignore_robots_hosts", "empty"),
     ],
-    ids=["float-as-int", "float", "int", "true", "false", "none", "factory", "literal"],
+    ids=[
+        "float-as-int",
+        "float",
+        "int",
+        "true",
+        "false",
+        "none",
+        "factory",
+        "literal",
+        "empty-list",
+    ],
 )
 def test_defaults_show_as_a_user_would_type_them(
     name: str, shown: str, monkeypatch: pytest.MonkeyPatch

@@ -6,29 +6,49 @@ client bound to a local server or an ``httpx.MockTransport``.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.ingest.decoding import DecodingError, decode
+from pipeline.http import (
+    HostLimits,
+    PrivateAddressError,
+    RedirectVetting,
+    RefusalError,
+    Resolver,
+    TooLargeError,
+    TooManyRedirectsError,
+    TooSlowError,
+    follow_redirects,
+    is_public_address,
+    read_body,
+    resolve_host,
+)
+from pipeline.ingest.decoding import DecodingError
 from pipeline.ingest.feeds import is_remote
 from pipeline.settings import Settings
+
+__all__ = [
+    "ACCEPTED_ENCODINGS",
+    "PERMANENT_REDIRECTS",
+    "RETRY_LATER",
+    "FetchError",
+    "Fetched",
+    "HostLimits",
+    "Resolver",
+    "fetch",
+    "is_public_address",
+    "make_client",
+    "resolve_host",
+]
+"""``HostLimits``, ``Resolver``, ``is_public_address`` and ``resolve_host`` live in
+``pipeline.http`` (the page fetcher shares them) and are named here as before."""
 
 PERMANENT_REDIRECTS = frozenset({301, 308})
 ACCEPTED_ENCODINGS = ("gzip", "deflate", "br", "zstd")
 RETRY_LATER = frozenset({429, 503})
-
-Resolver = Callable[[str], list[str]]
-"""Host name (or literal address) to the addresses it resolves to; empty if it does not."""
 
 
 class FetchError(Exception):
@@ -56,37 +76,6 @@ class Fetched:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-def is_public_address(address: str) -> bool:
-    """Whether ``address`` (an IPv4 or IPv6 literal) is reachable on the public internet.
-
-    ``is_global`` is an allow-list: it follows the IANA special-purpose registries, so it
-    refuses what ``is_private`` misses, carrier-grade NAT (100.64.0.0/10) among them.
-    Multicast, reserved and IPv6 site-local addresses are refused on top; an IPv4-mapped
-    IPv6 address is judged as the IPv4 address it carries.
-    """
-    ip = ipaddress.ip_address(address.partition("%")[0])  # no zone: fe80::1%eth0
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return is_public_address(str(ip.ipv4_mapped))
-        if ip.is_site_local:
-            return False
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
-
-
-def resolve_host(host: str) -> list[str]:
-    """The addresses ``host`` resolves to, by ``getaddrinfo`` as the connection will.
-
-    The system resolver also reads the forms a URL parser passes through as a name, such
-    as ``2130706433`` or ``0x7f.1`` for 127.0.0.1. A host that does not resolve gives no
-    address, and its fetch fails later with the usual connection error.
-    """
-    try:
-        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return []
-    return [str(sockaddr[0]) for *_, sockaddr in found]
 
 
 def make_client(settings: Settings) -> httpx.Client:
@@ -143,9 +132,11 @@ def fetch(
     started = time.monotonic()
     try:
         request = client.build_request("GET", url, headers=headers)
-        vet = None if allow_private_redirects else _RedirectVetting(request.url, resolve)
-        with _follow_redirects(client, request, vet) as (response, history):
+        vet = None if allow_private_redirects else RedirectVetting(request.url, resolve).check
+        with follow_redirects(client, request, vet) as (response, history):
             return _fetched(response, history, max_bytes, started, deadline_seconds)
+    except RefusalError as exc:
+        raise _refusal(exc) from None
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})") from exc
     except (httpx.DecodingError, DecodingError) as exc:
@@ -180,7 +171,7 @@ def _fetched(
         return Fetched(304, b"", dict(response.headers), str(response.url), moved_to)
     if response.status_code >= 400:
         raise _status_error(response)
-    body = _read_body(response, max_bytes, started, deadline_seconds)
+    body = read_body(response, max_bytes, started, deadline_seconds)
     return Fetched(response.status_code, body, dict(response.headers), str(response.url), moved_to)
 
 
@@ -193,92 +184,25 @@ def _status_error(response: httpx.Response) -> FetchError:
     )
 
 
-def _read_body(
-    response: httpx.Response, max_bytes: int, started: float, deadline_seconds: float
-) -> bytes:
-    """The body, decoded in bounded slices as it streams in.
-
-    The cap counts decoded bytes, so a compression bomb stops at ``max_bytes``; the
-    deadline counts from ``started`` (``time.monotonic()``, before the first request), so a
-    server dripping bytes cannot hold a worker.
-    """
-    body = bytearray()
-    for chunk in _decoded(response):
-        if len(body) + len(chunk) > max_bytes:
-            raise FetchError(
-                f"response larger than {max_bytes} bytes (fetch_max_bytes)",
-                response.status_code,
-            )
-        body.extend(chunk)
-        if time.monotonic() - started > deadline_seconds:
-            raise FetchError(
-                f"download took longer than {deadline_seconds:g} s (fetch_deadline_seconds)",
-                response.status_code,
-            )
-    return bytes(body)
-
-
-@dataclass(frozen=True)
-class _RedirectVetting:
-    """Refuses a redirect hop that leads from a public feed address to a non-public one."""
-
-    origin: httpx.URL
-    resolve: Resolver
-
-    def check(self, target: httpx.URL) -> None:
-        # A hop must resolve to public addresses only; one that does not resolve at all
-        # is let through to fail as any unreachable host does.
-        if all(is_public_address(address) for address in self._addresses(target)):
-            return
-        # The origin counts as private only when every address of it is: a public host
-        # cannot add one private record to its name to exempt its own redirects.
-        origin = self._addresses(self.origin)
-        if origin and not any(is_public_address(address) for address in origin):
-            return
-        raise FetchError(
-            f"redirect to {target} refused: it leads from a public address to a private "
+def _refusal(refused: RefusalError) -> FetchError:
+    """A refusal of ``pipeline.http`` in the words of the feed's ``last_error``."""
+    if isinstance(refused, TooLargeError):
+        return FetchError(
+            f"response larger than {refused.max_bytes} bytes (fetch_max_bytes)", refused.status
+        )
+    if isinstance(refused, TooSlowError):
+        return FetchError(
+            f"download took longer than {refused.deadline_seconds:g} s (fetch_deadline_seconds)",
+            refused.status,
+        )
+    if isinstance(refused, PrivateAddressError):
+        return FetchError(
+            f"redirect to {refused.target} refused: it leads from a public address to a private "
             "one (set STORYLINE_FETCH_ALLOW_PRIVATE_REDIRECTS=true to allow)"
         )
-
-    def _addresses(self, url: httpx.URL) -> list[str]:
-        return self.resolve(url.host) if url.host else []
-
-
-@contextmanager
-def _follow_redirects(
-    client: httpx.Client, request: httpx.Request, vet: _RedirectVetting | None
-) -> Iterator[tuple[httpx.Response, list[httpx.Response]]]:
-    """Send ``request``, following redirects; yields the last response and the redirects.
-
-    httpx builds each next request (method, headers, cookies) as its own redirect handling
-    would; only the sending is done here, so that a hop is vetted before any byte goes to
-    it. Redirect bodies are closed unread, so they cannot evade the size cap.
-    """
-    history: list[httpx.Response] = []
-    response = client.send(request, stream=True, follow_redirects=False)
-    try:
-        while response.next_request is not None:
-            target = response.next_request
-            response.close()
-            history.append(response)
-            if len(history) > client.max_redirects:
-                raise FetchError(
-                    f"too many redirects (more than {client.max_redirects}; a redirect loop?)"
-                )
-            if vet is not None:
-                vet.check(target.url)
-            response = client.send(target, stream=True, follow_redirects=False)
-        yield response, history
-    finally:
-        response.close()
-
-
-def _decoded(response: httpx.Response) -> Iterator[bytes]:
-    if response.is_stream_consumed:
-        # A body handed over whole (a transport that is not a network, e.g. MockTransport)
-        # was already read, and decoded, by httpx.
-        return decode(None, [response.content])
-    return decode(response.headers.get("content-encoding"), response.iter_raw())
+    if isinstance(refused, TooManyRedirectsError):
+        return FetchError(f"too many redirects (more than {refused.limit}; a redirect loop?)")
+    return FetchError(str(refused))
 
 
 def _header_bytes(value: str) -> bytes:
@@ -302,22 +226,3 @@ def _read_local(path: Path, max_bytes: int) -> Fetched:
         return Fetched(200, path.read_bytes(), {}, str(path))
     except OSError as exc:
         raise FetchError(f"cannot read file: {exc.strerror}") from exc
-
-
-class HostLimits:
-    """At most ``per_host`` fetches at a time to any one host, so no publisher is hammered."""
-
-    def __init__(self, per_host: int) -> None:
-        self._per_host = per_host
-        self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = defaultdict(
-            lambda: threading.BoundedSemaphore(self._per_host)
-        )
-
-    @contextmanager
-    def slot(self, url: str) -> Iterator[None]:
-        host = (urlsplit(url).hostname or "") if is_remote(url) else ""
-        with self._lock:
-            semaphore = self._slots[host]
-        with semaphore:
-            yield

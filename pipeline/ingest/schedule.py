@@ -39,16 +39,25 @@ def next_check(now: datetime, interval_seconds: float | None, settings: Settings
 
 
 def backoff(now: datetime, failures: int, key: str, settings: Settings) -> datetime:
-    """The next try after ``failures`` consecutive failures: exponential, capped, jittered.
-
-    The jitter (-20 % to +20 %) is derived from ``key`` and ``failures`` rather than a random
-    source, so feeds that failed together spread out, and a rerun computes the same time.
-    """
+    """The next try after ``failures`` consecutive failures: exponential, capped, jittered."""
     base = settings.error_backoff_base_minutes * 60
-    delay = min(base * 2 ** max(failures - 1, 0), settings.error_backoff_max_minutes * 60)
+    return now + jittered_delay(failures, key, base, settings.error_backoff_max_minutes * 60)
+
+
+def jittered_delay(
+    failures: int, key: str, base_seconds: float, max_seconds: float | None = None
+) -> timedelta:
+    """``base_seconds * 2 ** (failures - 1)``, capped at ``max_seconds``, jittered by ±20 %.
+
+    The jitter is derived from ``key`` and ``failures`` rather than a random source, so
+    things that failed together spread out, and a rerun computes the same time.
+    """
+    delay = base_seconds * 2 ** min(max(failures - 1, 0), 64)  # 2**1024 is no float
+    if max_seconds is not None:
+        delay = min(delay, max_seconds)
     digest = hashlib.sha256(f"{key}:{failures}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64  # uniform in [0, 1)
-    return now + timedelta(seconds=delay * (0.8 + 0.4 * fraction))
+    return timedelta(seconds=delay * (0.8 + 0.4 * fraction))
 
 
 def parse_retry_after(value: str | None, now: datetime, settings: Settings) -> datetime | None:
@@ -57,13 +66,20 @@ def parse_retry_after(value: str | None, now: datetime, settings: Settings) -> d
     if not value:
         return None
     value = value.strip()
-    cap = now + timedelta(hours=settings.retry_after_max_hours)
-    if value.isdigit():
-        return min(now + timedelta(seconds=int(value)), cap)
+    if value.isascii() and value.isdigit():
+        # Capped before it becomes a date: 10^12 seconds is past the year 9999.
+        seconds = min(float(value), settings.retry_after_max_hours * 3600)
+        return cap_retry_after(now + timedelta(seconds=seconds), now, settings)
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return min(max(moment.astimezone(UTC), now), cap)
+    return cap_retry_after(moment.astimezone(UTC), now, settings)
+
+
+def cap_retry_after(moment: datetime, now: datetime, settings: Settings) -> datetime:
+    """A server's "not before" time, no earlier than ``now`` and at most
+    ``retry_after_max_hours`` after it (against absurd values)."""
+    return min(max(moment, now), now + timedelta(hours=settings.retry_after_max_hours))

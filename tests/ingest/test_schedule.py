@@ -54,6 +54,7 @@ def test_backoff_grows_exponentially_with_bounded_jitter_and_a_cap() -> None:
     assert delays[1] > delays[0]
     assert backoff(NOW, 3, "feed-1", SETTINGS) == backoff(NOW, 3, "feed-1", SETTINGS)
     assert backoff(NOW, 3, "feed-1", SETTINGS) != backoff(NOW, 3, "feed-2", SETTINGS)
+    assert backoff(NOW, 5000, "feed-1", SETTINGS) - NOW <= timedelta(days=1.2)
 
 
 @pytest.mark.parametrize(
@@ -63,10 +64,23 @@ def test_backoff_grows_exponentially_with_bounded_jitter_and_a_cap() -> None:
         ("Sun, 01 Mar 2026 13:00:00 GMT", NOW + timedelta(hours=1)),
         ("Sun, 01 Mar 2026 11:00:00 GMT", NOW),
         ("99999999", NOW + timedelta(days=7)),
+        ("1" + "0" * 12, NOW + timedelta(days=7)),
+        ("9" * 5000, NOW + timedelta(days=7)),
+        ("\u00b2", None),
         ("soon", None),
         (None, None),
     ],
-    ids=["seconds", "http-date", "date-in-the-past", "capped", "garbage", "absent"],
+    ids=[
+        "seconds",
+        "http-date",
+        "date-in-the-past",
+        "capped",
+        "past-the-year-9999",
+        "more-digits-than-int-reads",
+        "unicode-digit",
+        "garbage",
+        "absent",
+    ],
 )
 def test_parse_retry_after(header: str | None, expected: datetime | None) -> None:
     assert parse_retry_after(header, NOW, SETTINGS) == expected
