@@ -226,6 +226,8 @@ def test_one_story(demo: TestClient, demo_engine: Engine) -> None:
         "outlet",
         "published_at",
         "duplicate_of",
+        "text",
+        "text_source",
     }
     outlets = story["sources"]
     assert len(outlets) == sources
