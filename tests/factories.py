@@ -86,19 +86,23 @@ def add_article(
     published: datetime,
     vector: np.ndarray,
     model: str = DEFAULT_MODEL,
+    **fields: Any,
 ) -> int:
+    """An article with its embedding; ``fields`` set its other columns (``summary``, a
+    page's ``body``, ``extract_state``...)."""
+    values: dict[str, Any] = {
+        "feed_id": feed_id,
+        "guid": f"{feed_id}:{title}",
+        "url": None,
+        "title": title,
+        "summary": "",
+        "published_at": published,
+        "published_estimated": False,
+        "fetched_at": published,
+        "content_hash": f"hash:{title}",
+    }
     with session_scope(engine) as session:
-        article = Article(
-            feed_id=feed_id,
-            guid=f"{feed_id}:{title}",
-            url=None,
-            title=title,
-            summary="",
-            published_at=published,
-            published_estimated=False,
-            fetched_at=published,
-            content_hash=f"hash:{title}",
-        )
+        article = Article(**(values | fields))
         session.add(article)
         session.flush()
         session.add(

@@ -12,11 +12,18 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from models import StoryArticle
 from pipeline.cli import cli
-from pipeline.db import make_engine
+from pipeline.db import make_engine, session_scope
+from pipeline.serve.api import create_app
+from pipeline.settings import Settings
+from tests.factories import T0, add_article, add_feeds, add_story
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 QUAKE = [
@@ -498,3 +505,108 @@ def test_every_summary_has_a_json_form(db_url: str, feeds_file: Path) -> None:
     assert set(everything) == {"feeds", "ingest", "embed", "cluster"}
     assert everything["cluster"]["skipped"] is True
     assert everything["feeds"]["unchanged"] == 3
+
+
+def test_articles_prints_what_the_api_serves(engine: Engine, db_url: str) -> None:
+    """One query: `storyline articles --format json` is the items of GET /api/articles with
+    the same filters, keys, values and order; the table shows each one's first line."""
+    feeds = add_feeds(engine, ["Alpha", "Beta"])
+    story = add_story(engine, "Quake in Iquique")
+    vector = np.ones(384, dtype=np.float32)
+    page = add_article(
+        engine,
+        feeds["Alpha"],
+        "Quake hits Iquique",
+        T0 + timedelta(hours=2),
+        vector,
+        summary="A teaser.",
+        body="\n  A magnitude 8.2 quake struck off Chile.\nRescuers reached Iquique.",
+        extract_state="ok",
+    )
+    loose = add_article(
+        engine,
+        feeds["Beta"],
+        "Émeutes à Lyon",
+        T0 + timedelta(hours=1),
+        vector,
+        summary="Des émeutes ont éclaté.",
+        extract_state="skipped",
+        extract_reason="robots.txt disallows the page",
+    )
+    old = add_article(engine, feeds["Beta"], "Iquique: aftershocks", T0, vector, summary="Shaken.")
+    with session_scope(engine) as session:
+        session.add_all(
+            StoryArticle(article_id=article, story_id=story, since=T0) for article in (page, old)
+        )
+
+    def printed(*args: str) -> Any:
+        return json.loads(ok("articles", "--format", "json", "--db", db_url, *args).stdout)
+
+    with TestClient(create_app(Settings.load(database_url=db_url))) as client:
+        cases: list[tuple[tuple[str, ...], dict[str, str | int]]] = [
+            ((), {}),
+            (("--story", str(story)), {"story": story}),
+            (("--unclustered",), {"unclustered": "true"}),
+            (("--q", "ÉMEUTES"), {"q": "émeutes"}),
+            (("--limit", "2"), {"limit": 2}),
+        ]
+        for args, params in cases:
+            served = client.get("/api/articles", params=params).json()["items"]
+            listed = printed(*args)
+            assert listed == served, args
+            assert [list(item) for item in listed] == [list(item) for item in served]
+    assert [item["id"] for item in printed()] == [page, loose, old]
+    assert [item["id"] for item in printed("--unclustered")] == [loose]
+
+    table = ok("articles", "--limit", "2", "--db", db_url).stdout.splitlines()
+    assert table[0].split() == [
+        "id",
+        "published",
+        "(UTC)",
+        "outlet",
+        "story",
+        "source",
+        "title",
+        "text",
+    ]
+    rows = [line.split("  ") for line in table[2:4]]
+    first, second = ([cell.strip() for cell in row if cell.strip()] for row in rows)
+    assert first == [
+        str(page),
+        "2015-11-16 02:00",
+        "Alpha",
+        str(story),
+        "page",
+        "Quake hits Iquique",
+        "A magnitude 8.2 quake struck off Chile.",
+    ]
+    assert second[3:] == ["-", "feed", "Émeutes à Lyon", "Des émeutes ont éclaté."]
+    assert table[4] == "the newest 2 of 3 articles; --limit shows more"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--story", "987654"), "no articles in story 987654"),
+        (("--story", "0"), "no articles in story 0"),
+        (("--story", str(2**40)), f"no articles in story {2**40}"),
+        (("--unclustered",), "no articles in no story"),
+        (("--q", "nothing"), "no articles match"),
+        ((), "no articles yet"),
+    ],
+    ids=["unknown-story", "story-zero", "story-past-int32", "unclustered", "q", "none"],
+)
+def test_articles_none_is_an_empty_list_and_exit_0(
+    engine: Engine, db_url: str, args: tuple[str, ...], said: str
+) -> None:
+    # As the API's story filter: an unknown id, or one no row can have, lists no articles.
+    assert ok("articles", *args, "--db", db_url).stdout == f"{said}\n"
+    assert json.loads(ok("articles", *args, "--format", "json", "--db", db_url).stdout) == []
+
+
+def test_articles_of_a_story_or_in_none_not_both(tmp_path: Path) -> None:
+    result = invoke(
+        "articles", "--story", "1", "--unclustered", "--db", f"sqlite:///{tmp_path}/x.db"
+    )
+    assert result.exit_code == 2
+    assert "--story and --unclustered exclude each other" in result.stderr

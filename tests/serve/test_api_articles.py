@@ -31,15 +31,10 @@ def add(
     story_id: int | None = None,
     **fields: Any,
 ) -> int:
-    """An article at ``at``, in ``story_id`` if given, with ``fields`` (``summary``,
-    ``body``, ``extract_state``...) set on its row."""
-    article_id = add_article(engine, feed_id, title, at, VECTOR)
-    with session_scope(engine) as session:
-        row = session.get(Article, article_id)
-        assert row is not None
-        for name, value in fields.items():
-            setattr(row, name, value)
-        if story_id is not None:
+    """An article at ``at`` with ``fields``, in ``story_id`` if given."""
+    article_id = add_article(engine, feed_id, title, at, VECTOR, **fields)
+    if story_id is not None:
+        with session_scope(engine) as session:
             session.add(StoryArticle(article_id=article_id, story_id=story_id, since=at))
     return article_id
 
