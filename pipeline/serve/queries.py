@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
-from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
+from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded, folded_contains
 from pipeline.serve.schema import (
     ArticleOut,
     EventOut,
@@ -233,8 +233,6 @@ def list_articles(session: Session, query: ArticleQuery) -> ArticleListing:
     """One page of the articles matching ``query``, newest first (ties: the newer id), and
     how many match. An unknown story has no articles: an empty page, not an error."""
     conditions = _article_conditions(query)
-    count = _with_story_and_outlet(select(func.count()).select_from(Article))
-    total = session.scalar(count.where(*conditions)) or 0
     page = (
         _with_story_and_outlet(select(*LISTED_COLUMNS))
         .where(*conditions)
@@ -242,7 +240,14 @@ def list_articles(session: Session, query: ArticleQuery) -> ArticleListing:
         .limit(query.limit)
         .offset(query.offset or None)
     )
-    return ArticleListing(total=total, items=_rows(ListedArticle, session.execute(page)))
+    items = _rows(ListedArticle, session.execute(page))
+    short = query.limit is None or len(items) < query.limit
+    if short and (items or not query.offset):
+        # The page ends the list: its end is the total. A search reads every text once,
+        # not twice (seconds on 50,000 articles of whole pages).
+        return ArticleListing(total=query.offset + len(items), items=items)
+    count = _with_story_and_outlet(select(func.count()).select_from(Article))
+    return ArticleListing(total=session.scalar(count.where(*conditions)) or 0, items=items)
 
 
 def _with_story_and_outlet(statement: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
@@ -270,8 +275,7 @@ def _article_conditions(query: ArticleQuery) -> list[ColumnElement[bool]]:
     if query.text:
         pattern = fold(query.text)
         conditions.append(
-            folded(Article.title).contains(pattern, autoescape=True)
-            | folded(Article.text).contains(pattern, autoescape=True)
+            folded_contains(Article.title, pattern) | folded_contains(Article.text, pattern)
         )
     return conditions
 

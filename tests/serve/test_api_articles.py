@@ -226,6 +226,41 @@ def test_search_reads_the_title_and_the_text_in_any_case(
 
 
 @pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("ΣΕΙΣΜΌΣ", ["quake"]),
+        ("σεισμός στην", ["quake"]),
+        ("ΚΡΉΤΗ", ["quake", "island"]),
+        ("ΚΡΉΤΗΣ", ["island"]),
+        ("ΣΤΗΝ", ["quake"]),
+    ],
+    ids=["final-sigma", "final-sigma-inside", "no-sigma", "final-sigma-end", "sigma"],
+)
+def test_search_folds_the_final_sigma_of_the_text_read(
+    engine: Engine, client: TestClient, query: str, found: list[str]
+) -> None:
+    feed = add_feeds(engine, ["Kathimerini"])["Kathimerini"]
+    made = {
+        "quake": add(engine, feed, "Breaking", T0, body="Ο σεισμός στην Κρήτη"),  # noqa: RUF001
+        "island": add(engine, feed, "Island", T0, summary="Η ΠΡΩΤΕΎΟΥΣΑ ΤΗΣ ΚΡΉΤΗΣ"),  # noqa: RUF001
+    }
+    assert ids(get(client, q=query)) == sorted((made[name] for name in found), reverse=True)
+
+
+def test_the_total_counts_every_match_on_any_page(client: TestClient, rows: Rows) -> None:
+    for params in (
+        {"q": "iquique", "limit": 1},
+        {"q": "iquique", "limit": 2},
+        {"q": "iquique", "limit": 3},
+        {"q": "iquique", "limit": 1, "offset": 1},
+        {"q": "iquique", "limit": 1, "offset": 2},
+        {"q": "iquique", "limit": 5, "offset": 9},
+        {"unclustered": "true", "limit": 1, "offset": 1},
+    ):
+        assert get(client, **params)["total"] == 2, params
+
+
+@pytest.mark.parametrize(
     ("params", "named"),
     [
         ({"limit": 0}, "limit"),
