@@ -12,18 +12,16 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from models import StoryArticle
 from pipeline.cli import cli
-from pipeline.db import make_engine, session_scope
+from pipeline.db import make_engine
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
-from tests.factories import T0, add_article, add_feeds, add_story
+from tests.factories import add_article_rows
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 QUAKE = [
@@ -510,34 +508,7 @@ def test_every_summary_has_a_json_form(db_url: str, feeds_file: Path) -> None:
 def test_articles_prints_what_the_api_serves(engine: Engine, db_url: str) -> None:
     """One query: `storyline articles --format json` is the items of GET /api/articles with
     the same filters, keys, values and order; the table shows each one's first line."""
-    feeds = add_feeds(engine, ["Alpha", "Beta"])
-    story = add_story(engine, "Quake in Iquique")
-    vector = np.ones(384, dtype=np.float32)
-    page = add_article(
-        engine,
-        feeds["Alpha"],
-        "Quake hits Iquique",
-        T0 + timedelta(hours=2),
-        vector,
-        summary="A teaser.",
-        body="\n  A magnitude 8.2 quake struck off Chile.\nRescuers reached Iquique.",
-        extract_state="ok",
-    )
-    loose = add_article(
-        engine,
-        feeds["Beta"],
-        "Émeutes à Lyon",
-        T0 + timedelta(hours=1),
-        vector,
-        summary="Des émeutes ont éclaté.",
-        extract_state="skipped",
-        extract_reason="robots.txt disallows the page",
-    )
-    old = add_article(engine, feeds["Beta"], "Iquique: aftershocks", T0, vector, summary="Shaken.")
-    with session_scope(engine) as session:
-        session.add_all(
-            StoryArticle(article_id=article, story_id=story, since=T0) for article in (page, old)
-        )
+    rows = add_article_rows(engine)
 
     def printed(*args: str) -> Any:
         return json.loads(ok("articles", "--format", "json", "--db", db_url, *args).stdout)
@@ -545,7 +516,7 @@ def test_articles_prints_what_the_api_serves(engine: Engine, db_url: str) -> Non
     with TestClient(create_app(Settings.load(database_url=db_url))) as client:
         cases: list[tuple[tuple[str, ...], dict[str, str | int]]] = [
             ((), {}),
-            (("--story", str(story)), {"story": story}),
+            (("--story", str(rows.story)), {"story": rows.story}),
             (("--unclustered",), {"unclustered": "true"}),
             (("--q", "ÉMEUTES"), {"q": "émeutes"}),
             (("--limit", "2"), {"limit": 2}),
@@ -555,33 +526,37 @@ def test_articles_prints_what_the_api_serves(engine: Engine, db_url: str) -> Non
             listed = printed(*args)
             assert listed == served, args
             assert [list(item) for item in listed] == [list(item) for item in served]
-    assert [item["id"] for item in printed()] == [page, loose, old]
-    assert [item["id"] for item in printed("--unclustered")] == [loose]
+    assert [item["id"] for item in printed("--unclustered")] == [rows.loose, rows.tied]
 
-    table = ok("articles", "--limit", "2", "--db", db_url).stdout.splitlines()
-    assert table[0].split() == [
-        "id",
-        "published",
-        "(UTC)",
-        "outlet",
-        "story",
-        "source",
-        "title",
-        "text",
+    def table(*args: str) -> list[list[str]]:
+        lines = ok("articles", *args, "--db", db_url).stdout.splitlines()
+        return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines]
+
+    listed = table("--limit", "2")
+    assert listed[0] == ["id", "published (UTC)", "outlet", "story", "source", "title", "text"]
+    # The page's first line after its blank space; the footer says there are more.
+    assert listed[2:] == [
+        [
+            str(rows.page),
+            "2015-11-16 04:00",
+            "Alpha",
+            str(rows.story),
+            "page",
+            "Quake hits Iquique",
+            "A magnitude 8.2 quake struck off Chile.",
+        ],
+        [
+            str(rows.teaser),
+            "2015-11-16 03:00",
+            "Délta Post",
+            str(rows.story),
+            "feed",
+            "Iquique: aftershocks",
+            "Aftershocks shook Iquique.",
+        ],
+        ["the newest 2 of 5 articles; --limit shows more"],
     ]
-    rows = [line.split("  ") for line in table[2:4]]
-    first, second = ([cell.strip() for cell in row if cell.strip()] for row in rows)
-    assert first == [
-        str(page),
-        "2015-11-16 02:00",
-        "Alpha",
-        str(story),
-        "page",
-        "Quake hits Iquique",
-        "A magnitude 8.2 quake struck off Chile.",
-    ]
-    assert second[3:] == ["-", "feed", "Émeutes à Lyon", "Des émeutes ont éclaté."]
-    assert table[4] == "the newest 2 of 3 articles; --limit shows more"
+    assert table("--unclustered")[2][3:] == ["-", "feed", "Bakery wins prize", "A teaser."]
 
 
 @pytest.mark.parametrize(
