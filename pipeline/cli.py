@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pipeline.embed.stage import EmbedReport
     from pipeline.ingest.feeds import FeedSpec, SyncResult
     from pipeline.ingest.stage import IngestReport
+    from pipeline.serve.queries import ArticleQuery
     from pipeline.stories.stage import ClusterReport
 
 log = logging.getLogger(__name__)
@@ -584,6 +585,75 @@ def _print_stories(
     else:
         shown = " or ".join(wanted)
         click.echo(f"no {shown} stories" if statuses else "no stories yet")
+
+
+MAX_ARTICLES = 1_000_000
+"""``articles --limit`` at most: a number every backend takes as a LIMIT."""
+
+
+@cli.command()
+@click.option("--story", type=int, metavar="ID", help="The articles of this story.")
+@click.option("--unclustered", is_flag=True, help="Only the articles in no story.")
+@click.option("--q", "text", metavar="TEXT", help="Substring of the title or the text, any case.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=MAX_ARTICLES),
+    default=50,
+    show_default=True,
+    help="At most N articles.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@db_option
+@handle_errors
+def articles(
+    story: int | None, unclustered: bool, text: str | None, limit: int, fmt: str, db: str | None
+) -> None:
+    """Print the articles, newest first, with the text read (from the article's page or
+    its feed). A story id no story has lists none. JSON: the items of GET /api/articles."""
+    if story is not None and unclustered:
+        raise click.UsageError("--story and --unclustered exclude each other; pick one")
+    from pipeline.serve import queries
+
+    query = queries.ArticleQuery(story=story, unclustered=unclustered, text=text, limit=limit)
+    with session_scope(Context(db).ready_engine()) as session:
+        page = queries.list_articles(session, query)
+    if fmt == "json":
+        listed = [article.model_dump(mode="json") for article in page.items]
+        click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+        return
+    if not page.items:
+        click.echo(_no_articles(query))
+        return
+    from tabulate import tabulate
+
+    rows = [
+        [
+            article.id,
+            article.published_at.strftime("%Y-%m-%d %H:%M"),
+            _shorten(article.outlet, 20),
+            "-" if article.story_id is None else article.story_id,
+            article.text_source,
+            _shorten(article.title, 48),
+            _shorten(_first_line(article.text), 48),
+        ]
+        for article in page.items
+    ]
+    headers = ["id", "published (UTC)", "outlet", "story", "source", "title", "text"]
+    click.echo(tabulate(rows, headers=headers))
+    if page.total > len(page.items):
+        click.echo(f"the newest {len(page.items)} of {page.total} articles; --limit shows more")
+
+
+def _no_articles(query: ArticleQuery) -> str:
+    if query.story is not None:
+        return f"no articles in story {query.story}"
+    if query.text:
+        return "no articles match"
+    return "no articles in no story" if query.unclustered else "no articles yet"
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def _shorten(text: str, width: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -86,19 +87,23 @@ def add_article(
     published: datetime,
     vector: np.ndarray,
     model: str = DEFAULT_MODEL,
+    **fields: Any,
 ) -> int:
+    """An article with its embedding; ``fields`` set its other columns (``summary``, a
+    page's ``body``, ``extract_state``...)."""
+    values: dict[str, Any] = {
+        "feed_id": feed_id,
+        "guid": f"{feed_id}:{title}",
+        "url": None,
+        "title": title,
+        "summary": "",
+        "published_at": published,
+        "published_estimated": False,
+        "fetched_at": published,
+        "content_hash": f"hash:{title}",
+    }
     with session_scope(engine) as session:
-        article = Article(
-            feed_id=feed_id,
-            guid=f"{feed_id}:{title}",
-            url=None,
-            title=title,
-            summary="",
-            published_at=published,
-            published_estimated=False,
-            fetched_at=published,
-            content_hash=f"hash:{title}",
-        )
+        article = Article(**(values | fields))
         session.add(article)
         session.flush()
         session.add(
@@ -112,6 +117,80 @@ def add_article(
             )
         )
         return article.id
+
+
+def add_text_article(
+    engine: Engine,
+    feed_id: int,
+    title: str,
+    at: datetime,
+    story_id: int | None = None,
+    **fields: Any,
+) -> int:
+    """An article at ``at`` (any vector) with ``fields``, in ``story_id`` if given."""
+    article_id = add_article(engine, feed_id, title, at, np.ones(DIM, dtype=np.float32), **fields)
+    if story_id is not None:
+        with session_scope(engine) as session:
+            session.add(StoryArticle(article_id=article_id, story_id=story_id, since=at))
+    return article_id
+
+
+@dataclass(frozen=True)
+class ArticleRows:
+    """``add_article_rows``' stories and articles, newest article first."""
+
+    story: int
+    other_story: int
+    page: int
+    """Read from its page: ``body`` set, its first line after blank space."""
+    teaser: int
+    """A feed's teaser whose page was skipped."""
+    loose: int
+    """In no story, its page pending."""
+    tied: int
+    """In no story, published at the same moment as ``loose``, with a smaller id."""
+    old: int
+    """The oldest, of the other outlet, in the other story."""
+
+
+PAGE_BODY = "\n  A magnitude 8.2 quake struck off Chile.\n\nRescuers reached Iquique at dawn."
+
+
+def add_article_rows(engine: Engine) -> ArticleRows:
+    """Articles for the article list: two outlets, two stories, text read from a page and
+    from feeds, pages pending, skipped and not wanted, two articles in no story."""
+    feeds = add_feeds(engine, ["Alpha", "Délta Post"])
+    alpha, delta = feeds["Alpha"], feeds["Délta Post"]
+    story = add_story(engine, "Quake in Iquique")
+    other = add_story(engine, "Vote in Lima")
+    at = [T0 + timedelta(hours=hours) for hours in range(5)]
+    old = add_text_article(engine, delta, "Lima votes", at[0], other, summary="Polls open.")
+    tied = add_text_article(engine, alpha, "Café owners protest", at[2], summary="ÉMEUTES À LYON")
+    loose = add_text_article(
+        engine, alpha, "Bakery wins prize", at[2], summary="A teaser.", extract_state="pending"
+    )
+    teaser = add_text_article(
+        engine,
+        delta,
+        "Iquique: aftershocks",
+        at[3],
+        story,
+        summary="Aftershocks shook Iquique.",
+        extract_state="skipped",
+        extract_reason="robots.txt disallows the page",
+    )
+    page = add_text_article(
+        engine,
+        alpha,
+        "Quake hits Iquique",
+        at[4],
+        story,
+        summary="Only the feed says 100%_sure.",
+        body=PAGE_BODY,
+        text_hash="h",
+        extract_state="ok",
+    )
+    return ArticleRows(story, other, page, teaser, loose, tied, old)
 
 
 ALL_TABLES: tuple[type[Base], ...] = (Feed, Article, Embedding, Story, StoryArticle, ClusterRun)

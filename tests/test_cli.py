@@ -14,9 +14,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from pipeline.cli import cli
 from pipeline.db import make_engine
+from pipeline.serve.api import create_app
+from pipeline.settings import Settings
+from tests.factories import add_article_rows
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 QUAKE = [
@@ -498,3 +503,85 @@ def test_every_summary_has_a_json_form(db_url: str, feeds_file: Path) -> None:
     assert set(everything) == {"feeds", "ingest", "embed", "cluster"}
     assert everything["cluster"]["skipped"] is True
     assert everything["feeds"]["unchanged"] == 3
+
+
+def test_articles_prints_what_the_api_serves(engine: Engine, db_url: str) -> None:
+    """One query: `storyline articles --format json` is the items of GET /api/articles with
+    the same filters, keys, values and order; the table shows each one's first line."""
+    rows = add_article_rows(engine)
+
+    def printed(*args: str) -> Any:
+        return json.loads(ok("articles", "--format", "json", "--db", db_url, *args).stdout)
+
+    with TestClient(create_app(Settings.load(database_url=db_url))) as client:
+        cases: list[tuple[tuple[str, ...], dict[str, str | int]]] = [
+            ((), {}),
+            (("--story", str(rows.story)), {"story": rows.story}),
+            (("--unclustered",), {"unclustered": "true"}),
+            (("--q", "ÉMEUTES"), {"q": "émeutes"}),
+            (("--limit", "2"), {"limit": 2}),
+        ]
+        for args, params in cases:
+            served = client.get("/api/articles", params=params).json()["items"]
+            listed = printed(*args)
+            assert listed == served, args
+            assert [list(item) for item in listed] == [list(item) for item in served]
+    assert [item["id"] for item in printed("--unclustered")] == [rows.loose, rows.tied]
+
+    def table(*args: str) -> list[list[str]]:
+        lines = ok("articles", *args, "--db", db_url).stdout.splitlines()
+        return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines]
+
+    listed = table("--limit", "2")
+    assert listed[0] == ["id", "published (UTC)", "outlet", "story", "source", "title", "text"]
+    # The page's first line after its blank space; the footer says there are more.
+    assert listed[2:] == [
+        [
+            str(rows.page),
+            "2015-11-16 04:00",
+            "Alpha",
+            str(rows.story),
+            "page",
+            "Quake hits Iquique",
+            "A magnitude 8.2 quake struck off Chile.",
+        ],
+        [
+            str(rows.teaser),
+            "2015-11-16 03:00",
+            "Délta Post",
+            str(rows.story),
+            "feed",
+            "Iquique: aftershocks",
+            "Aftershocks shook Iquique.",
+        ],
+        ["the newest 2 of 5 articles; --limit shows more"],
+    ]
+    assert table("--unclustered")[2][3:] == ["-", "feed", "Bakery wins prize", "A teaser."]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--story", "987654"), "no articles in story 987654"),
+        (("--story", "0"), "no articles in story 0"),
+        (("--story", str(2**40)), f"no articles in story {2**40}"),
+        (("--unclustered",), "no articles in no story"),
+        (("--q", "nothing"), "no articles match"),
+        ((), "no articles yet"),
+    ],
+    ids=["unknown-story", "story-zero", "story-past-int32", "unclustered", "q", "none"],
+)
+def test_articles_none_is_an_empty_list_and_exit_0(
+    engine: Engine, db_url: str, args: tuple[str, ...], said: str
+) -> None:
+    # As the API's story filter: an unknown id, or one no row can have, lists no articles.
+    assert ok("articles", *args, "--db", db_url).stdout == f"{said}\n"
+    assert json.loads(ok("articles", *args, "--format", "json", "--db", db_url).stdout) == []
+
+
+def test_articles_of_a_story_or_in_none_not_both(tmp_path: Path) -> None:
+    result = invoke(
+        "articles", "--story", "1", "--unclustered", "--db", f"sqlite:///{tmp_path}/x.db"
+    )
+    assert result.exit_code == 2
+    assert "--story and --unclustered exclude each other" in result.stderr

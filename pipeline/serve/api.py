@@ -38,6 +38,7 @@ from pipeline.db import display_url, make_engine, session_scope
 from pipeline.errors import first_line
 from pipeline.serve import queries
 from pipeline.serve.schema import (
+    ArticleList,
     ArticlePage,
     Health,
     OutletList,
@@ -63,8 +64,6 @@ StatusesQuery = Annotated[
     Query(description="Repeat for several; default: active and dormant."),
 ]
 
-MAX_ID = 2**31 - 1
-"""Story ids are INTEGER columns: 32 bits on PostgreSQL, the smaller of the two backends."""
 MAX_OFFSET = 2**31 - 1
 """Far beyond any real list, and within what both backends take as an OFFSET."""
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
@@ -258,6 +257,49 @@ def outlets(db: SessionDep) -> OutletList:
     return OutletList(items=queries.outlets(db))
 
 
+@router.get("/api/articles", response_model=ArticleList, responses=UNREADABLE)
+def list_articles(
+    db: SessionDep,
+    story: Annotated[
+        int | None,
+        Query(description="The articles of this story (none if no story has this id)."),
+    ] = None,
+    unclustered: Annotated[
+        bool, Query(description="Only the articles in no story (not with story).")
+    ] = False,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Substring of the title or the text read, any case."),
+    ] = None,
+    outlet: Annotated[str | None, Query(description="Articles of this outlet.")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Published at or after this (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Published at or before this (ISO 8601).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> ArticleList:
+    """Articles matching every filter given, newest first, with the text read and where it
+    came from (the article's page or its feed), one page at a time."""
+    _no_nul(outlet=outlet, q=q)
+    if story is not None and unclustered:
+        raise _invalid("unclustered", "cannot be true with a story: pick one", unclustered)
+    query = queries.ArticleQuery(
+        story=story,
+        unclustered=unclustered,
+        text=q,
+        outlet=outlet,
+        since=_query_time("since", since),
+        until=_query_time("until", until),
+        limit=limit,
+        offset=offset,
+    )
+    page = queries.list_articles(db, query)
+    return ArticleList(total=page.total, limit=limit, offset=offset, items=page.items)
+
+
 @router.get("/", include_in_schema=False)
 def index() -> FileResponse:
     return FileResponse(WEB_DIR / "index.html", media_type="text/html")
@@ -265,7 +307,7 @@ def index() -> FileResponse:
 
 def _known_id(story_id: int) -> None:
     """A 404 for an id no row can have, without asking the database (which would overflow)."""
-    if not 1 <= story_id <= MAX_ID:
+    if not 1 <= story_id <= queries.MAX_ID:
         raise _not_found(story_id)
 
 

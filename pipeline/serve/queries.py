@@ -1,6 +1,7 @@
 """Reading stories back: the filtered, ranked, paged summaries that ``storyline stories`` and
 the HTTP API both list, one story's details, its nearest stories by centroid, the trending
-stories.
+stories; and the articles, in a story or in none, that ``storyline articles`` and
+``GET /api/articles`` both list.
 
 The rows are ``pipeline.serve.schema``'s models, built here from the database's columns:
 what the API answers and the CLI prints is what these return, with no second set of types.
@@ -15,16 +16,27 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, String, case, cast, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
-from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
+from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded, folded_contains
 from pipeline.serve.schema import (
     ArticleOut,
     EventOut,
     HourOut,
+    ListedArticle,
     OutletOut,
     RelatedStory,
     SourceOut,
@@ -39,6 +51,8 @@ from pipeline.vector_index import nearest
 StoryOrder = Literal["rank", "recent", "size"]
 DEFAULT_STATUSES: tuple[StoryStatus, ...] = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
 RECENT = timedelta(hours=24)
+MAX_ID = 2**31 - 1
+"""Story ids are INTEGER columns: 32 bits on PostgreSQL, the smaller of the two backends."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,47 @@ ARTICLE_COLUMNS = (
     Feed.outlet,
     Article.published_at,
     Article.duplicate_of_id,
+    Article.text,
+    case((Article.body.is_not(None), "page"), else_="feed").label("text_source"),
 )
 """An ``ArticleOut``'s columns, in its fields' order (with ``Feed`` joined)."""
+LISTED_COLUMNS = (
+    *ARTICLE_COLUMNS,
+    StoryArticle.story_id,
+    Article.extract_state,
+    Article.extract_reason,
+)
+"""A ``ListedArticle``'s columns, in its fields' order (``list_articles``' joins)."""
+
+
+@dataclass(frozen=True)
+class ArticleQuery:
+    """Which articles to list, newest first, and which page of them; every filter given
+    must hold."""
+
+    story: int | None = None
+    """The articles of this story (none when no story has this id)."""
+    unclustered: bool = False
+    """Only the articles in no story."""
+    text: str | None = None
+    """Substring of the title or of the text read (``Article.text``), in any case."""
+    outlet: str | None = None
+    """Articles of this outlet (exact name)."""
+    since: datetime | None = None
+    """Published at or after this."""
+    until: datetime | None = None
+    """Published at or before this."""
+    limit: int | None = 50
+    """None: every article that matches."""
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ArticleListing:
+    """One page of articles and how many match (the API's ``ArticleList`` adds the paging)."""
+
+    total: int
+    items: list[ListedArticle]
 
 
 @dataclass(frozen=True)
@@ -176,6 +229,57 @@ def story_detail(
     )
 
 
+def list_articles(session: Session, query: ArticleQuery) -> ArticleListing:
+    """One page of the articles matching ``query``, newest first (ties: the newer id), and
+    how many match. An unknown story has no articles: an empty page, not an error."""
+    conditions = _article_conditions(query)
+    page = (
+        _with_story_and_outlet(select(*LISTED_COLUMNS))
+        .where(*conditions)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(query.limit)
+        .offset(query.offset or None)
+    )
+    items = _rows(ListedArticle, session.execute(page))
+    short = query.limit is None or len(items) < query.limit
+    if short and (items or not query.offset):
+        # The page ends the list: its end is the total. A search reads every text once,
+        # not twice (seconds on 50,000 articles of whole pages).
+        return ArticleListing(total=query.offset + len(items), items=items)
+    count = _with_story_and_outlet(select(func.count()).select_from(Article))
+    return ArticleListing(total=session.scalar(count.where(*conditions)) or 0, items=items)
+
+
+def _with_story_and_outlet(statement: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """``statement`` on the articles, with each one's feed and, if it has one, its story."""
+    return statement.join(Feed, Feed.id == Article.feed_id).outerjoin(
+        StoryArticle, StoryArticle.article_id == Article.id
+    )
+
+
+def _article_conditions(query: ArticleQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.story is not None:
+        # An id no row can have matches nothing, without asking the database (it would
+        # overflow the column's type).
+        known = 1 <= query.story <= MAX_ID
+        conditions.append(StoryArticle.story_id == query.story if known else false())
+    if query.unclustered:
+        conditions.append(StoryArticle.story_id.is_(None))
+    if query.outlet is not None:
+        conditions.append(Feed.outlet == query.outlet)
+    if query.since is not None:
+        conditions.append(Article.published_at >= query.since)
+    if query.until is not None:
+        conditions.append(Article.published_at <= query.until)
+    if query.text:
+        pattern = fold(query.text)
+        conditions.append(
+            folded_contains(Article.title, pattern) | folded_contains(Article.text, pattern)
+        )
+    return conditions
+
+
 def _members(story_id: int) -> Select[*tuple[Any, ...]]:
     """The story's articles as ``ARTICLE_COLUMNS``, in no order."""
     return (
@@ -246,7 +350,7 @@ def _refs(session: Session, condition: ColumnElement[bool]) -> list[StoryRef]:
     return _rows(StoryRef, rows)
 
 
-RowModel = TypeVar("RowModel", ArticleOut, SourceOut, HourOut, EventOut, StoryRef)
+RowModel = TypeVar("RowModel", ArticleOut, ListedArticle, SourceOut, HourOut, EventOut, StoryRef)
 
 
 def _rows(model: type[RowModel], rows: Iterable[Sequence[Any]]) -> list[RowModel]:

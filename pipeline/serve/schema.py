@@ -11,8 +11,11 @@ database's rows; the API adds only the paging and the clock.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
+
+TextSource = Literal["page", "feed"]
 
 
 class Summary(BaseModel):
@@ -48,6 +51,32 @@ class ArticleOut(BaseModel):
     outlet: str
     published_at: datetime
     duplicate_of: int | None
+    """The first copy of the same wire story, when this one is a reprint of it."""
+    text: str
+    """The text read, whole: the body of the article's page, else the feed's summary."""
+    text_source: TextSource
+    """Where ``text`` comes from: ``page`` (read from the article's page) or ``feed``."""
+
+
+class ListedArticle(ArticleOut):
+    """One article in ``GET /api/articles`` and ``storyline articles --format json``."""
+
+    story_id: int | None
+    """The story it belongs to; None when it is in no story."""
+    extract_state: str | None
+    """How reading its page went: ``pending``, ``ok``, ``kept``, ``skipped`` or ``failed``;
+    None when no page was wanted (the feed gave the whole text)."""
+    extract_reason: str | None
+    """Why a page was kept, skipped or failed, in a few words; None otherwise."""
+
+
+class ArticleList(BaseModel):
+    """One page of articles, newest first; ``total`` counts all that match."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[ListedArticle]
 
 
 class ArticlePage(BaseModel):

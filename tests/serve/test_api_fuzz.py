@@ -22,7 +22,7 @@ from schemathesis import checks
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DataError
 
-from models import Story, StoryEvent
+from models import Article, Story, StoryEvent
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
@@ -82,6 +82,14 @@ def seed_stories(engine: Engine, db_url: str) -> None:
             near(late, 900 + i),
         )
     cluster(engine, default, now=T0 + timedelta(hours=203))
+    # Text read from pages, a page given up on, and an article in no story.
+    stray = add_article(engine, feeds["Alpha"], "Stray note", T0 + timedelta(hours=204), late)
+    with session_scope(engine) as session:
+        for article in session.scalars(select(Article).order_by(Article.id).limit(2)):
+            article.body, article.extract_state = f"Body of {article.title}.\n\nMore.", "ok"
+        skipped = session.get(Article, stray)
+        assert skipped is not None
+        skipped.extract_state, skipped.extract_reason = "skipped", "robots.txt disallows it"
     with session_scope(engine) as session:
         kinds = set(session.scalars(select(StoryEvent.kind).distinct()))
         statuses = set(session.scalars(select(Story.status).distinct()))
@@ -157,13 +165,17 @@ def test_api_without_its_database_still_conforms(
 
 
 def test_every_story_and_status_conforms(seeded_app: FastAPI) -> None:
-    """Generated ids rarely exist: each seeded story, and each status's list, once."""
+    """Generated ids rarely exist: each seeded story, its articles, and each status's list,
+    once; and the articles in no story."""
     with session_scope(seeded_app.state.engine) as session:
         story_ids = list(session.scalars(select(Story.id).order_by(Story.id)))
     one_story = schema["/api/stories/{story_id}"]["GET"]
     listing = schema["/api/stories"]["GET"]
     cases = [one_story.Case(path_parameters={"story_id": story_id}) for story_id in story_ids]
     cases += [listing.Case(query={"status": s.value, "limit": 200}) for s in StoryStatus]
+    articles = schema["/api/articles"]["GET"]
+    cases += [articles.Case(query={"story": story_id}) for story_id in story_ids]
+    cases += [articles.Case(query={"unclustered": "true", "limit": 200})]
     for case in cases:
         response = case.call_and_validate(app=seeded_app, checks=CHECKS)
         assert response.status_code == 200, response.text

@@ -71,6 +71,15 @@ class Lineage:
 
 
 @dataclass(frozen=True)
+class Read:
+    """What the text stage leaves: the Raqqa story's newest article read from its page,
+    and an article in no story whose page was skipped."""
+
+    page: int
+    skipped: int
+
+
+@dataclass(frozen=True)
 class Live:
     """The served dashboard: its address, the database behind it and its backend's name."""
 
@@ -78,6 +87,7 @@ class Live:
     engine: Engine
     backend: str
     lineage: Lineage
+    read: Read
 
     def api(self, path: str, **params: Any) -> Any:
         response = httpx.get(f"{self.base_url}{path}", params=params, timeout=10)
@@ -130,6 +140,7 @@ def live(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
     engine = make_engine(demo_url)
     try:
         lineage = add_lineage(engine)
+        read = add_page_text(engine, lineage.raqqa)
         port = free_port()
         command = [sys.executable, "-m", "pipeline", "serve", "--host", "127.0.0.1"]
         log = tmp_path_factory.mktemp("serve") / "stderr.log"
@@ -142,7 +153,7 @@ def live(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_healthy(server, log, f"{base}/api/health", time.monotonic() + 60)
-            yield Live(base, engine, demo_url.split(":", 1)[0].split("+")[0], lineage)
+            yield Live(base, engine, demo_url.split(":", 1)[0].split("+")[0], lineage, read)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -221,6 +232,38 @@ def add_lineage(engine: Engine) -> Lineage:
             ]
         )
         return Lineage(raqqa.id, merged.id, brussels.id, split.id)
+
+
+BODY = (
+    "French jets struck Islamic State targets in Raqqa overnight, the defence ministry said.\n\n"
+    "Ten aircraft dropped twenty bombs on a command post, a recruitment centre and a training "
+    "camp. The strikes followed the attacks in Paris, which the group claimed. More raids are "
+    "planned, officials said, as the carrier Charles de Gaulle sails for the eastern Mediterranean."
+)
+SKIPPED_REASON = "robots.txt disallows the page"
+
+
+def add_page_text(engine: Engine, story_id: int) -> Read:
+    """A page's body for the story's newest article, and a skipped page for the newest
+    article in no story."""
+    with session_scope(engine) as session:
+        newest = (
+            select(Article)
+            .join(StoryArticle, StoryArticle.article_id == Article.id)
+            .where(StoryArticle.story_id == story_id)
+            .order_by(Article.published_at.desc(), Article.id.desc())
+        )
+        page = session.scalars(newest).first()
+        loose = session.scalars(
+            select(Article)
+            .where(Article.id.not_in(select(StoryArticle.article_id)))
+            .order_by(Article.published_at.desc(), Article.id.desc())
+        ).first()
+        assert page is not None
+        assert loose is not None
+        page.body, page.extract_state = BODY, "ok"
+        loose.extract_state, loose.extract_reason = "skipped", SKIPPED_REASON
+        return Read(page.id, loose.id)
 
 
 @pytest.fixture(scope="module")
@@ -850,10 +893,142 @@ def test_an_unknown_story_says_so(page: Page, live: Live) -> None:
     expect(page.locator("#story-chart svg")).to_have_count(0)
 
 
+# --- the articles ------------------------------------------------------------------------
+
+ELLIPSIS = "\u2026"
+
+
+def first_lines(text: str) -> str:
+    """An article's first lines as the page shows them: its white space run together, cut
+    at a word near 200 characters, without the punctuation before the ellipsis."""
+    flat = " ".join(text.split())
+    if len(flat) <= 200:
+        return flat
+    cut = flat[:200]
+    space = cut.rfind(" ")
+    words = cut[:space] if space > 120 else cut
+    return words.rstrip(" ,;:.\u2013\u2014-") + ELLIPSIS
+
+
+def test_a_storys_articles_show_their_first_lines(page: Page, live: Live) -> None:
+    story_id = live.lineage.raqqa
+    items = live.api(f"/api/stories/{story_id}", article_limit=10)["article_page"]["items"]
+    assert items[0]["id"] == live.read.page
+    assert (items[0]["text"], items[0]["text_source"]) == (BODY, "page")
+    assert {item["text_source"] for item in items[1:]} == {"feed"}
+    page.goto(live.url(f"#/story/{story_id}"))
+    articles = page.locator("#story-articles > li")
+    expect(articles.locator(".excerpt")).to_have_text([first_lines(item["text"]) for item in items])
+    # The page's body: its paragraphs run together, cut at a word, and said to be the page's.
+    read = articles.first
+    expect(read).to_have_attribute("data-text-source", "page")
+    expect(read.locator(".detail")).to_contain_text("text from its page")
+    shown = read.locator(".excerpt").inner_text()
+    assert shown.startswith("French jets struck Islamic State targets in Raqqa overnight, the")
+    assert shown.endswith(ELLIPSIS)
+    assert len(shown) <= 201
+    expect(articles.nth(1).locator(".detail")).not_to_contain_text("from its page")
+    # A muted line under the title, not a link.
+    assert read.locator(".excerpt a").count() == 0
+    muted = read.locator(".excerpt").evaluate("e => getComputedStyle(e).color")
+    title = read.locator("a").first.evaluate("e => getComputedStyle(e).color")
+    assert muted != title
+
+
+def article_titles(page: Page) -> list[str]:
+    return page.locator("#article-list > li > :first-child").all_inner_texts()
+
+
+def test_articles_in_no_story_are_browsed_and_searched(page: Page, live: Live) -> None:
+    loose = live.api("/api/articles", unclustered="true", limit=50)
+    assert 0 < loose["total"] <= 50
+    link = page.locator("#unclustered-link")
+    expect(link).to_have_text(f"{loose['total']} articles in no story")
+    # A link the keyboard reaches and opens.
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#/articles\?unclustered=1$"))
+    expect(page.locator("#articles-title")).to_have_text("Articles in no story")
+    expect(page.locator("#articles-title")).to_be_focused()
+    expect(page.locator("#tab-articles")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#a-unclustered")).to_be_checked()
+    expect(page.locator("#article-summary")).to_have_text(
+        f"{loose['total']} articles, newest first."
+    )
+    expect(page.locator("#article-list > li")).to_have_count(loose["total"])
+    assert article_titles(page) == [item["title"] for item in loose["items"]]
+    expect(page.locator("#article-list .excerpt")).to_have_text(
+        [first_lines(item["text"]) for item in loose["items"] if item["text"].strip()]
+    )
+    skipped = page.locator(f'#article-list li[data-article-id="{live.read.skipped}"]')
+    expect(skipped.locator(".detail")).to_contain_text(
+        f"in no story · page skipped: {SKIPPED_REASON}"
+    )
+    screenshot(page, f"dashboard-articles-{live.backend}")
+
+    # A search of the text, in any case: a word of the newest one's first lines.
+    word = max(loose["items"][0]["text"].split()[:8], key=len).strip(".,;:").upper()
+    found = live.api("/api/articles", unclustered="true", q=word)
+    assert 0 < found["total"] < loose["total"]
+    page.fill("#a-q", word)
+    page.press("#a-q", "Enter")
+    expect(page).to_have_url(re.compile(rf"#/articles\?unclustered=1&q={quote(word)}$"))
+    expect(page.locator("#article-summary")).to_have_text(
+        f"{found['total']} article{'' if found['total'] == 1 else 's'} matching the search, "
+        "newest first."
+    )
+    expect(page.locator("#article-list > li")).to_have_count(found["total"])
+    assert article_titles(page) == [item["title"] for item in found["items"]]
+
+    # Every article with that word, in a story or not; a story's is a link to it.
+    page.uncheck("#a-unclustered")
+    expect(page).to_have_url(re.compile(rf"#/articles\?q={quote(word)}$"))
+    expect(page.locator("#articles-title")).to_have_text("Articles")
+    everywhere = live.api("/api/articles", q=word)
+    expect(page.locator("#article-list > li")).to_have_count(everywhere["total"])
+    assert article_titles(page) == [item["title"] for item in everywhere["items"]]
+    page.reload()
+    expect(page.locator("#a-q")).to_have_value(word)
+    expect(page.locator("#a-unclustered")).not_to_be_checked()
+    page.go_back()
+    expect(page.locator("#a-unclustered")).to_be_checked()
+    expect(page.locator("#article-list > li")).to_have_count(found["total"])
+
+    in_story = next(item for item in live.api("/api/articles")["items"] if item["story_id"])
+    page.goto(live.url("#/articles"))
+    story_link = page.locator(f'#article-list li[data-article-id="{in_story["id"]}"] a.story')
+    expect(story_link).to_have_text(f"story {in_story['story_id']}")
+    story_link.click()
+    expect(page).to_have_url(re.compile(rf"#/story/{in_story['story_id']}$"))
+
+    page.goto(live.url("#/articles?q=zzz-no-such-words"))
+    expect(page.locator("#article-list li.empty")).to_have_text("No article matches this search.")
+    page.locator("#a-clear").click()
+    expect(page).to_have_url(re.compile(r"#/articles$"))
+    expect(page.locator("#a-q")).to_have_value("")
+
+
+def test_the_articles_are_paged_and_the_page_kept_in_the_url(page: Page, live: Live) -> None:
+    total = live.api("/api/articles", unclustered="true")["total"]
+    assert total > 2 * PAGE
+    page.goto(live.url("#/articles?unclustered=1", limit=PAGE))
+    summary = page.locator("#article-summary")
+    expect(summary).to_have_text(f"1{DASH}{PAGE} of {total} articles, newest first.")
+    page.locator("#article-pager a.older").click()
+    expect(page).to_have_url(re.compile(rf"#/articles\?unclustered=1&offset={PAGE}$"))
+    second = live.api("/api/articles", unclustered="true", limit=PAGE, offset=PAGE)
+    expect(summary).to_have_text(f"{PAGE + 1}{DASH}{2 * PAGE} of {total} articles, newest first.")
+    assert article_titles(page) == [item["title"] for item in second["items"]]
+    assert page.locator("#article-list").get_attribute("start") == str(PAGE + 1)
+    expect(summary).to_be_focused()
+    page.go_back()
+    expect(summary).to_have_text(f"1{DASH}{PAGE} of {total} articles, newest first.")
+
+
 # --- a phone's width -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("view", ["list", "list-page2", "trending", "story"])
+@pytest.mark.parametrize("view", ["list", "list-page2", "trending", "story", "articles"])
 def test_the_layout_holds_at_400_px(narrow: Page, live: Live, view: str) -> None:
     story = live.lineage.raqqa
     hash_, ready, limit = {
@@ -861,6 +1036,7 @@ def test_the_layout_holds_at_400_px(narrow: Page, live: Live, view: str) -> None
         "list-page2": (f"#/?offset={PAGE}", "#stories-pager a.next", PAGE),
         "trending": ("#/trending", "#trending-list a.title", None),
         "story": (f"#/story/{story}", "#story-articles li a", None),
+        "articles": ("#/articles?unclustered=1", "#article-list .excerpt", None),
     }[view]
     narrow.goto(live.url(hash_, limit))
     expect(narrow.locator(ready).first).to_be_visible()

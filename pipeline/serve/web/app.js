@@ -1,17 +1,20 @@
-// Storyline dashboard: the stories (searched and filtered), the breaking ones, and one
-// story's chart, outlets, paged articles, lineage and related stories.
+// Storyline dashboard: the stories (searched and filtered), the breaking ones, one story's
+// chart, outlets, paged articles (each with its first lines), lineage and related stories,
+// and the articles themselves (those in no story, a search of their text).
 // Plain DOM, no dependencies. Every piece of data goes in through textContent or an
 // attribute, never innerHTML, so a headline cannot inject markup.
 //
 // The view lives in the URL's hash, so it can be shared, and reloads and back/forward
 // restore it: #/?q=raqqa&status=active&offset=50 (the list, its second page),
-// #/trending?hours=6&more=1, #/story/7?offset=10 (a story, its second page of articles).
+// #/trending?hours=6&more=1, #/story/7?offset=10 (a story, its second page of articles),
+// #/articles?unclustered=1&q=lisbon (the articles in no story that mention Lisbon).
 "use strict";
 
 (function () {
   const params = new URLSearchParams(window.location.search);
   // ?refresh=SECONDS polls faster (the browser tests use 1); ?limit=N stories per page of
-  // the list (and at most N before Breaking's "more"); ?articles=N articles per page of a story.
+  // the list and articles per page of Articles (and at most N before Breaking's "more");
+  // ?articles=N articles per page of a story.
   const REFRESH_MS = Math.max(0.2, Number(params.get("refresh")) || 15) * 1000;
   const LIMIT = Math.min(200, Math.max(1, Math.floor(Number(params.get("limit")) || 50)));
   const ARTICLES = Math.min(500, Math.max(1, Math.floor(Number(params.get("articles")) || 10)));
@@ -27,10 +30,11 @@
   const ORDERS = ["rank", "recent", "size"];
   const DEFAULT_HOURS = 6;
   const DAY = /^\d{4}-\d{2}-\d{2}$/;
+  const EXCERPT = 200; // characters of an article's text shown under its title
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    view: null, // "list", "trending" or "story"
+    view: null, // "list", "trending", "articles" or "story"
     route: 0, // bumped on every navigation: an answer for an older route is dropped
     viewKey: null, // what the current view last drew, to draw only on change
     storyId: null,
@@ -40,6 +44,7 @@
     listHash: "#/", // the list as last shown (page included), for the story page's way back
     timeline: null, // the story's hours as last charted, to draw again at a new width
     outlets: new Set(), // outlet names offered by the outlet filter (/api/outlets)
+    articlesHash: "#/articles", // Articles as last shown, to tell its next page from a new search
     renders: 0,
   };
   // For tests and the curious: how often the list was drawn, and when it last changed.
@@ -131,6 +136,17 @@
   // Up to two decimals, no trailing zeros: 3.64, 2.5, 3.
   function decimal(x) {
     return String(Number(Number(x).toFixed(2)));
+  }
+
+  // An article's first lines: the start of its text, its white space run together, cut
+  // at a word near EXCERPT characters (counted as the reader sees them, not in UTF-16).
+  function excerpt(text) {
+    const chars = Array.from((text || "").replace(/\s+/g, " ").trim());
+    if (chars.length <= EXCERPT) return chars.join("");
+    const cut = chars.slice(0, EXCERPT).join("");
+    const space = cut.lastIndexOf(" ");
+    const words = space > EXCERPT * 0.6 ? cut.slice(0, space) : cut;
+    return `${words.replace(/[\s,;:.\u2013\u2014-]+$/, "")}\u2026`;
   }
 
   // Only web links become hrefs: a feed could carry a javascript: URL.
@@ -225,6 +241,7 @@
     const story = /^\/story\/(\d+)$/.exec(path);
     if (story) return { view: "story", id: Number(story[1]), query };
     if (path === "/trending") return { view: "trending", query };
+    if (path === "/articles") return { view: "articles", query };
     return { view: "list", query };
   }
 
@@ -296,7 +313,28 @@
     return text ? `#/trending?${text}` : "#/trending";
   }
 
-  // Where a page starts (?offset=N, of the list or of a story's articles); 0 if malformed.
+  // Articles: a search of their titles and text, and whether only those in no story.
+  function articleFilters(query) {
+    return { q: (query.get("q") || "").trim(), unclustered: query.get("unclustered") === "1" };
+  }
+
+  function articlesHash(filters, offset) {
+    const query = new URLSearchParams();
+    if (filters.unclustered) query.set("unclustered", "1");
+    if (filters.q) query.set("q", filters.q);
+    if (offset) query.set("offset", String(offset));
+    const text = query.toString();
+    return text ? `#/articles?${text}` : "#/articles";
+  }
+
+  function articlesApiPath(filters, offset) {
+    const query = new URLSearchParams({ limit: String(LIMIT), offset: String(offset) });
+    if (filters.unclustered) query.set("unclustered", "true");
+    if (filters.q) query.set("q", filters.q);
+    return `/api/articles?${query}`;
+  }
+
+  // Where a page starts (?offset=N, of a list or of a story's articles); 0 if malformed.
   function offsetOf(query) {
     return Math.min(MAX_OFFSET, Math.max(0, Math.floor(Number(query.get("offset"))) || 0));
   }
@@ -360,8 +398,12 @@
 
   async function refreshList(route, filters, offset) {
     let page;
+    let unclustered;
     try {
-      page = await getJson(listApiPath(filters, offset));
+      [page, unclustered] = await Promise.all([
+        getJson(listApiPath(filters, offset)),
+        getJson("/api/articles?unclustered=true&limit=1"),
+      ]);
     } catch (err) {
       if (err instanceof HttpError && err.status === 422) {
         if (route === state.route) renderRefused(err.message);
@@ -370,11 +412,18 @@
       throw err;
     }
     if (route !== state.route) return;
+    renderUnclustered(unclustered.total);
     const key = JSON.stringify([state.clock, page.total, page.offset, page.items, filters]);
     if (key !== state.viewKey) {
       state.viewKey = key;
       renderList(page, filters);
     }
+  }
+
+  // "12 articles in no story": the way to what clustering left out; hidden when none is.
+  function renderUnclustered(total) {
+    $("unclustered-link").textContent = `${plural(total, "article")} in no story`;
+    $("unclustered-note").hidden = total === 0;
   }
 
   function renderRefused(message) {
@@ -603,18 +652,99 @@
     $("articles-count").textContent = pageRange(page, "article")
       || `None here: the story has ${plural(page.total, "article")}.`;
 
-    append(clear($("story-articles")), page.items.map((article) => {
-      const href = article.url ? safeUrl(article.url) : null;
-      const title = href
-        ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, article.title)
-        : el("span", null, article.title);
-      return el("li", { "data-article-id": article.id },
-        title,
-        el("span", { class: "detail" }, ` ${article.outlet}, `, when(article.published_at),
-          article.duplicate_of !== null ? ` · reprint of article ${article.duplicate_of}` : null));
-    }));
+    append(clear($("story-articles")), page.items.map((article) => articleItem(article)));
     $("story-articles").start = page.offset + 1;
     renderPager($("articles-pager"), page, (offset) => storyHref(story.id, offset),
+      ["newer", "← Newer"], ["older", "Older →"]);
+  }
+
+  // One article: its title (a link to its page), outlet, time, and its first lines, said
+  // to come from its page when they do; `more` adds to the details line.
+  function articleItem(article, more) {
+    const href = article.url ? safeUrl(article.url) : null;
+    const title = href
+      ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, article.title)
+      : el("span", null, article.title);
+    const lines = excerpt(article.text);
+    return el("li", { "data-article-id": article.id, "data-text-source": article.text_source },
+      title,
+      el("span", { class: "detail" }, ` ${article.outlet}, `, when(article.published_at),
+        article.duplicate_of !== null ? ` · reprint of article ${article.duplicate_of}` : null,
+        article.text_source === "page" ? " · text from its page" : null,
+        ...(more || [])),
+      lines ? el("p", { class: "excerpt" }, lines) : null);
+  }
+
+  // --- articles --------------------------------------------------------------------------
+
+  function fillArticleFilters(filters) {
+    const form = $("article-filters");
+    form.elements.q.value = filters.q;
+    form.elements.unclustered.checked = filters.unclustered;
+  }
+
+  function applyArticleFilters(event) {
+    if (event) event.preventDefault();
+    const form = $("article-filters");
+    const filters = { q: form.elements.q.value.trim(), unclustered: form.elements.unclustered.checked };
+    const hash = articlesHash(filters);
+    if (hash !== window.location.hash) window.location.hash = hash;
+  }
+
+  async function refreshArticles(route, filters, offset) {
+    let page;
+    try {
+      page = await getJson(articlesApiPath(filters, offset));
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 422) {
+        if (route === state.route) {
+          state.viewKey = null;
+          clear($("article-list"));
+          clear($("article-pager"));
+          $("article-summary").textContent = `The server refused this search: ${err.message}`;
+        }
+        return;
+      }
+      throw err;
+    }
+    if (route !== state.route) return;
+    const key = JSON.stringify([state.clock, page.total, page.offset, page.items, filters]);
+    if (key !== state.viewKey) {
+      state.viewKey = key;
+      renderArticleList(page, filters);
+    }
+  }
+
+  // Where an article stands: in which story, or in none; and, for a feed's text, what
+  // became of its page (pending, kept, skipped or failed, and why).
+  function standing(article) {
+    const story = article.story_id === null
+      ? [" · in no story"]
+      : [" · in ", el("a", { href: storyHref(article.story_id), class: "story" }, `story ${article.story_id}`)];
+    if (article.text_source === "page" || article.extract_state === null) return story;
+    const why = article.extract_reason ? `: ${article.extract_reason}` : "";
+    return [...story, el("span", { class: "extract" }, ` · page ${article.extract_state}${why}`)];
+  }
+
+  function renderArticleList(page, filters) {
+    const list = clear($("article-list"));
+    append(list, page.items.map((article) => articleItem(article, standing(article))));
+    list.start = page.offset + 1;
+    if (page.items.length === 0) {
+      let empty = filters.unclustered ? "No article is left out of the stories." : "No articles yet.";
+      if (page.total > 0) empty = "No articles on this page: go back to an earlier one.";
+      else if (filters.q) empty = "No article matches this search.";
+      list.append(el("li", { class: "empty" }, empty));
+    }
+    const matching = filters.q ? " matching the search" : "";
+    const all = plural(page.total, "article");
+    const range = page.total === 0 || (page.offset === 0 && page.items.length === page.total)
+      ? all
+      : pageRange(page, "article");
+    $("article-summary").textContent = range
+      ? `${range}${matching}, newest first.`
+      : `None here: ${all}${matching} in all.`;
+    renderPager($("article-pager"), page, (offset) => articlesHash(filters, offset),
       ["newer", "← Newer"], ["older", "Older →"]);
   }
 
@@ -761,6 +891,8 @@
     if (route !== state.route) return;
     if (current.view === "list") {
       await refreshList(route, listFilters(current.query), offsetOf(current.query));
+    } else if (current.view === "articles") {
+      await refreshArticles(route, articleFilters(current.query), offsetOf(current.query));
     } else if (state.storyKey === null || state.updatedAt !== before) {
       await refreshStory(route, current.id, offsetOf(current.query));
     }
@@ -775,8 +907,9 @@
     state.storyKey = null;
     $("list-view").hidden = current.view !== "list";
     $("trending-view").hidden = current.view !== "trending";
+    $("articles-view").hidden = current.view !== "articles";
     $("story-view").hidden = current.view !== "story";
-    for (const [tab, view] of [["tab-list", "list"], ["tab-trending", "trending"]]) {
+    for (const [tab, view] of [["tab-list", "list"], ["tab-trending", "trending"], ["tab-articles", "articles"]]) {
       if (current.view === view) $(tab).setAttribute("aria-current", "page");
       else $(tab).removeAttribute("aria-current");
     }
@@ -794,6 +927,20 @@
       } else {
         focus = $("articles-count");
       }
+    } else if (current.view === "articles") {
+      state.storyId = null;
+      const filters = articleFilters(current.query);
+      // Coming from another view, to the heading (as a story's page does); a new page of
+      // the same search, to its count.
+      const before = articleFilters(parseHash(state.articlesHash).query);
+      const samePages = articlesHash(filters) === articlesHash(before);
+      if (previous.view !== "articles") focus = $("articles-title");
+      else if (samePages && window.location.hash !== state.articlesHash) focus = $("article-summary");
+      state.articlesHash = window.location.hash;
+      fillArticleFilters(filters);
+      const what = filters.unclustered ? "Articles in no story" : "Articles";
+      $("articles-title").textContent = what;
+      document.title = `${what} · Storyline`;
     } else {
       state.storyId = null;
       document.title = current.view === "trending" ? "Breaking · Storyline" : "Storyline";
@@ -835,6 +982,9 @@
   // Empty the form at once, not when the hash change arrives: a filter set in between
   // would otherwise carry the old ones with it.
   $("f-clear").addEventListener("click", () => fillFilters(listFilters(new URLSearchParams())));
+  $("article-filters").addEventListener("submit", applyArticleFilters);
+  $("article-filters").addEventListener("change", applyArticleFilters);
+  $("a-clear").addEventListener("click", () => fillArticleFilters(articleFilters(new URLSearchParams())));
   $("trending-form").addEventListener("change", () => {
     window.location.hash = trendingHash(Number($("t-hours").value), false);
   });
