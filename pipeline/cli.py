@@ -30,6 +30,7 @@ from pipeline.version import package_version
 
 if TYPE_CHECKING:
     from pipeline.embed.stage import EmbedReport
+    from pipeline.extract.stage import ExtractReport
     from pipeline.ingest.feeds import FeedSpec, SyncResult
     from pipeline.ingest.stage import IngestReport
     from pipeline.serve.queries import ArticleQuery
@@ -403,6 +404,33 @@ def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> Inges
 @summary_format
 @db_option
 @handle_errors
+def extract(fmt: str, db: str | None) -> None:
+    """Read the page of each article whose feed gives only a teaser, for its whole text.
+
+    Pages that fail for a while are retried by later runs, a few times; each article keeps
+    its outcome and why (`storyline articles`). Failed pages are reported, not fatal.
+    """
+    ctx = Context(db)
+    _print_report(fmt, _extract(ctx.ready_engine(), ctx.settings))
+
+
+def _extract(engine: Engine, settings: Settings) -> ExtractReport:
+    from pipeline.extract.stage import extract as run_extract
+
+    report = run_extract(engine, settings, progress=terminal_progress("extract: pages"))
+    click.echo(
+        f"extract: {report.articles} pages asked for: {report.ok} read, {report.kept} kept "
+        f"the feed's text, {report.skipped} skipped, {report.retrying} to retry, "
+        f"{report.failed} given up",
+        err=True,
+    )
+    return report
+
+
+@cli.command()
+@summary_format
+@db_option
+@handle_errors
 def embed(fmt: str, db: str | None) -> None:
     """Embed every article that has no embedding for the configured model."""
     ctx = Context(db)
@@ -462,7 +490,7 @@ def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> Cluste
 @db_option
 @handle_errors
 def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str | None) -> None:
-    """Sync feeds (if given), ingest, embed, cluster.
+    """Sync feeds (if given), ingest, extract, embed, cluster.
 
     When no due feed could be fetched, the embed and cluster stages still run (articles
     stored earlier may be waiting), then the command exits 3, as ``ingest`` does.
@@ -475,9 +503,19 @@ def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str
     migrate(ctx.engine)
     synced = _sync(ctx.engine, load_feeds_file(feeds_file)) if feeds_file is not None else None
     report = _ingest(ctx.engine, ctx.settings, force=force)
+    extracted = _extract(ctx.engine, ctx.settings)
     embedded = _embed(ctx.engine, ctx.settings)
     clustered = _cluster(ctx.engine, ctx.settings, moment)
-    _print_report(fmt, {"feeds": synced, "ingest": report, "embed": embedded, "cluster": clustered})
+    _print_report(
+        fmt,
+        {
+            "feeds": synced,
+            "ingest": report,
+            "extract": extracted,
+            "embed": embedded,
+            "cluster": clustered,
+        },
+    )
     check_outage(report)
 
 
@@ -729,6 +767,7 @@ def demo(db: str | None) -> None:
     specs = load_feeds_file(Path(str(resources.files("pipeline.demo") / "feeds.yaml")))
     _sync(ctx.engine, specs)
     _ingest(ctx.engine, ctx.settings)
+    _extract(ctx.engine, ctx.settings)
     _embed(ctx.engine, ctx.settings)
     names = [spec.name for spec in specs]
     with session_scope(ctx.engine) as session:

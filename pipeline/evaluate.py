@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine, select
@@ -25,6 +26,8 @@ from models import Article, Feed, StoryArticle
 from pipeline.db import session_scope
 from pipeline.embed.stage import embed
 from pipeline.errors import ConfigError, first_line
+from pipeline.extract.pages import StoredPages
+from pipeline.extract.stage import extract
 from pipeline.ingest.parse import EntryRecord, canonical_url, content_hash, html_to_text
 from pipeline.ingest.stage import load_duplicate_index, store_entries
 from pipeline.progress import Progress
@@ -45,6 +48,9 @@ class LabelledArticle(BaseModel):
     source: str | None = None
     url: str | None = None
     lang: str | None = None
+    html: str | None = None
+    """The article's page as a site serves it: the replay reads its text from the page
+    (the extract stage, on stored pages), with ``text`` as the feed's teaser."""
 
 
 def load_corpus(path: Path) -> list[LabelledArticle]:
@@ -53,7 +59,9 @@ def load_corpus(path: Path) -> list[LabelledArticle]:
     An id may repeat: the same article labelled with more than one story."""
     articles = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # JSON Lines end at "\n" only: str.splitlines() also breaks at U+0085, U+2028 and
+        # others, which a JSON string may hold (a page's cp1252 "…" read as U+0085).
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise ConfigError(f"cannot read corpus {path} ({exc.strerror}); check the path") from exc
     except UnicodeDecodeError as exc:
@@ -176,6 +184,11 @@ def evaluate(
     steps = _steps(sorted(set(arrival.values())), timedelta(hours=step_hours))
     feeds = _make_feeds(engine, corpus, undated_at)
     urls: Counter[str | None] = Counter(a.url for a in corpus if a.url)
+    # Pages, when the corpus gives them, are read by the extract stage as the web's would be.
+    with_pages = any(a.html for a in corpus)
+    pages = StoredPages(
+        {url: a.html.encode() for a in corpus if a.html and (url := _entry_url(a, urls))}
+    )
     seconds: dict[str, float] = defaultdict(float)
     memberships = _Memberships()
     position = 0
@@ -185,7 +198,10 @@ def evaluate(
             batch.append(ordered[position])
             position += 1
         with _timed(seconds, "store"):
-            _store(engine, settings, batch, feeds, urls, arrival, undated_at)
+            _store(engine, settings, batch, feeds, urls, arrival, with_pages)
+        if with_pages:
+            with _timed(seconds, "extract"):
+                extract(engine, settings, pages=pages, now=step_end)
         with _timed(seconds, "embed"):
             embed(engine, settings)
         with _timed(seconds, "cluster"):
@@ -299,8 +315,10 @@ def _store(
     feeds: dict[str, int],
     urls: Counter[str | None],
     arrival: dict[str, datetime],
-    undated_at: datetime,
+    with_pages: bool,
 ) -> None:
+    """Store a step's articles as ingest does, one transaction per feed; ``with_pages`` (a
+    corpus that gives pages), teasers wait for their page as in production."""
     by_feed: dict[int, list[EntryRecord]] = defaultdict(list)
     for article in batch:
         summary = html_to_text(article.text)
@@ -308,8 +326,7 @@ def _store(
         by_feed[feeds[article.source or "unknown"]].append(
             EntryRecord(
                 guid=article.id,
-                # a URL the corpus gives twice would make two articles one: leave it out
-                url=canonical_url(article.url) if urls[article.url] == 1 else None,
+                url=_entry_url(article, urls),
                 title=title,
                 summary=summary,
                 published_at=arrival[article.id],
@@ -322,8 +339,24 @@ def _store(
         return
     now = max(arrival[a.id] for a in batch)
     duplicates = load_duplicate_index(engine, settings, now)
+    teaser_max_chars = settings.teaser_max_chars if with_pages else None
     for feed_id in sorted(by_feed):
         with session_scope(engine) as session:
             store_entries(
-                session, session.get_one(Feed, feed_id), by_feed[feed_id], now, duplicates
+                session,
+                session.get_one(Feed, feed_id),
+                by_feed[feed_id],
+                now,
+                duplicates,
+                teaser_max_chars,
             )
+
+
+def _entry_url(article: LabelledArticle, urls: Counter[str | None]) -> str | None:
+    """The article's canonical URL; a URL the corpus gives twice would make two articles
+    one, so it is left out, unless the row has a page: then a URL of its own stands in."""
+    if article.url and urls[article.url] == 1:
+        return canonical_url(article.url)
+    if article.html:
+        return f"https://corpus.invalid/{quote(article.id, safe='')}"
+    return None

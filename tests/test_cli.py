@@ -73,7 +73,8 @@ def feeds_file(tmp_path: Path) -> Path:
     path.write_text(
         "feeds:\n"
         + "".join(
-            f"  - {{name: {o}, url: {o}.xml, outlet: {o.title()}}}\n"
+            # Fictional outlets: no page to read (pages: tests/extract).
+            f"  - {{name: {o}, url: {o}.xml, outlet: {o.title()}, full_text: never}}\n"
             for o in ["alpha", "beta", "gamma"]
         ),
         encoding="utf-8",
@@ -496,11 +497,12 @@ def test_every_summary_has_a_json_form(db_url: str, feeds_file: Path) -> None:
     assert report("feeds", "sync", str(feeds_file)) == {"added": 3, "updated": 0, "unchanged": 0}
     ingested = report("ingest")
     assert (ingested["feeds"], ingested["new_articles"], ingested["errors"]) == (3, 6, {})
+    assert report("extract")["articles"] == 0
     assert report("embed")["embedded"] == 6
     clustered = report("cluster", "--now", NOW.isoformat())
     assert (clustered["stories_created"], clustered["skipped"]) == (1, False)
     everything = report("run", "--feeds", str(feeds_file), "--now", NOW.isoformat())
-    assert set(everything) == {"feeds", "ingest", "embed", "cluster"}
+    assert set(everything) == {"feeds", "ingest", "extract", "embed", "cluster"}
     assert everything["cluster"]["skipped"] is True
     assert everything["feeds"]["unchanged"] == 3
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -131,3 +132,61 @@ def test_evaluate_replays_and_scores(tmp_path: Path) -> None:
     assert report["steps"] == 6
     # the evaluation used a scratch database: nothing was written here
     assert not (tmp_path / "storyline.db").exists()
+
+
+def test_a_corpus_line_may_hold_any_character_a_json_string_may(tmp_path: Path) -> None:
+    """JSON Lines end at "\\n" only: U+0085, U+2028 and U+2029 inside a string (a page's
+    cp1252 "…" read as U+0085) are text, not line ends."""
+    row = {"id": "a", "story": "s", "title": "t", "text": "one\u0085two\u2028three\u2029four"}
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [article.text for article in load_corpus(path)] == [row["text"]]
+
+
+def page_of(title: str, teaser: str, body: list[str]) -> str:
+    paragraphs = "".join(f"<p>{line}</p>" for line in [teaser, *body])
+    return (
+        f"<html><head><title>{title}</title></head><body><nav><a href='/'>Home</a></nav>"
+        f"<article><h1>{title}</h1>{paragraphs}</article>"
+        "<footer>Sign up for our newsletter. All rights reserved.</footer></body></html>"
+    )
+
+
+def test_a_corpus_with_pages_is_read_from_its_pages(tmp_path: Path) -> None:
+    """Rows with ``html``: the replay takes each article's text from its page through the
+    extract stage, the row's ``text`` being the feed's teaser. Here every teaser and title
+    says nothing, so only the pages tell the three stories apart."""
+    teaser = "Read the full report from our correspondents on the ground today."
+    rows: list[dict[str, object]] = []
+    for day, (story, lines) in enumerate(EVENTS.items()):
+        for hour in range(3):
+            title = f"Latest news {day * 3 + hour}"
+            rows.append(
+                {
+                    "id": f"{story}-{hour}",
+                    "story": story,
+                    "title": title,
+                    "text": teaser,
+                    "published": f"2014-03-{10 + day:02d}T{8 + hour:02d}:00:00Z",
+                    "source": f"outlet-{hour}",
+                    "lang": "en",
+                    "html": page_of(title, teaser, lines[hour:] + lines[:hour]),
+                }
+            )
+
+    def replay(name: str, corpus: list[dict[str, object]]) -> dict[str, Any]:
+        path = write_corpus(tmp_path / f"{name}.jsonl", corpus)
+        db = f"sqlite:///{tmp_path / name}.db"
+        result = CliRunner().invoke(cli, ["evaluate", str(path), "--format", "json", "--db", db])
+        assert result.exit_code == 0, result.output
+        report: dict[str, Any] = json.loads(result.stdout)
+        return report
+
+    with_pages = replay("pages", rows)
+    teasers_only = replay(
+        "teasers", [{k: v for k, v in row.items() if k != "html"} for row in rows]
+    )
+    assert with_pages["stories"] == 3
+    assert with_pages["bcubed_f1"] == pytest.approx(1.0)
+    assert set(with_pages["seconds"]) == {"store", "extract", "embed", "cluster"}
+    assert teasers_only["bcubed_f1"] < 0.8

@@ -1,0 +1,256 @@
+"""Extract stage: the text of each article waiting for its page, between ingest and embed.
+
+For each ``pending`` article whose retry time has come (``extract_after``), the page its
+link names is read (``pages.PageSource``: the web, politely, or a replay's stored pages),
+decoded by its declared charset, and its body extracted (``article.extract_article``,
+which also checks the page against what the feed said: title, teaser, date). Each outcome
+is stored in its own short transaction as it comes, so a killed run keeps what it finished
+and a rerun reads only what is still pending:
+
+- ``ok``: the body is the article's text (``articles.body``; ``text_hash`` changes, so the
+  embed stage re-embeds it once, and its story follows at the next cluster run);
+- ``kept``: the page was read, but the feed's text is kept (a consent wall, a page that is
+  not the article...): ``extract_reason`` says why;
+- ``skipped``: the page will never be read (robots.txt, not HTML, 404, a redirect to a
+  private address);
+- a transient failure (a timeout, 429, 5xx) counts an attempt and waits
+  (``fetch.next_attempt``: backoff, never before ``Retry-After``) until the attempts are
+  used up: ``failed``.
+
+Pages are fetched on worker threads (``fetch_concurrency``), in an order that takes one
+article of each host in turn, so that one slow site holds one slot; outcomes are stored on
+the calling thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import zip_longest
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, case, or_, select, update
+
+from models import Article
+from pipeline.db import session_scope
+from pipeline.extract.article import decode_html, extract_article
+from pipeline.extract.fetch import PageError, next_attempt
+from pipeline.extract.pages import PageSource, WebPages
+from pipeline.extract.policy import ExtractState
+from pipeline.ingest.fetch import make_client
+from pipeline.progress import Progress
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractReport:
+    articles: int = 0
+    """Articles whose page was asked for."""
+    ok: int = 0
+    kept: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    failed: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    """How many outcomes had each reason (``ok``, ``robots``, ``http 404``, ``wall`` ...)."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A pending article, as read when the run started."""
+
+    id: int
+    url: str
+    title: str
+    teaser: str
+    published_at: datetime | None
+    """``None`` when the feed gave no date (ingest estimated it)."""
+    content_hash: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one article's page gave, to be stored."""
+
+    article: Waiting
+    state: ExtractState
+    reason: str
+    body: str | None = None
+    attempts: int = 0
+    after: datetime | None = None
+
+
+def extract(
+    engine: Engine,
+    settings: Settings,
+    *,
+    pages: PageSource | None = None,
+    now: datetime | None = None,
+    article_ids: Collection[int] | None = None,
+    progress: Progress | None = None,
+) -> ExtractReport:
+    """Read the page of every article waiting for one (of ``article_ids``, if given)."""
+    now = now or datetime.now(UTC)
+    todo = waiting(engine, now, article_ids)
+    report = ExtractReport()
+    if not todo:
+        return report
+    started = time.perf_counter()
+    with _page_source(pages, settings) as source:
+        for done, outcome in enumerate(_outcomes(source, todo, settings, now), start=1):
+            _store(engine, outcome)
+            _count(report, outcome)
+            if progress is not None:
+                progress(done, len(todo))
+    log.info(
+        "pages read",
+        extra={
+            "articles": report.articles,
+            "ok": report.ok,
+            "kept": report.kept,
+            "skipped": report.skipped,
+            "retrying": report.retrying,
+            "failed": report.failed,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+    return report
+
+
+def waiting(
+    engine: Engine, now: datetime, article_ids: Collection[int] | None = None
+) -> list[Waiting]:
+    """The pending articles whose retry time has come, by id."""
+    query = (
+        select(
+            Article.id,
+            Article.url,
+            Article.title,
+            Article.summary,
+            # An estimated date (the fetch time) says nothing of the page's date.
+            case((Article.published_estimated, None), else_=Article.published_at),
+            Article.content_hash,
+            Article.extract_attempts,
+        )
+        .where(
+            Article.extract_state == ExtractState.PENDING,
+            Article.url.is_not(None),
+            or_(Article.extract_after.is_(None), Article.extract_after <= now),
+        )
+        .order_by(Article.id)
+    )
+    if article_ids is not None:
+        query = query.where(Article.id.in_(sorted(article_ids)))
+    with session_scope(engine) as session:
+        return [Waiting(*row) for row in session.execute(query)]
+
+
+@contextmanager
+def _page_source(pages: PageSource | None, settings: Settings) -> Iterator[PageSource]:
+    """The page source for a run: the one given, else the web through a client of the
+    fetch settings, closed after the run."""
+    if pages is not None:
+        yield pages
+        return
+    with make_client(settings) as client:
+        yield WebPages(client, settings)
+
+
+def _outcomes(
+    source: PageSource, todo: list[Waiting], settings: Settings, now: datetime
+) -> Iterator[Outcome]:
+    """Each article's outcome as it completes (worker threads read the pages)."""
+    with ThreadPoolExecutor(max_workers=max(settings.fetch_concurrency, 1)) as pool:
+        futures: list[Future[Outcome]] = [
+            pool.submit(read, source, article, settings, now) for article in by_host_in_turn(todo)
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def by_host_in_turn(articles: list[Waiting]) -> list[Waiting]:
+    """The articles reordered to take one of each host in turn (hosts by first article)."""
+    hosts: dict[str, list[Waiting]] = defaultdict(list)
+    for article in articles:
+        hosts[urlsplit(article.url).hostname or ""].append(article)
+    return [
+        article for turn in zip_longest(*hosts.values()) for article in turn if article is not None
+    ]
+
+
+def read(source: PageSource, article: Waiting, settings: Settings, now: datetime) -> Outcome:
+    """One article's page, fetched and extracted, as an outcome to store."""
+    try:
+        page = source.page(article.url)
+    except PageError as error:
+        if error.permanent:
+            return Outcome(article, ExtractState.SKIPPED, error.reason)
+        attempts = article.attempts + 1
+        after = next_attempt(attempts, now, error.retry_after, settings, key=article.url)
+        state = ExtractState.PENDING if after is not None else ExtractState.FAILED
+        return Outcome(article, state, error.reason, attempts=attempts, after=after)
+    extraction = extract_article(
+        decode_html(page.body, page.content_type),
+        url=page.final_url,
+        title=article.title,
+        teaser=article.teaser,
+        published=article.published_at,
+    )
+    if extraction.text is None:
+        return Outcome(article, ExtractState.KEPT, extraction.reason)
+    return Outcome(article, ExtractState.OK, extraction.reason, body=extraction.text)
+
+
+def text_hash(title: str, body: str) -> str:
+    """The hash of the text an article is read by when its body came from its page."""
+    return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
+
+
+def _store(engine: Engine, outcome: Outcome) -> None:
+    """Record one outcome, unless the article changed since it was read (ingest saw new
+    text: its extraction started over)."""
+    article = outcome.article
+    values: dict[str, object] = {
+        "extract_state": outcome.state,
+        "extract_reason": outcome.reason[:200],
+        "extract_attempts": outcome.attempts or article.attempts,
+        "extract_after": outcome.after,
+    }
+    if outcome.body is not None:
+        values |= {"body": outcome.body, "text_hash": text_hash(article.title, outcome.body)}
+    with session_scope(engine) as session:
+        session.execute(
+            update(Article)
+            .where(
+                Article.id == article.id,
+                Article.extract_state == ExtractState.PENDING,
+                Article.content_hash == article.content_hash,
+            )
+            .values(values)
+        )
+
+
+def _count(report: ExtractReport, outcome: Outcome) -> None:
+    report.articles += 1
+    match outcome.state:
+        case ExtractState.OK:
+            report.ok += 1
+        case ExtractState.KEPT:
+            report.kept += 1
+        case ExtractState.SKIPPED:
+            report.skipped += 1
+        case ExtractState.FAILED:
+            report.failed += 1
+        case ExtractState.PENDING:
+            report.retrying += 1
+    report.reasons = dict(sorted((Counter(report.reasons) + Counter([outcome.reason])).items()))
