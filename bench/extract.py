@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
+import re
 import tempfile
 import threading
 import time
@@ -69,8 +71,16 @@ def serving(pages: dict[str, bytes]) -> Iterator[str]:
         server.server_close()
 
 
-def fill(engine: Engine, base: str, keys: list[str]) -> None:
-    """One pending teaser article per page."""
+def teaser(body: str) -> str:
+    """A feed's teaser of an article: its first sentence, at most 200 characters."""
+    flat = " ".join(body.split())
+    found = re.match(r"(.{40,200}?[.!?])(\s|$)", flat)
+    return found.group(1) if found else flat[:200]
+
+
+def fill(engine: Engine, base: str, truth: dict[str, dict[str, str]]) -> None:
+    """One pending teaser article per page, as a feed would give it: no title (the check
+    is skipped), the first sentence of the marked body as its teaser, an estimated date."""
     with session_scope(engine) as session:
         feed = Feed(name="bench", url="bench", outlet="Bench", created_at=NOW, updated_at=NOW)
         session.add(feed)
@@ -81,13 +91,14 @@ def fill(engine: Engine, base: str, keys: list[str]) -> None:
                 guid=key,
                 url=f"{base}/{key}",
                 title="",
-                summary="",
+                summary=teaser(page["articleBody"]),
                 published_at=NOW,
+                published_estimated=True,
                 fetched_at=NOW,
                 content_hash=key,
                 extract_state=ExtractState.PENDING,
             )
-            for key in keys
+            for key, page in truth.items()
         )
 
 
@@ -102,6 +113,7 @@ def main() -> None:
         f"/{path.name.removesuffix('.html.gz')}": path.read_bytes()
         for path in sorted((args.pages / "html").glob("*.html.gz"))
     }
+    truth = json.loads((args.pages / "ground-truth.json").read_text(encoding="utf-8"))
     raw = sum(len(gzip.decompress(body)) for body in served.values())
     print(f"{len(served)} pages, {raw / len(served) / 1024:.0f} KiB each on average")
     best_extract = best_embed = float("inf")
@@ -112,7 +124,7 @@ def main() -> None:
         for attempt in range(args.repeat):
             engine = make_engine(f"sqlite:///{tmp}/bench-{attempt}.db")
             migrate(engine)
-            fill(engine, base, [path.removeprefix("/") for path in served])
+            fill(engine, base, truth)
             started = time.perf_counter()
             report = extract(engine, settings, now=NOW)
             best_extract = min(best_extract, time.perf_counter() - started)
