@@ -45,7 +45,8 @@ Reason = Literal[
 - ``teaser-missing``: the item's teaser is nowhere on the page;
 - ``empty``: the page has no main text;
 - ``short``: the body adds fewer than ``MIN_GAIN`` characters to the teaser;
-- ``date-mismatch``: the page's date is more than ``DATE_TOLERANCE`` from the item's;
+- ``date-mismatch``: the item has no teaser to look for, and the page's date is more than
+  ``DATE_TOLERANCE`` from the item's;
 - ``ok``: the text is the article's body."""
 
 
@@ -163,8 +164,11 @@ def extract_article(
         return Extraction(None, "error-page")
     body = find_body(tree, url, page, item.teaser if item.teased(page) else "")
     reason = _verdict(page, item, body)
-    if reason == "ok" and published is not None and not _near(tree, url, published):
-        reason = "date-mismatch"
+    # The date vouches only where the teaser could not: a page holding the item's title and
+    # its teaser is its article, whatever date the site prints (a template's stale date, an
+    # article fed again months later).
+    if reason == "ok" and not item.teaser and published is not None:
+        reason = "ok" if _near(tree, url, published) else "date-mismatch"
     return Extraction("\n".join(body.paragraphs) if reason == "ok" else None, reason)
 
 
