@@ -131,11 +131,6 @@ def test_batch_pages_keeps_a_hosts_pages_in_one_batch(
     assert [(b.article_ids, b.hosts) for b in batch_pages(pages, per_task)] == expected
 
 
-def test_batch_pages_refuses_a_size_below_one() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        batch_pages([waiting_page(1, "https://a.example/1")], 0)
-
-
 @pytest.mark.parametrize(
     ("hosts", "label"),
     [
@@ -153,32 +148,9 @@ def test_page_batch_label_counts_its_pages_and_names_its_hosts(
     assert PageBatch(tuple(range(len(hosts))), hosts).label == label
 
 
-def add_pending_pages(engine: Engine, urls: list[str]) -> list[int]:
-    feeds = add_feeds(engine, ["Alpha"])
-    with session_scope(engine) as session:
-        articles = [
-            Article(
-                feed_id=feeds["Alpha"],
-                guid=f"g{i}",
-                url=url,
-                title=f"Article {i}",
-                summary="Teaser.",
-                published_at=T0,
-                published_estimated=False,
-                fetched_at=T0,
-                content_hash=f"h{i}",
-                extract_state=ExtractState.PENDING,
-            )
-            for i, url in enumerate(urls)
-        ]
-        session.add_all(articles)
-        session.flush()
-        return [article.id for article in articles]
-
-
 def test_page_batches_list_the_pages_extract_would_read(engine: Engine) -> None:
     urls = [f"https://{host}.example/{n}" for n, host in enumerate("abacd")]
-    ids = add_pending_pages(engine, urls)
+    ids = add_articles(engine, urls, extract_state=ExtractState.PENDING)
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)
     with session_scope(engine) as session:
         # the second a.example page waits for its retry; c.example's page was read
@@ -258,26 +230,32 @@ class FakeEmbedder:
         return normed
 
 
-def add_plain_articles(engine: Engine, count: int) -> list[int]:
+def add_articles(engine: Engine, urls: Sequence[str | None], **fields: object) -> list[int]:
+    """One article per url (``None``: no link), a minute apart, with ``fields`` set."""
     feeds = add_feeds(engine, ["Alpha"])
     with session_scope(engine) as session:
         articles = [
             Article(
                 feed_id=feeds["Alpha"],
                 guid=f"g{i}",
-                url=None,
+                url=url,
                 title=f"Article {i}",
                 summary="Body.",
                 published_at=T0 + timedelta(minutes=i),
                 published_estimated=False,
                 fetched_at=T0,
                 content_hash=f"h{i}",
+                **fields,
             )
-            for i in range(count)
+            for i, url in enumerate(urls)
         ]
         session.add_all(articles)
         session.flush()
         return [article.id for article in articles]
+
+
+def add_plain_articles(engine: Engine, count: int) -> list[int]:
+    return add_articles(engine, [None] * count)
 
 
 def test_embed_batches_cover_the_missing_articles_once(engine: Engine, db_url: str) -> None:

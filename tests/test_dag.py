@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,7 @@ from pipeline.ingest.feeds import load_feeds_file, sync_feeds
 from pipeline.serve import queries
 from pipeline.serve.schema import ArticleOut, Summary
 from tests.airflow_runner import RESULT_MARKER, airflow_env
+from tests.celery_cluster import free_port
 from tests.extract.test_stage import page
 from tests.factories import row_counts
 from tests.feedserver import FeedServer, RecordedRequest, Response
@@ -477,6 +477,18 @@ def register(engine: Engine, feeds_file: Path, urls: dict[str, str], now: dateti
         sync_feeds(session, load_feeds_file(feeds_file), now)
 
 
+def pages_env(home: Path, pg_url: str, **extra: str) -> dict[str, str]:
+    """The environment of runs whose article pages are on the test's server (127.0.0.1),
+    in batches of about 5 pages, with the stories database as the Airflow connection."""
+    return airflow_env(
+        home,
+        AIRFLOW_CONN_STORYLINE_DB=pg_url,
+        STORYLINE_PAGE_ALLOW_PRIVATE_ADDRESSES="true",
+        STORYLINE_EXTRACT_TASK_ARTICLES="5",
+        **extra,
+    )
+
+
 def tasks_of(run: dict[str, Any]) -> dict[str, Any]:
     """Each task's state; a mapped task's as the list of its instances' states."""
     return {
@@ -559,15 +571,12 @@ def test_dags_run_end_to_end(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     # The stories database is the Airflow connection; the fallback URL must not be used.
-    env = airflow_env(
+    env = pages_env(
         airflow_home,
-        AIRFLOW_CONN_STORYLINE_DB=pg_url,
+        pg_url,
         STORYLINE_DATABASE_URL="postgresql://nobody@127.0.0.1:9/not-this-one",
         STORYLINE_INGEST_TASK_FEEDS="1",
         STORYLINE_EMBED_TASK_BATCH="5",
-        # the article pages are on the test's server, on 127.0.0.1
-        STORYLINE_PAGE_ALLOW_PRIVATE_ADDRESSES="true",
-        STORYLINE_EXTRACT_TASK_ARTICLES="5",
     )
     with FeedServer() as server:
         # two hosts, so the due feeds (and their pages) make two batches each
@@ -949,27 +958,14 @@ def test_a_batch_whose_every_feed_failed_fails_its_task_and_the_run(
     assert ingest["asset_events"] == []
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens: connecting is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.mark.airflow
 @pytest.mark.postgres
 def test_a_batch_whose_every_page_was_unreachable_fails_its_task_not_the_chain(
     airflow_home: Path, pg_url: str, stories_engine: Engine, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    env = airflow_env(
-        airflow_home,
-        AIRFLOW_CONN_STORYLINE_DB=pg_url,
-        STORYLINE_PAGE_ALLOW_PRIVATE_ADDRESSES="true",
-        STORYLINE_EXTRACT_TASK_ARTICLES="5",
-    )
-    dead = closed_port()
+    env = pages_env(airflow_home, pg_url)
+    dead = free_port()  # bound, then let go: nothing listens there
     with FeedServer() as server:
         # global-wire's pages on localhost, served; the others' on a port nobody answers
         slugs = [outlet.lower().replace(" ", "-") for outlet in OUTLETS]
