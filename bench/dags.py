@@ -1,4 +1,4 @@
-"""One ingest -> embed -> cluster cycle of the Airflow DAGs on the demo feeds, timed.
+"""One ingest -> extract -> embed -> cluster cycle of the Airflow DAGs on the demo feeds, timed.
 
     .venv/bin/python -m bench.dags [--embed-task-batch 256,16] [--db postgresql|sqlite]
                                    [--celery-workers 1,2] [--no-dag-test]
@@ -8,8 +8,9 @@ Part 1 (``dag.test()``, in one process):
 The bundled demo feeds (``pipeline/demo``) are served by a local HTTP server and registered
 in a scratch stories database (PostgreSQL by default: ``STORYLINE_TEST_PG_URL``, else
 ``postgres@127.0.0.1:5432``). Then, in one subprocess with its own ``AIRFLOW_HOME``,
-``dag.test()`` runs ``storyline_ingest``, then ``storyline_embed`` and ``storyline_cluster``
-with no logical date, as when their assets start them; the cluster run's ``run_after`` is
+``dag.test()`` runs ``storyline_ingest``, then ``storyline_extract`` (the demo feeds carry
+their whole text: no page is due), ``storyline_embed`` and ``storyline_cluster`` with no
+logical date, as when their assets start them; the cluster run's ``run_after`` is
 the demo's newest article, so its window holds the demo news (from 2015). Printed per
 ``embed_task_batch``: each DAG run's wall time, the cycle's, the mapped tasks, how many
 articles each embedded, and every task's duration.
@@ -119,6 +120,7 @@ def cycle(kind: str, embed_task_batch: int) -> dict[str, Any]:
                 )
                 steps = [
                     {"dag_id": "storyline_ingest"},
+                    {"dag_id": "storyline_extract", "logical_date": None},
                     {"dag_id": "storyline_embed", "logical_date": None},
                     # no logical date, and run_after at the demo's newest article: the
                     # window ends there (a run before the DAGs' start_date gets no tasks)
@@ -162,6 +164,7 @@ def report(embed_task_batch: int, result: dict[str, Any]) -> None:
         f"{ingest['new_articles']} new articles, "
         f"{len(runs['storyline_ingest']['tasks']['fetch_feeds'])} fetch task(s)"
     )
+    print(f"  extract {runs['storyline_extract']['seconds']:6.1f}s")
     print(
         f"  embed   {runs['storyline_embed']['seconds']:6.1f}s  {len(embeds)} mapped task(s), "
         f"articles per task {[ti['xcom']['articles'] for ti in embeds]}, "
@@ -191,7 +194,7 @@ def celery_cycle(workers: int, embed_task_batch: int) -> dict[str, Any]:
     from tests.celery_cluster import QUIET_SECONDS, CeleryCluster, on_two_hosts
     from tests.conftest import PG_ADMIN_URL
 
-    chain = ("storyline_ingest", "storyline_embed", "storyline_cluster")
+    chain = ("storyline_ingest", "storyline_extract", "storyline_embed", "storyline_cluster")
     with tempfile.TemporaryDirectory(prefix="storyline-bench-celery-") as scratch:
         folder = Path(scratch)
         url, drop = scratch_database("postgresql", folder)

@@ -1,4 +1,4 @@
-"""What the four Storyline DAGs share: defaults, assets, the stories database, run times.
+"""What the five Storyline DAGs share: defaults, assets, the stories database, run times.
 
 Light on purpose: the DAG processor imports this while parsing the DAG files, so it loads
 ``airflow.sdk`` and the settings (pydantic) only. The pipeline, SQLAlchemy and the models
@@ -53,9 +53,13 @@ DAG_DEFAULTS: dict[str, Any] = {
 }
 """What every Storyline DAG shares: no catch-up, one active run at a time."""
 
-# What the DAGs hand on to each other. The URIs name tables of the stories database.
+# What the DAGs hand on to each other. The URIs name tables (or a column) of the stories
+# database.
 ARTICLES = Asset(name="storyline_articles", uri="storyline://stories/articles")
-"""Articles are waiting for an embedding (marked by ``storyline_ingest``)."""
+"""Articles are waiting for their page or an embedding (marked by ``storyline_ingest``)."""
+TEXTS = Asset(name="storyline_texts", uri="storyline://stories/articles/body")
+"""The pages due were read, and articles are waiting for an embedding (marked by
+``storyline_extract``)."""
 EMBEDDINGS = Asset(name="storyline_embeddings", uri="storyline://stories/embeddings")
 """New or refreshed embeddings (marked by ``storyline_embed``)."""
 STORIES = Asset(name="storyline_stories", uri="storyline://stories/stories")

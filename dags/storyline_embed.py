@@ -1,6 +1,7 @@
 """``storyline_embed``: embed the articles that have no vector yet, when new ones arrive.
 
-Scheduled on the ``storyline_articles`` asset (marked by ``storyline_ingest``).
+Scheduled on the ``storyline_texts`` asset (marked by ``storyline_extract`` once the
+pages due were read), so an article is embedded with its page's text when it has one.
 
 * ``plan_batches`` lists the articles with no current embedding for the configured model,
   split into batches of at most ``embed_task_batch``;
@@ -18,9 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from _common import (
-    ARTICLES,
     DAG_DEFAULTS,
     EMBEDDINGS,
+    TEXTS,
     stories_db,
 )
 from airflow.sdk import dag, get_current_context, task
@@ -36,7 +37,7 @@ MAP_INDEX = (
 @dag(
     dag_id="storyline_embed",
     description="Embed the articles that have no vector yet.",
-    schedule=[ARTICLES],
+    schedule=[TEXTS],
     doc_md=__doc__,
     **DAG_DEFAULTS,
 )

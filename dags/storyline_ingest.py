@@ -6,9 +6,10 @@
 * ``fetch_feeds`` is mapped over the batches (named after their feeds) and runs in the
   ``feed_pool`` pool: each fetches its feeds and stores new and changed articles, one
   transaction per feed;
-* ``publish`` marks the ``storyline_articles`` asset, which starts ``storyline_embed``,
-  when articles are waiting for an embedding (asked of the database on every run, also
-  when no feed was due); otherwise it is skipped.
+* ``publish`` marks the ``storyline_articles`` asset, which starts ``storyline_extract``
+  (and through it ``storyline_embed``), when articles are waiting for their page or an
+  embedding (asked of the database on every run, also when no feed was due: a page's
+  retry comes due with no new article); otherwise it is skipped.
 
 Failures: a ``fetch_feeds`` task **fails** when every feed it held failed (so its retries,
 and then Airflow's failure alerts, fire); when only some failed it succeeds, logs a
@@ -95,14 +96,15 @@ def storyline_ingest() -> None:
 
     @task(outlets=[ARTICLES], trigger_rule=TriggerRule.NONE_FAILED)
     def publish(reports: Any) -> dict[str, Any]:
-        """Mark ``storyline_articles`` when articles wait for an embedding; else skip.
+        """Mark ``storyline_articles`` when articles wait for their page or an embedding;
+        else skip.
 
         Runs also when ``fetch_feeds`` was skipped (no feed due): articles stored by an
-        interrupted run must not wait until some feed is due.
+        interrupted run, and pages due for another try, must not wait until some feed is due.
         """
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from pipeline.batches import missing_embeddings
+        from pipeline.batches import missing_embeddings, pages_waiting
 
         # One slice, not iteration: iterating asks for item after item until one is
         # missing, which the task SDK logs as an ERROR ("XCom not found").
@@ -112,9 +114,11 @@ def storyline_ingest() -> None:
         with stories_db() as (settings, engine):
             # Asked of the database, not the reports: articles stored by an earlier,
             # interrupted attempt or run are waiting too.
-            waiting = bool(missing_embeddings(engine, settings, limit=1))
+            waiting = bool(missing_embeddings(engine, settings, limit=1)) or pages_waiting(
+                engine, datetime.now(UTC)
+            )
         if not waiting:
-            raise AirflowSkipException("no article is waiting for an embedding")
+            raise AirflowSkipException("no article is waiting for its page or an embedding")
         get_current_context()["outlet_events"][ARTICLES].extra = {
             key: summary[key] for key in ("feeds", "new_articles", "updated_articles")
         }

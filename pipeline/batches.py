@@ -7,9 +7,10 @@ what an earlier attempt finished (feeds no longer due, articles already embedded
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
@@ -17,12 +18,15 @@ from sqlalchemy import Engine, select
 from models import Article
 from pipeline.db import session_scope
 from pipeline.embed.selection import needing_embedding
+from pipeline.extract.stage import Waiting, waiting
 from pipeline.ingest.feeds import is_remote
 from pipeline.ingest.stage import FeedJob, due_feeds
 from pipeline.settings import Settings
 
 LABEL_NAMES = 3
-"""Feed names spelled out in a batch's label; the rest are counted."""
+"""Names (of feeds, of hosts) spelled out in a batch's label; the rest are counted."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,28 @@ class FeedBatch:
     @property
     def label(self) -> str:
         """The feeds' names, e.g. ``bbc-world`` or ``bbc-world, dw-news +3 more``."""
-        shown = ", ".join(self.names[:LABEL_NAMES])
-        rest = len(self.names) - LABEL_NAMES
-        return f"{shown} +{rest} more" if rest > 0 else shown
+        return shortlist(self.names)
+
+
+@dataclass(frozen=True)
+class PageBatch:
+    """Article pages read by one worker: all the waiting pages of one or more hosts."""
+
+    article_ids: tuple[int, ...]
+    hosts: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """Its size and hosts, e.g. ``12 pages: courier.example``."""
+        pages = len(self.article_ids)
+        return f"{pages} page{'' if pages == 1 else 's'}: {shortlist(self.hosts)}"
+
+
+def shortlist(names: Sequence[str]) -> str:
+    """The first ``LABEL_NAMES`` names, the rest counted: ``a, b, c +2 more``."""
+    shown = ", ".join(names[:LABEL_NAMES])
+    rest = len(names) - LABEL_NAMES
+    return f"{shown} +{rest} more" if rest > 0 else shown
 
 
 def host_of(url: str) -> str | None:
@@ -53,28 +76,46 @@ def batch_feeds(jobs: Sequence[FeedJob], max_feeds: int) -> list[FeedBatch]:
     with more than ``max_feeds`` feeds gets a batch of its own. Hosts are packed in order
     of their first feed (feed id order), so the same feeds give the same batches.
     """
-    if max_feeds < 1:
-        raise ValueError(f"max_feeds must be at least 1, not {max_feeds}")
-    groups: dict[str | int, list[FeedJob]] = {}
-    for job in jobs:
-        host = host_of(job.url)
-        groups.setdefault(host if host is not None else job.id, []).append(job)
-    batches: list[list[FeedJob]] = []
-    current: list[FeedJob] = []
-    for group in groups.values():
-        if current and len(current) + len(group) > max_feeds:
-            batches.append(current)
-            current = []
-        current = current + group
-        if len(current) >= max_feeds:
-            batches.append(current)
-            current = []
-    if current:
-        batches.append(current)
+    batches = pack(by_host(jobs, lambda job: job.url, lambda job: job.id), max_feeds)
     return [
         FeedBatch(tuple(job.id for job in batch), tuple(job.name for job in batch))
         for batch in batches
     ]
+
+
+def by_host(items: Sequence[T], url: Callable[[T], str], key: Callable[[T], int]) -> list[list[T]]:
+    """``items`` grouped by the host of their ``url``, hosts in order of their first item.
+
+    Pure. An item with no host to spare (a local file) is a group of its own, by ``key``.
+    """
+    groups: dict[str | int, list[T]] = {}
+    for item in items:
+        host = host_of(url(item))
+        groups.setdefault(host if host is not None else key(item), []).append(item)
+    return list(groups.values())
+
+
+def pack(groups: Sequence[list[T]], size: int) -> list[list[T]]:
+    """Consecutive ``groups`` packed into batches of about ``size``, never splitting one.
+
+    Pure. A group is added to the open batch unless that would take it over ``size``; a
+    group of more than ``size`` makes a batch of its own.
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, not {size}")
+    batches: list[list[T]] = []
+    current: list[T] = []
+    for group in groups:
+        if current and len(current) + len(group) > size:
+            batches.append(current)
+            current = []
+        current = current + group
+        if len(current) >= size:
+            batches.append(current)
+            current = []
+    if current:
+        batches.append(current)
+    return batches
 
 
 def due_feed_batches(
@@ -84,6 +125,32 @@ def due_feed_batches(
     with session_scope(engine) as session:
         jobs = due_feeds(session, now, force=force)
     return batch_feeds(jobs, max_feeds)
+
+
+def batch_pages(articles: Sequence[Waiting], per_task: int) -> list[PageBatch]:
+    """Group waiting pages into batches of about ``per_task``, never splitting a host.
+
+    Pure, as ``batch_feeds``: a host's pages share a batch, so ``page_per_host`` holds
+    across workers and one slow site holds one task's slot, not one on every worker.
+    """
+    batches = pack(by_host(articles, lambda a: a.url, lambda a: a.id), per_task)
+    return [
+        PageBatch(
+            tuple(article.id for article in batch),
+            tuple(dict.fromkeys(host_of(article.url) or article.url for article in batch)),
+        )
+        for batch in batches
+    ]
+
+
+def page_batches(engine: Engine, now: datetime, per_task: int) -> list[PageBatch]:
+    """The pages ``extract`` would read now (its own selection), in batches by host."""
+    return batch_pages(waiting(engine, now), per_task)
+
+
+def pages_waiting(engine: Engine, now: datetime) -> bool:
+    """Whether any article's page is waiting to be read now (new, or due for a retry)."""
+    return bool(waiting(engine, now))
 
 
 def missing_embeddings(

@@ -27,7 +27,8 @@ class DatabaseError(StorylineError):
 
 
 class OutageError(StorylineError):
-    """No due feed could be fetched: a cron job and Airflow's alerting must see it.
+    """No due feed (or no article page) could be fetched: a cron job and Airflow's
+    alerting must see it.
 
     The CLI exits with ``OutageError.exit_status`` (3), distinct from 1 (a usage or
     database error), so a wrapper can tell "the network or the feeds are down" apart.

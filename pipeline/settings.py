@@ -499,7 +499,8 @@ class Settings(BaseSettings):
     )
     feed_pool: str = Field(
         "storyline_feeds",
-        description="Airflow pool the feed-fetching tasks run in: caps fetches across workers.",
+        description="Airflow pool the feed-fetching and page-reading tasks run in: caps "
+        "fetches across workers.",
     )
     feed_pool_slots: int = Field(
         8, ge=1, le=MAX_COUNT, description="Slots of feed_pool, as the deployment creates it."
@@ -513,6 +514,13 @@ class Settings(BaseSettings):
         le=MAX_COUNT,
         description="Feeds per mapped ingest task (a host's feeds always share one task, "
         "so fetch_per_host holds across workers); 1 gives one task per feed.",
+    )
+    extract_task_articles: int = Field(
+        100,
+        ge=1,
+        le=MAX_COUNT,
+        description="Article pages per mapped extract task (a host's pages always share one "
+        "task, so page_per_host holds across workers and one slow site holds one slot).",
     )
     embed_task_batch: int = Field(
         256,

@@ -93,6 +93,7 @@ def parse() -> dict[str, Any]:
                     "max_retry_delay_s": t.max_retry_delay.total_seconds(),
                     "execution_timeout_s": t.execution_timeout.total_seconds(),
                     "pool": t.pool,
+                    "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
                     "mapped": type(t).__name__.endswith("MappedOperator"),
                     "map_index_template": t.map_index_template,
                     "outlets": [asset.name for asset in t.outlets],

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -11,14 +11,20 @@ from models import Article, Embedding, Feed
 from models.types import FloatArray
 from pipeline.batches import (
     FeedBatch,
+    PageBatch,
     batch_feeds,
+    batch_pages,
     due_feed_batches,
     embed_batches,
     missing_embeddings,
+    page_batches,
+    pages_waiting,
     split,
 )
 from pipeline.db import session_scope
 from pipeline.embed.stage import embed
+from pipeline.extract.policy import ExtractState
+from pipeline.extract.stage import Waiting
 from pipeline.ingest.stage import FeedJob
 from pipeline.settings import Settings
 from tests.factories import DIM, T0, add_feeds
@@ -92,6 +98,79 @@ def test_feed_batch_label_names_its_feeds(names: tuple[str, ...], label: str) ->
     assert FeedBatch(tuple(range(len(names))), names).label == label
 
 
+def waiting_page(article_id: int, url: str) -> Waiting:
+    return Waiting(article_id, url, f"Title {article_id}", "Teaser.", None, "hash", 0)
+
+
+@pytest.mark.parametrize(
+    ("urls", "per_task", "expected"),
+    [
+        ([], 3, []),
+        (
+            ["https://a.example/1", "https://b.example/1", "https://a.example/2"],
+            2,
+            [((1, 3), ("a.example",)), ((2,), ("b.example",))],
+        ),
+        (
+            ["https://a.example/1", "https://b.example/1", "https://c.example/1"],
+            5,
+            [((1, 2, 3), ("a.example", "b.example", "c.example"))],
+        ),
+        (
+            ["https://a.example/1", "https://Big.example/1", "https://big.example/2"],
+            1,
+            [((1,), ("a.example",)), ((2, 3), ("big.example",))],
+        ),
+    ],
+    ids=["empty", "host-kept-together", "hosts-packed", "big-host-not-split-case-blind"],
+)
+def test_batch_pages_keeps_a_hosts_pages_in_one_batch(
+    urls: list[str], per_task: int, expected: list[tuple[tuple[int, ...], tuple[str, ...]]]
+) -> None:
+    pages = [waiting_page(i, url) for i, url in enumerate(urls, start=1)]
+    assert [(b.article_ids, b.hosts) for b in batch_pages(pages, per_task)] == expected
+
+
+@pytest.mark.parametrize(
+    ("hosts", "label"),
+    [
+        (("a.example",), "1 page: a.example"),
+        (
+            ("a.example", "b.example", "c.example", "d.example"),
+            "4 pages: a.example, b.example, c.example +1 more",
+        ),
+    ],
+    ids=["one-host", "four-hosts"],
+)
+def test_page_batch_label_counts_its_pages_and_names_its_hosts(
+    hosts: tuple[str, ...], label: str
+) -> None:
+    assert PageBatch(tuple(range(len(hosts))), hosts).label == label
+
+
+def test_page_batches_list_the_pages_extract_would_read(engine: Engine) -> None:
+    urls = [f"https://{host}.example/{n}" for n, host in enumerate("abacd")]
+    ids = add_articles(engine, urls, extract_state=ExtractState.PENDING)
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with session_scope(engine) as session:
+        # the second a.example page waits for its retry; c.example's page was read
+        session.get_one(Article, ids[2]).extract_after = now + timedelta(minutes=30)
+        session.get_one(Article, ids[3]).extract_state = ExtractState.OK
+    batches = page_batches(engine, now, 2)
+    assert [batch.article_ids for batch in batches] == [(ids[0], ids[1]), (ids[4],)]
+    assert [batch.label for batch in batches] == [
+        "2 pages: a.example, b.example",
+        "1 page: d.example",
+    ]
+    assert pages_waiting(engine, now)
+    later = page_batches(engine, now + timedelta(hours=1), 10)
+    assert [batch.article_ids for batch in later] == [(ids[0], ids[2], ids[1], ids[4])]
+    with session_scope(engine) as session:
+        session.execute(update(Article).values(extract_state=ExtractState.SKIPPED))
+    assert page_batches(engine, now, 2) == []
+    assert not pages_waiting(engine, now)
+
+
 @pytest.mark.parametrize(
     ("count", "size", "lengths"),
     [
@@ -151,26 +230,32 @@ class FakeEmbedder:
         return normed
 
 
-def add_plain_articles(engine: Engine, count: int) -> list[int]:
+def add_articles(engine: Engine, urls: Sequence[str | None], **fields: object) -> list[int]:
+    """One article per url (``None``: no link), a minute apart, with ``fields`` set."""
     feeds = add_feeds(engine, ["Alpha"])
     with session_scope(engine) as session:
         articles = [
             Article(
                 feed_id=feeds["Alpha"],
                 guid=f"g{i}",
-                url=None,
+                url=url,
                 title=f"Article {i}",
                 summary="Body.",
                 published_at=T0 + timedelta(minutes=i),
                 published_estimated=False,
                 fetched_at=T0,
                 content_hash=f"h{i}",
+                **fields,
             )
-            for i in range(count)
+            for i, url in enumerate(urls)
         ]
         session.add_all(articles)
         session.flush()
         return [article.id for article in articles]
+
+
+def add_plain_articles(engine: Engine, count: int) -> list[int]:
+    return add_articles(engine, [None] * count)
 
 
 def test_embed_batches_cover_the_missing_articles_once(engine: Engine, db_url: str) -> None:

@@ -4,9 +4,11 @@ As a data engineer deploys it, on this machine: PostgreSQL metadata, Redis broke
 api-server, scheduler, dag-processor and two Celery workers as separate processes from
 the project's venv (``tests/celery_cluster.py``), the demo feeds served over local HTTP
 with their dates moved to now (``storyline demo-feeds``, the deployment's demo), the feed
-registry synced with ``storyline feeds sync``. One trigger of ``storyline_ingest`` must
-chain through the assets to embed and cluster runs that build multi-outlet stories, with
-tasks on both workers; a second trigger must change nothing.
+registry synced with ``storyline feeds sync``, plus a small teaser feed whose items link to
+article pages (the demo feeds keep their own text). One trigger of ``storyline_ingest``
+must chain through the assets to extract (the teaser's page read), embed and cluster runs
+that build multi-outlet stories, with tasks on both workers; a second trigger must change
+nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +29,21 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from models import Article
+from models import Article, Embedding, Feed
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
 from tests.celery_cluster import CeleryCluster, on_two_hosts
 from tests.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database
 from tests.demo_labels import LABELS, STORIES, demo_stories
+from tests.extract.test_stage import BODY, TEASER, TITLE, page
 from tests.factories import row_counts
+from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
 STORYLINE = str(Path(sys.executable).parent / "storyline")
-CHAIN = ("storyline_ingest", "storyline_embed", "storyline_cluster")
+CHAIN = ("storyline_ingest", "storyline_extract", "storyline_embed", "storyline_cluster")
+TEASER_FEED = "teaser-courier"
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.celery]
 
@@ -53,9 +60,31 @@ def stories_url(pg_admin: Engine) -> Iterator[str]:
         drop_pg_database(pg_admin, url)
 
 
+def teaser_feed(site: FeedServer) -> bytes:
+    """Two items, published an hour ago, with the feed's teaser only: one links to its page,
+    the other to a page the site took down (404)."""
+    published = format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+    items = "".join(
+        f"<item><title>{title}</title><link>{site.url(path)}</link><guid>{path}</guid>"
+        f"<pubDate>{published}</pubDate><description>{TEASER}</description></item>"
+        for path, title in (("/news/raid", TITLE), ("/news/gone", "A story the site took down"))
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>'.encode()
+
+
 @pytest.fixture
-def demo_feeds(tmp_path: Path, stories_url: str) -> Iterator[Path]:
-    """``storyline demo-feeds`` serving, and its feeds file synced into the stories database."""
+def teaser_site() -> Iterator[FeedServer]:
+    """A news site whose feed carries teasers and whose article pages are served."""
+    with FeedServer() as site:
+        site.route("/feed.xml", teaser_feed(site), headers={"Content-Type": "application/rss+xml"})
+        site.route("/news/raid", page(TITLE, BODY), headers={"Content-Type": "text/html"})
+        yield site
+
+
+@pytest.fixture
+def demo_feeds(tmp_path: Path, stories_url: str, teaser_site: FeedServer) -> Iterator[Path]:
+    """``storyline demo-feeds`` serving, and its feeds file (with the teaser site's feed)
+    synced into the stories database."""
     feeds_file = tmp_path / "demo-feeds.yaml"
     server = subprocess.Popen(
         [STORYLINE, "demo-feeds", "--port", "0", "--write-feeds", str(feeds_file)],
@@ -70,6 +99,9 @@ def demo_feeds(tmp_path: Path, stories_url: str) -> Iterator[Path]:
         banner = server.stderr.readline()
         assert banner.startswith("demo-feeds: serving 6 demo feeds on http://127.0.0.1:"), banner
         feeds = on_two_hosts(feeds_file.read_text(encoding="utf-8"))
+        feeds.append(
+            {"name": TEASER_FEED, "url": teaser_site.url("/feed.xml"), "outlet": "Teaser Courier"}
+        )
         feeds_file.write_text(yaml.safe_dump({"feeds": feeds}), encoding="utf-8")
         synced = subprocess.run(
             [STORYLINE, "feeds", "sync", str(feeds_file), "--db", stories_url],
@@ -79,7 +111,7 @@ def demo_feeds(tmp_path: Path, stories_url: str) -> Iterator[Path]:
             check=False,
         )
         assert synced.returncode == 0, synced.stderr
-        assert "6 added" in synced.stderr
+        assert "7 added" in synced.stderr
         yield feeds_file
     finally:
         server.terminate()
@@ -93,11 +125,16 @@ def record_fields(records: list[dict[str, Any]], event: str) -> list[dict[str, A
 
 
 def test_the_dags_on_a_celery_cluster_with_two_workers(
-    tmp_path: Path, stories_url: str, demo_feeds: Path
+    tmp_path: Path, stories_url: str, demo_feeds: Path, teaser_site: FeedServer
 ) -> None:
     stories = make_engine(stories_url)
     home = tmp_path / "airflow"
-    extra = {"STORYLINE_EMBED_TASK_BATCH": "12", "STORYLINE_INGEST_TASK_FEEDS": "3"}
+    extra = {
+        "STORYLINE_EMBED_TASK_BATCH": "12",
+        "STORYLINE_INGEST_TASK_FEEDS": "3",
+        # the teaser site's pages are on 127.0.0.1
+        "STORYLINE_PAGE_ALLOW_PRIVATE_ADDRESSES": "true",
+    }
     with CeleryCluster(home, PG_ADMIN_URL, stories_url, workers=2, extra_env=extra) as cluster:
         print(f"cluster up in {cluster.startup_seconds:.1f}s")
         assert all(row["is_paused"] for row in cluster.query("SELECT is_paused FROM dag"))
@@ -123,7 +160,7 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
         }
         assert len(fetched) == 1, fetched
         (fetch_run,) = fetched
-        for dag_id in ("storyline_embed", "storyline_cluster"):
+        for dag_id in CHAIN[1:]:
             chained = [r for r in runs[dag_id] if r["run_type"] == "asset_triggered"]
             assert chained, (dag_id, runs[dag_id])
             assert {r["state"] for r in chained} == {"success"}, chained
@@ -131,7 +168,9 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
 
         # Every demo article stored once, and each real story one multi-outlet story.
         with session_scope(stories) as session:
-            guids = session.scalars(select(Article.guid)).all()
+            guids = session.scalars(
+                select(Article.guid).join(Feed).where(Feed.name != TEASER_FEED)
+            ).all()
         assert sorted(guids) == sorted(LABELS)  # each once
         demo = demo_stories(stories)
         labels, outlets = demo.labels_in, demo.outlets_in
@@ -165,6 +204,44 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
         ]
         assert {p.name for p in preloaded} == names, [p.tail() for p in cluster.processes]
 
+        # The teaser's page was read once, and embedded with its body; the dead link is
+        # recorded on its article, and failed no task.
+        assert len(teaser_site.requests_for("/news/raid")) == 1
+        with session_scope(stories) as session:
+            read = dict(
+                session.execute(
+                    select(Article.url, Article.extract_state)
+                    .join(Feed)
+                    .where(Feed.name == TEASER_FEED)
+                ).all()
+            )
+            raid = session.execute(
+                select(Article.id, Article.body, Article.text_hash).where(
+                    Article.url == teaser_site.url("/news/raid")
+                )
+            ).one()
+            made_from = session.scalars(
+                select(Embedding.content_hash).where(Embedding.article_id == raid.id)
+            ).all()
+        assert read == {
+            teaser_site.url("/news/raid"): "ok",
+            teaser_site.url("/news/gone"): "skipped",
+        }
+        assert BODY[1] in (raid.body or ""), raid
+        assert made_from == [raid.text_hash], (raid, made_from)
+        extracts = [
+            ti for ti in instances if ti["task_id"] == "extract_pages" and ti["map_index"] >= 0
+        ]
+        assert extracts, "no extract_pages task ran"
+        assert all(ti["state"] == "success" for ti in extracts), extracts
+        pages_read = []
+        for ti in extracts:
+            log = cluster.task_log(
+                "storyline_extract", ti["run_id"], "extract_pages", ti["map_index"]
+            )
+            pages_read += record_fields(log, "pages read")
+        assert sum(record["ok"] for record in pages_read) == 1, pages_read
+
         # The dashboard's API serves them (what `storyline serve` answers).
         with TestClient(create_app(Settings.load(database_url=stories_url))) as api:
             listed = api.get("/api/stories", params={"limit": 50}).json()
@@ -181,14 +258,14 @@ def test_the_dags_on_a_celery_cluster_with_two_workers(
             log = cluster.task_log("storyline_ingest", fetch_run, "fetch_feeds", ti["map_index"])
             stored += record_fields(log, "feed stored")
             assert not [r for r in log if r.get("level") in ("error", "critical")], log
-        assert len(stored) == 6, stored
+        assert len(stored) == 7, stored
         for record in stored:
             assert record["logger"] == "pipeline.ingest.stage"
             assert re.match(r"http://(127\.0\.0\.1|localhost):\d+/", record["url"]), record
             assert record["feed"], record
             assert record["entries"] >= record["new"] > 0, record
             assert isinstance(record["seconds"], float), record
-        assert sum(r["new"] for r in stored) == len(LABELS)
+        assert sum(r["new"] for r in stored) == len(LABELS) + 2  # and the teasers
 
         # 3. A second trigger adds no article and no story.
         counts = row_counts(stories)

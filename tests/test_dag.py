@@ -1,6 +1,7 @@
 """The Airflow DAGs in ``dags/``: they load, they have the shape the issue asks for, and
-ingest -> embed -> cluster (and maintenance) run end to end against PostgreSQL, with the
-feeds served over real HTTP; a task killed midway loses nothing and doubles nothing.
+ingest -> extract -> embed -> cluster (and maintenance) run end to end against PostgreSQL,
+with the feeds and the article pages served over real HTTP; a task killed midway loses
+nothing and doubles nothing; unreachable feeds and pages fail their task.
 
 Airflow never runs inside the pytest process: importing it configures logging and global
 state for the whole process. Each check runs ``tests/airflow_runner.py`` in a subprocess
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import pytest
@@ -36,14 +38,23 @@ from pipeline.ingest.feeds import load_feeds_file, sync_feeds
 from pipeline.serve import queries
 from pipeline.serve.schema import ArticleOut, Summary
 from tests.airflow_runner import RESULT_MARKER, airflow_env
+from tests.celery_cluster import free_port
+from tests.extract.test_stage import page
 from tests.factories import row_counts
 from tests.feedserver import FeedServer, RecordedRequest, Response
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
 AIRFLOW = Path(sys.executable).parent / "airflow"
-DAG_IDS = ["storyline_cluster", "storyline_embed", "storyline_ingest", "storyline_maintenance"]
+DAG_IDS = [
+    "storyline_cluster",
+    "storyline_embed",
+    "storyline_extract",
+    "storyline_ingest",
+    "storyline_maintenance",
+]
 RSS_HEADERS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8"}
 
 # -- running Airflow in a subprocess ---------------------------------------------------
 
@@ -176,10 +187,32 @@ def test_ingest_maps_the_due_feeds_in_the_feed_pool(parsed: dict[str, Any]) -> N
     assert tasks["publish"]["outlets"] == ["storyline_articles"]
 
 
-def test_embed_runs_on_new_articles_mapped_over_batches(parsed: dict[str, Any]) -> None:
-    dag = parsed["dags"]["storyline_embed"]
+def test_extract_runs_on_new_articles_mapped_over_hosts_in_the_feed_pool(
+    parsed: dict[str, Any],
+) -> None:
+    dag = parsed["dags"]["storyline_extract"]
     assert dag["timetable"]["__type"] == "airflow.timetables.simple.AssetTriggeredTimetable"
     assert _assets(dag["timetable"]) == ["storyline_articles"]
+    assert dag["topological"][:2] == ["plan_pages", "extract_pages"]
+    assert sorted(dag["topological"][2:]) == ["check_batches", "publish"]
+    tasks = dag["tasks"]
+    assert tasks["extract_pages"]["upstream"] == ["plan_pages"]
+    assert tasks["extract_pages"]["mapped"] is True
+    assert tasks["extract_pages"]["pool"] == "storyline_feeds"
+    assert "label" in tasks["extract_pages"]["map_index_template"]
+    # embed follows even when a batch failed; the run fails all the same
+    assert tasks["publish"]["upstream"] == ["extract_pages"]
+    assert tasks["publish"]["trigger_rule"] == "all_done"
+    assert tasks["publish"]["outlets"] == ["storyline_texts"]
+    assert tasks["check_batches"]["upstream"] == ["extract_pages"]
+    assert tasks["check_batches"]["trigger_rule"] == "one_failed"
+    assert tasks["check_batches"]["outlets"] == []
+
+
+def test_embed_runs_on_new_texts_mapped_over_batches(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["storyline_embed"]
+    assert dag["timetable"]["__type"] == "airflow.timetables.simple.AssetTriggeredTimetable"
+    assert _assets(dag["timetable"]) == ["storyline_texts"]
     assert dag["topological"] == ["plan_batches", "embed_batch", "publish"]
     tasks = dag["tasks"]
     assert tasks["embed_batch"]["mapped"] is True
@@ -215,9 +248,11 @@ def test_settings_shape_the_dags(tmp_path: Path) -> None:
         STORYLINE_INGEST_INTERVAL_MINUTES="5",
         STORYLINE_FEED_POOL="feeds_elsewhere",
     )
-    dag = runner(env, "parse").result["dags"]["storyline_ingest"]
+    dags = runner(env, "parse").result["dags"]
+    dag = dags["storyline_ingest"]
     assert dag["timetable"]["__var"]["delta"] == 5 * 60
     assert dag["tasks"]["fetch_feeds"]["pool"] == "feeds_elsewhere"
+    assert dags["storyline_extract"]["tasks"]["extract_pages"]["pool"] == "feeds_elsewhere"
 
 
 def test_run_time_falls_back_to_the_runs_own_time(parsed: dict[str, Any]) -> None:
@@ -348,12 +383,23 @@ class Item:
     event: str | None
 
 
-def feed_items(now: datetime) -> dict[str, list[Item]]:
+QUAKE_PAGE = (
+    "Rescue teams worked through the night in Antofagasta, where several older buildings "
+    "collapsed and roads along the coast were blocked by landslides.",
+    "The national disaster agency said the tsunami warning had been lifted after a few "
+    "hours, and that aftershocks were expected for days.",
+)
+"""What the quake articles' pages say beyond their teaser."""
+
+
+def feed_items(now: datetime, origins: dict[str, str] | None = None) -> dict[str, list[Item]]:
     """Five items per outlet: one on each shared event plus three unrelated singletons.
 
     Published 1-15 hours before ``now``: inside the 72-hour cluster window that ends at
-    the run's time, whichever of its data-interval end or run_after Airflow gives.
+    the run's time, whichever of its data-interval end or run_after Airflow gives. Items
+    link to ``origins[slug]`` (``https://{slug}.example/articles`` if not given).
     """
+    origins = origins or {}
     feeds: dict[str, list[Item]] = {}
     for index, outlet in enumerate(OUTLETS):
         slug = outlet.lower().replace(" ", "-")
@@ -362,10 +408,11 @@ def feed_items(now: datetime) -> dict[str, list[Item]]:
             ("rates", *RATES[index]),
             *((None, *single) for single in SINGLETONS[index]),
         ]
+        origin = origins.get(slug, f"https://{slug}.example/articles")
         feeds[slug] = [
             Item(
                 guid=f"urn:{slug}:{number}",
-                link=f"https://{slug}.example/articles/{number}.html",
+                link=f"{origin}/{number}.html",
                 title=title,
                 description=description,
                 published=now - timedelta(hours=1 + 3 * number + index),
@@ -408,6 +455,11 @@ def stories_engine(pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def article_page(item: Item) -> bytes:
+    """The page of a quake item: its title, its teaser and more, in a site's furniture."""
+    return page(item.title, [item.description, *QUAKE_PAGE])
+
+
 def register(engine: Engine, feeds_file: Path, urls: dict[str, str], now: datetime) -> None:
     """Write the feeds file for ``urls`` (slug -> URL) and sync it, as ``feeds sync`` does."""
     feeds_file.write_text(
@@ -423,6 +475,18 @@ def register(engine: Engine, feeds_file: Path, urls: dict[str, str], now: dateti
     )
     with session_scope(engine) as session:
         sync_feeds(session, load_feeds_file(feeds_file), now)
+
+
+def pages_env(home: Path, pg_url: str, **extra: str) -> dict[str, str]:
+    """The environment of runs whose article pages are on the test's server (127.0.0.1),
+    in batches of about 5 pages, with the stories database as the Airflow connection."""
+    return airflow_env(
+        home,
+        AIRFLOW_CONN_STORYLINE_DB=pg_url,
+        STORYLINE_PAGE_ALLOW_PRIVATE_ADDRESSES="true",
+        STORYLINE_EXTRACT_TASK_ARTICLES="5",
+        **extra,
+    )
 
 
 def tasks_of(run: dict[str, Any]) -> dict[str, Any]:
@@ -507,36 +571,45 @@ def test_dags_run_end_to_end(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     # The stories database is the Airflow connection; the fallback URL must not be used.
-    env = airflow_env(
+    env = pages_env(
         airflow_home,
-        AIRFLOW_CONN_STORYLINE_DB=pg_url,
+        pg_url,
         STORYLINE_DATABASE_URL="postgresql://nobody@127.0.0.1:9/not-this-one",
         STORYLINE_INGEST_TASK_FEEDS="1",
         STORYLINE_EMBED_TASK_BATCH="5",
     )
-    feeds = feed_items(now)
-    served = [item for items in feeds.values() for item in items]
     with FeedServer() as server:
+        # two hosts, so the due feeds (and their pages) make two batches each
+        slugs = [outlet.lower().replace(" ", "-") for outlet in OUTLETS]
+        hosts = {slug: "localhost" if slug == "global-wire" else "127.0.0.1" for slug in slugs}
+        origins = {slug: f"http://{host}:{server.port}/{slug}" for slug, host in hosts.items()}
+        feeds = feed_items(now, origins)
+        served = [item for items in feeds.values() for item in items]
         urls = {}
         for (slug, items), outlet in zip(feeds.items(), OUTLETS, strict=True):
             server.route(f"/{slug}.xml", rss(outlet, items), headers=RSS_HEADERS)
-            # two hosts, so the due feeds make two batches (a host's feeds share one)
-            host = "localhost" if slug == "global-wire" else "127.0.0.1"
-            urls[slug] = f"http://{host}:{server.port}/{slug}.xml"
+            urls[slug] = f"http://{hosts[slug]}:{server.port}/{slug}.xml"
+        # the quake articles have pages; the others' links are dead (404)
+        quake = [item for item in served if item.event == "quake"]
+        for item in quake:
+            server.route(urlsplit(item.link).path, article_page(item), headers=HTML_HEADERS)
         register(stories_engine, tmp_path / "feeds.yaml", urls, now)
 
         started = datetime.now(UTC)
-        ingest, embed, cluster = run_dags(
+        ingest, extract, embed, cluster = run_dags(
             env,
             {"dag_id": "storyline_ingest"},
             # as started by the asset events: no logical date
+            {"dag_id": "storyline_extract", "logical_date": None},
             {"dag_id": "storyline_embed", "logical_date": None},
             {"dag_id": "storyline_cluster", "logical_date": None},
         )
-        cycle = sum(run["seconds"] for run in (ingest, embed, cluster))
-        print(f"one ingest -> embed -> cluster cycle in dag.test(): {cycle:.1f}s")
+        cycle = sum(run["seconds"] for run in (ingest, extract, embed, cluster))
+        print(f"one ingest -> extract -> embed -> cluster cycle in dag.test(): {cycle:.1f}s")
         for slug in feeds:
             assert len(server.requests_for(f"/{slug}.xml")) == 1
+        for item in served:
+            assert len(server.requests_for(urlsplit(item.link).path)) == 1, item
         assert server.errors == []
 
     # ingest: one mapped task per host's batch, named after its feeds
@@ -559,7 +632,32 @@ def test_dags_run_end_to_end(
         }
     ]
 
-    # embed: the 15 articles split over three mapped tasks
+    # extract: one mapped task per host's pages; the quake pages arrive, dead links are
+    # recorded on their articles and fail nothing
+    assert extract["state"] == "success", extract
+    assert tasks_of(extract) == {
+        "plan_pages": "success",
+        "extract_pages": ["success", "success"],
+        "publish": "success",
+        "check_batches": "skipped",
+    }
+    read = extract["tasks"]["extract_pages"]
+    assert sorted(ti["label"] for ti in read) == ["10 pages: 127.0.0.1", "5 pages: localhost"]
+    assert sum(ti["xcom"]["ok"] for ti in read) == len(quake)
+    assert sum(ti["xcom"]["skipped"] for ti in read) == len(served) - len(quake)
+    assert extract["tasks"]["publish"]["xcom"]["reasons"] == {
+        "http 404": len(served) - len(quake),
+        "ok": len(quake),
+    }
+    assert extract["asset_events"] == [
+        {"asset": "storyline_texts", "extra": {"articles": len(served), "ok": len(quake)}}
+    ]
+    with session_scope(stories_engine) as session:
+        bodies = dict(session.execute(select(Article.url, Article.body)).all())
+    assert {url for url, body in bodies.items() if body} == {item.link for item in quake}
+    assert all(QUAKE_PAGE[0] in (bodies[item.link] or "") for item in quake)
+
+    # embed: the 15 articles split over three mapped tasks, the quakes with their pages
     assert embed["state"] == "success", embed
     assert tasks_of(embed) == {
         "plan_batches": "success",
@@ -572,6 +670,15 @@ def test_dags_run_end_to_end(
     assert all(ti["label"].startswith("5 articles, ids ") for ti in batches), batches
     assert embed["tasks"]["publish"]["xcom"]["articles_per_task"] == [5, 5, 5]
     assert [event["asset"] for event in embed["asset_events"]] == ["storyline_embeddings"]
+    with session_scope(stories_engine) as session:
+        hashes = session.execute(
+            select(Article.url, Embedding.content_hash, Article.text_hash).join(
+                Embedding, Embedding.article_id == Article.id
+            )
+        ).all()
+    assert {url for url, made_from, page_hash in hashes if made_from == page_hash} == {
+        item.link for item in quake
+    }
 
     # cluster: the window ends at the run's run_after, since it has no logical date
     assert cluster["state"] == "success", cluster
@@ -590,19 +697,26 @@ def test_dags_run_end_to_end(
     again = run_dags(
         env,
         {"dag_id": "storyline_ingest", "logical_date": None},
+        {"dag_id": "storyline_extract", "logical_date": None},
         {"dag_id": "storyline_embed", "logical_date": None},
         {"dag_id": "storyline_cluster", "logical_date": None},
         {"dag_id": "storyline_cluster", "logical_date": (now + timedelta(minutes=1)).isoformat()},
     )
-    assert [run["state"] for run in again] == ["success"] * 4, again
+    assert [run["state"] for run in again] == ["success"] * 5, again
     assert tasks_of(again[0]) == {
         "plan_feeds": "success",
         "fetch_feeds": "skipped",  # mapped over no batch
         "publish": "skipped",
     }
     assert again[0]["tasks"]["plan_feeds"]["xcom"] == []  # fetched minutes ago: none is due
-    assert tasks_of(again[1])["publish"] == "skipped"
-    for rerun in again[2:]:
+    assert tasks_of(again[1]) == {
+        "plan_pages": "success",
+        "extract_pages": "skipped",  # every page was read or given up
+        "publish": "skipped",
+        "check_batches": "skipped",
+    }
+    assert tasks_of(again[2])["publish"] == "skipped"
+    for rerun in again[3:]:
         assert rerun["tasks"]["cluster"]["xcom"]["skipped"] is True
         assert rerun["tasks"]["cluster"]["xcom"]["stories_created"] == 0
         assert tasks_of(rerun)["publish"] == "skipped"
@@ -842,3 +956,66 @@ def test_a_batch_whose_every_feed_failed_fails_its_task_and_the_run(
     assert (asked[first], asked[third]) == (1, 1)
     assert ingest["tasks"]["publish"]["state"] == "upstream_failed"
     assert ingest["asset_events"] == []
+
+
+@pytest.mark.airflow
+@pytest.mark.postgres
+def test_a_batch_whose_every_page_was_unreachable_fails_its_task_not_the_chain(
+    airflow_home: Path, pg_url: str, stories_engine: Engine, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    env = pages_env(airflow_home, pg_url)
+    dead = free_port()  # bound, then let go: nothing listens there
+    with FeedServer() as server:
+        # global-wire's pages on localhost, served; the others' on a port nobody answers
+        slugs = [outlet.lower().replace(" ", "-") for outlet in OUTLETS]
+        origins = {
+            slug: f"http://localhost:{server.port}/{slug}"
+            if slug == "global-wire"
+            else f"http://127.0.0.1:{dead}/{slug}"
+            for slug in slugs
+        }
+        feeds = feed_items(now, origins)
+        for (slug, items), outlet in zip(feeds.items(), OUTLETS, strict=True):
+            server.route(f"/{slug}.xml", rss(outlet, items), headers=RSS_HEADERS)
+        (served,) = [item for item in feeds["global-wire"] if item.event == "quake"]
+        server.route(urlsplit(served.link).path, article_page(served), headers=HTML_HEADERS)
+        urls = {slug: server.url(f"/{slug}.xml") for slug in slugs}
+        register(stories_engine, tmp_path / "feeds.yaml", urls, now)
+        ingest, extract = run_dags(
+            env,
+            {"dag_id": "storyline_ingest"},
+            {"dag_id": "storyline_extract", "logical_date": None, "retries": 1},
+        )
+
+    assert ingest["state"] == "success", ingest
+    assert extract["state"] == "failed", extract
+    read = {ti["label"]: ti for ti in extract["tasks"]["extract_pages"]}
+    assert sorted(read) == ["10 pages: 127.0.0.1", "5 pages: localhost"]
+    # no page of the batch reached: the task failed, once (a retry would find the pages
+    # waiting for their own next try, and succeed)
+    assert read["10 pages: 127.0.0.1"]["state"] == "failed"
+    # dead links beside a page read are a site's answers, not an outage
+    alive = read["5 pages: localhost"]
+    assert alive["state"] == "success", alive
+    assert (alive["xcom"]["ok"], alive["xcom"]["skipped"]) == (1, 4)
+    # embed follows all the same (on the feeds' text); the run shows the failure
+    assert extract["tasks"]["publish"]["state"] == "success"
+    assert extract["tasks"]["check_batches"]["state"] == "failed"
+    assert extract["asset_events"] == [
+        {"asset": "storyline_texts", "extra": {"articles": 5, "ok": 1}}
+    ]
+    with session_scope(stories_engine) as session:
+        rows = session.execute(
+            select(
+                Article.extract_state,
+                Article.extract_reason,
+                Article.extract_attempts,
+                Article.extract_after,
+            ).where(Article.url.like(f"http://127.0.0.1:{dead}/%"))
+        ).all()
+    assert len(rows) == 10
+    for state, reason, attempts, after in rows:
+        assert (state, reason, attempts) == ("pending", "robots unavailable", 1)
+        assert after is not None
+        assert after > now

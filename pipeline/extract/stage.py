@@ -40,6 +40,7 @@ from sqlalchemy import Engine, case, or_, select, update
 
 from models import Article
 from pipeline.db import session_scope
+from pipeline.errors import OutageError
 from pipeline.extract.article import decode_html, extract_article
 from pipeline.extract.fetch import PageError, next_attempt
 from pipeline.extract.pages import PageSource, WebPages
@@ -49,6 +50,10 @@ from pipeline.progress import Progress
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
+
+UNREACHABLE = frozenset({"connection", "timeout", "robots unavailable"})
+"""Reasons that say the site was not reached: with the network down, every page gets one
+(robots.txt is asked first, so most get ``robots unavailable``)."""
 
 
 @dataclass
@@ -62,6 +67,15 @@ class ExtractReport:
     failed: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     """How many outcomes had each reason (``ok``, ``robots``, ``http 404``, ``wall`` ...)."""
+
+    @property
+    def outage(self) -> bool:
+        """Pages were asked for and not one site answered: the network is likely down.
+
+        A 404, a 503, a consent wall are a site's answers, not an outage.
+        """
+        unreachable = sum(self.reasons.get(reason, 0) for reason in UNREACHABLE)
+        return self.articles > 0 and unreachable == self.articles
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,20 @@ def extract(
         },
     )
     return report
+
+
+def check_outage(report: ExtractReport) -> None:
+    """Raise :class:`OutageError` when no page of the run could be reached.
+
+    The pages are not lost: each waits for its own next try (``page_retry_base_minutes``).
+    """
+    if not report.outage:
+        return
+    reasons = ", ".join(f"{reason} {count}" for reason, count in report.reasons.items())
+    raise OutageError(
+        f"none of the {report.articles} article pages could be reached ({reasons}); check "
+        "the network: the pages are tried again on their own schedule"
+    )
 
 
 def waiting(

@@ -12,10 +12,11 @@ from sqlalchemy import Engine, select, update
 from models import Article, Embedding
 from pipeline.db import session_scope
 from pipeline.embed.stage import embed
+from pipeline.errors import OutageError
 from pipeline.extract.fetch import Page, PageError
 from pipeline.extract.pages import StoredPages
 from pipeline.extract.policy import ExtractState
-from pipeline.extract.stage import by_host_in_turn, extract, waiting
+from pipeline.extract.stage import ExtractReport, by_host_in_turn, check_outage, extract, waiting
 from pipeline.settings import Settings
 from tests.factories import TopicEmbedder, add_feeds
 
@@ -193,6 +194,27 @@ def test_an_article_changed_while_its_page_was_read_is_not_overwritten(
 
     extract(engine, settings, pages=ChangesMidway())
     assert states(engine)[article] == ("pending", None, 0)
+
+
+@pytest.mark.parametrize(
+    ("reasons", "outage"),
+    [
+        ({}, False),
+        ({"connection": 2, "robots unavailable": 3, "timeout": 1}, True),
+        ({"timeout": 2, "ok": 1}, False),
+        ({"http 503": 3}, False),
+        ({"http 404": 1, "connection": 1}, False),
+    ],
+    ids=["nothing-asked", "nothing-reached", "one-read", "site-answered-503", "site-answered-404"],
+)
+def test_an_outage_is_no_page_reached(reasons: dict[str, int], outage: bool) -> None:
+    report = ExtractReport(articles=sum(reasons.values()), reasons=reasons)
+    assert report.outage is outage
+    if outage:
+        with pytest.raises(OutageError, match="none of the 6 article pages could be reached"):
+            check_outage(report)
+    else:
+        check_outage(report)
 
 
 @pytest.mark.parametrize(
