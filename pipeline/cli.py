@@ -408,10 +408,15 @@ def extract(fmt: str, db: str | None) -> None:
     """Read the page of each article whose feed gives only a teaser, for its whole text.
 
     Pages that fail for a while are retried by later runs, a few times; each article keeps
-    its outcome and why (`storyline articles`). Failed pages are reported, not fatal.
+    its outcome and why (`storyline articles`). Failed pages are reported, not fatal;
+    exits 3 when pages were due and none could be reached (the network is down).
     """
+    from pipeline.extract.stage import check_outage
+
     ctx = Context(db)
-    _print_report(fmt, _extract(ctx.ready_engine(), ctx.settings))
+    report = _extract(ctx.ready_engine(), ctx.settings)
+    _print_report(fmt, report)
+    check_outage(report)
 
 
 def _extract(engine: Engine, settings: Settings) -> ExtractReport:
@@ -492,9 +497,11 @@ def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> Cluste
 def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str | None) -> None:
     """Sync feeds (if given), ingest, extract, embed, cluster.
 
-    When no due feed could be fetched, the embed and cluster stages still run (articles
-    stored earlier may be waiting), then the command exits 3, as ``ingest`` does.
+    When no due feed could be fetched, or pages were due and none could be reached, the
+    later stages still run (articles stored earlier may be waiting), then the command exits
+    3, as ``ingest`` and ``extract`` do.
     """
+    from pipeline.extract.stage import check_outage as check_pages
     from pipeline.ingest.feeds import load_feeds_file
     from pipeline.ingest.stage import check_outage
 
@@ -517,6 +524,7 @@ def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str
         },
     )
     check_outage(report)
+    check_pages(extracted)
 
 
 @cli.command()

@@ -5,6 +5,7 @@ robots.txt forbids, a 404, a PDF, a consent wall, an index page of other headlin
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +119,36 @@ def test_teasers_get_their_page_and_traps_are_recorded_with_why(
     site.clear_requests()
     assert storyline(db_url, "extract")["articles"] == 0
     assert site.requests == []
+
+
+def test_extract_exits_3_when_no_page_can_be_reached(db_url: str, tmp_path: Path) -> None:
+    """Every page on a host that refuses connections: an outage a cron job must see (exit
+    3, one sentence); the pages wait for their next try, nothing is lost."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>'
+        f"<item><title>{TITLE}</title><link>http://127.0.0.1:{closed}/news/raid</link>"
+        f"<description>{TEASER}</description></item></channel></rss>",
+        encoding="utf-8",
+    )
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - {name: courier, url: feed.xml}\n", encoding="utf-8")
+    storyline(db_url, "init")
+    storyline(db_url, "feeds", "sync", str(feeds))
+    storyline(db_url, "ingest")
+    env = {"STORYLINE_PAGE_ALLOW_PRIVATE_ADDRESSES": "true", "STORYLINE_DATABASE_URL": db_url}
+    result = CliRunner(env=env).invoke(cli, ["extract"])
+    assert result.exit_code == 3, result.output
+    assert "none of the 1 article pages could be reached" in result.stderr
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine) as session:
+            state, attempts = session.execute(
+                select(Article.extract_state, Article.extract_attempts)
+            ).one()
+    finally:
+        engine.dispose()
+    assert (state, attempts) == ("pending", 1)
