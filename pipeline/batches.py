@@ -150,7 +150,7 @@ def page_batches(engine: Engine, now: datetime, per_task: int) -> list[PageBatch
 
 def pages_waiting(engine: Engine, now: datetime) -> bool:
     """Whether any article's page is waiting to be read now (new, or due for a retry)."""
-    return bool(waiting(engine, now))
+    return bool(waiting(engine, now, limit=1))
 
 
 def missing_embeddings(

@@ -185,10 +185,9 @@ def evaluate(
     feeds = _make_feeds(engine, corpus, undated_at)
     urls: Counter[str | None] = Counter(a.url for a in corpus if a.url)
     # Pages, when the corpus gives them, are read by the extract stage as the web's would be.
-    with_pages = any(a.html for a in corpus)
-    pages = StoredPages(
-        {url: a.html.encode() for a in corpus if a.html and (url := _entry_url(a, urls))}
-    )
+    served = {url: a.html.encode() for a in corpus if a.html and (url := _entry_url(a, urls))}
+    with_pages = bool(served)
+    pages = StoredPages(served)
     seconds: dict[str, float] = defaultdict(float)
     memberships = _Memberships()
     position = 0

@@ -24,10 +24,9 @@ the calling thread.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -46,6 +45,7 @@ from pipeline.extract.fetch import PageError, next_attempt
 from pipeline.extract.pages import PageSource, WebPages
 from pipeline.extract.policy import ExtractState
 from pipeline.ingest.fetch import make_client
+from pipeline.ingest.parse import content_hash
 from pipeline.progress import Progress
 from pipeline.settings import Settings
 
@@ -126,6 +126,7 @@ def extract(
             _count(report, outcome)
             if progress is not None:
                 progress(done, len(todo))
+    report.reasons = dict(sorted(report.reasons.items()))
     log.info(
         "pages read",
         extra={
@@ -156,9 +157,14 @@ def check_outage(report: ExtractReport) -> None:
 
 
 def waiting(
-    engine: Engine, now: datetime, article_ids: Collection[int] | None = None
+    engine: Engine,
+    now: datetime,
+    article_ids: Collection[int] | None = None,
+    *,
+    limit: int | None = None,
 ) -> list[Waiting]:
-    """The pending articles whose retry time has come, by id."""
+    """The pending articles whose retry time has come, by id (the first ``limit``, if
+    given)."""
     query = (
         select(
             Article.id,
@@ -176,6 +182,7 @@ def waiting(
             or_(Article.extract_after.is_(None), Article.extract_after <= now),
         )
         .order_by(Article.id)
+        .limit(limit)
     )
     if article_ids is not None:
         query = query.where(Article.id.in_(sorted(article_ids)))
@@ -239,11 +246,6 @@ def read(source: PageSource, article: Waiting, settings: Settings, now: datetime
     return Outcome(article, ExtractState.OK, extraction.reason, body=extraction.text)
 
 
-def text_hash(title: str, body: str) -> str:
-    """The hash of the text an article is read by when its body came from its page."""
-    return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
-
-
 def _store(engine: Engine, outcome: Outcome) -> None:
     """Record one outcome, unless the article changed since it was read (ingest saw new
     text: its extraction started over)."""
@@ -255,7 +257,8 @@ def _store(engine: Engine, outcome: Outcome) -> None:
         "extract_after": outcome.after,
     }
     if outcome.body is not None:
-        values |= {"body": outcome.body, "text_hash": text_hash(article.title, outcome.body)}
+        # The same hash as the feed's text has: of the title and the text read.
+        values |= {"body": outcome.body, "text_hash": content_hash(article.title, outcome.body)}
     with session_scope(engine) as session:
         session.execute(
             update(Article)
@@ -281,4 +284,4 @@ def _count(report: ExtractReport, outcome: Outcome) -> None:
             report.failed += 1
         case ExtractState.PENDING:
             report.retrying += 1
-    report.reasons = dict(sorted((Counter(report.reasons) + Counter([outcome.reason])).items()))
+    report.reasons[outcome.reason] = report.reasons.get(outcome.reason, 0) + 1
