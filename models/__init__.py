@@ -256,6 +256,23 @@ class StoryArticle(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
 
 
+class SharedParagraph(Base):
+    """A paragraph seen at the end of an extracted body, outside the lead's kind of element:
+    once a second article's body ends with it, it is a site's boilerplate (an author's
+    note, an "about us", a promotion) and no body keeps it (``pipeline/extract/shared.py``)."""
+
+    __tablename__ = "shared_paragraphs"
+
+    digest: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """sha1 of the paragraph's squashed text (lower-case word characters)."""
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    """The first article whose body had it (null once that article is deleted)."""
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether a second article's body had it too."""
+
+
 class ClusterRun(Base):
     """One re-clustering of the recent window: its inputs, parameters and outcome."""
 
@@ -284,6 +301,7 @@ __all__ = [
     "ClusterRun",
     "Embedding",
     "Feed",
+    "SharedParagraph",
     "Story",
     "StoryArticle",
     "StoryEvent",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.extract.body import LINK_SHARE, WALL, Body, find_body
+from pipeline.extract.body import LINK_SHARE, MIN_GAIN, WALL, Body, find_body
 from pipeline.extract.page import Page, coverage, read_page, squash
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ class Extraction:
 
     text: str | None
     reason: Reason
+    aside: tuple[str, ...] = ()
+    """The text's last paragraphs that lie outside the lead's kind of element: boilerplate
+    when another article's text ends with them too (``extract.shared``)."""
 
 
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:+-]+)", re.IGNORECASE)
@@ -127,9 +130,6 @@ TITLE_COVER = 0.6
 may differ; another story's headline shares a few words at most."""
 TEASER_COVER = 0.6
 """Share of the teaser's grams that must be on the page."""
-MIN_GAIN = 30
-"""Fewer squashed characters than this beyond the teaser and the page adds nothing to the
-feed's text: a stub, or an article that is its lead alone."""
 WALL_SHARE = 0.2
 """A page without the item whose main text is this much a wall's words is a wall (a cookie
 banner caught in another article's main text is a line)."""
@@ -169,7 +169,10 @@ def extract_article(
     # article fed again months later).
     if reason == "ok" and not item.teaser and published is not None:
         reason = "ok" if _near(tree, url, published) else "date-mismatch"
-    return Extraction("\n".join(body.paragraphs) if reason == "ok" else None, reason)
+    if reason != "ok":
+        return Extraction(None, reason)
+    aside = tuple(body.paragraphs[len(body.paragraphs) - body.aside :]) if body.aside else ()
+    return Extraction("\n".join(body.paragraphs), reason, aside)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.extract.page import Page, find_start, squash
+from pipeline.extract.page import Page, find_start, probes, squash
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
+_HIDDEN = frozenset({"script", "style", "noscript", "template"})
 Mode = Literal["precision", "balanced", "recall"]
 MODES: tuple[Mode, ...] = ("precision", "balanced", "recall")
 """trafilatura's settings, tried in turn until the main text holds the teaser and is no list
@@ -33,6 +34,9 @@ ENCLOSING = 0.8
 its characters: what follows an article outside the article's element goes."""
 TAIL_SHARE = 0.4
 """At most this share of a body's characters, at its end, may be cut as boilerplate."""
+MIN_GAIN = 30
+"""Fewer squashed characters than this beyond the teaser and the page adds nothing to the
+feed's text: a stub, or an article that is its lead alone."""
 SHORT = 300
 """Paragraphs shorter than this (characters) at the end of a body may be boilerplate."""
 
@@ -79,6 +83,9 @@ class Body:
     paragraphs: list[str]
     anchored: bool
     """Whether it starts where the teaser starts."""
+    aside: int
+    """How many of its last paragraphs lie outside the lead's kind of element (``aside``):
+    boilerplate if another article's body ends with them too."""
     found: int
     """Characters of the main text from the start on, before it was cleaned."""
     link_share: float
@@ -91,15 +98,85 @@ def find_body(tree: HtmlElement, url: str | None, page: Page, teaser: str) -> Bo
     """The body of a page whose teaser (squashed) is ``teaser``, or of the page alone if it
     is empty: the first of trafilatura's ``MODES`` whose main text holds the teaser and is no
     list of links, else the first that has a main text at all."""
-    bodies = []
+    tried = []
     for mode in MODES:
         paragraphs = main_text(tree, url, mode)
         start = find_start(teaser, paragraphs) if teaser else None
         body = clean(page, paragraphs[start or 0 :], anchored=start is not None)
-        if body.paragraphs and (body.anchored or not teaser) and body.link_share <= LINK_SHARE:
+        if _usable(body, teaser):
             return body
-        bodies.append(body)
-    return next((body for body in bodies if body.found), bodies[0])
+        tried.append((paragraphs, body))
+    found = next(((paragraphs, body) for paragraphs, body in tried if body.found), tried[0])
+    if teaser and (near := around(page, teaser)):
+        # a lead set apart from the rest (a standfirst in a box of its own) heads the main
+        # text that follows it; a lead whose main text is elsewhere is the body alone
+        body = clean(
+            page, near + found[0] if _follows(page, near, found[0]) else near, anchored=True
+        )
+        if (
+            _usable(body, teaser)
+            and len(squash("".join(body.paragraphs))) - len(teaser) >= MIN_GAIN
+        ):
+            return body
+    return found[1]
+
+
+def _usable(body: Body, teaser: str) -> bool:
+    return bool(body.paragraphs) and (body.anchored or not teaser) and body.link_share <= LINK_SHARE
+
+
+BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
+        "figure", "footer", "h2", "h3", "h4", "h5", "h6", "header", "li", "main", "ol", "p",
+        "pre", "section", "table", "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
+"""Elements that hold a paragraph of their own (<h1> is the headline, never the body)."""
+
+
+def around(page: Page, teaser: str) -> list[str]:
+    """The paragraphs of the element around the teaser's, from the teaser on: the body when
+    trafilatura's main text is another text of the page (a second, longer article, a
+    sidebar's) and the teaser is in none of its settings' main texts."""
+    at = next((found for probe in probes(teaser) if (found := page.flat.find(probe)) >= 0), -1)
+    element = page.element_at(at) if at >= 0 else None
+    while element is not None and element.tag not in BLOCKS:
+        element = element.getparent()
+    if element is None or element.getparent() is None:
+        return []
+    paragraphs = _paragraphs(element.getparent())
+    start = find_start(teaser, paragraphs)
+    return paragraphs[start:] if start is not None else []
+
+
+ADJACENT = 200
+"""Squashed characters of the page that may lie between a lead and the main text it heads."""
+
+
+def _follows(page: Page, lead: list[str], after: list[str]) -> bool:
+    """Whether ``lead`` is short (a standfirst, not an article) and the paragraphs ``after``
+    start on the page right where it ends."""
+    if not lead or not after or sum(len(paragraph) for paragraph in lead) >= SHORT:
+        return False
+    last, first = squash(lead[-1]), squash(after[0])
+    end = page.flat.find(last[:48]) + len(last)
+    return 0 <= page.flat.find(first[:48], end - len(last)) - end <= ADJACENT
+
+
+def _paragraphs(element: HtmlElement) -> list[str]:
+    """The texts of the innermost blocks in ``element``, in document order."""
+    found: list[str] = []
+    for child in element:
+        if isinstance(child.tag, str) and child.tag not in _HIDDEN:
+            if any(
+                isinstance(inner.tag, str) and inner.tag in BLOCKS
+                for inner in child.iterdescendants()
+            ):
+                found.extend(_paragraphs(child))
+            elif child.tag in BLOCKS and (text := " ".join(child.text_content().split())):
+                found.append(text)
+    return found
 
 
 def main_text(tree: HtmlElement, url: str | None, mode: Mode) -> list[str]:
@@ -117,19 +194,20 @@ def main_text(tree: HtmlElement, url: str | None, mode: Mode) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def clean(page: Page, paragraphs: list[str], *, anchored: bool) -> Body:
-    """``paragraphs`` without links' texts, pointers, what lies outside the body's element,
+def clean(page: Page, raw: list[str], *, anchored: bool) -> Body:
+    """``raw`` paragraphs without links' texts, pointers, what lies outside the body's element,
     and boilerplate at the end."""
-    links = [_is_link(paragraph, page.links) for paragraph in paragraphs]
-    kept = [p for p, link in zip(paragraphs, links, strict=True) if not (link or _pointer(p))]
-    found = sum(len(paragraph) for paragraph in paragraphs)
+    links = [_is_link(paragraph, page.links) for paragraph in raw]
+    kept = [p for p, link in zip(raw, links, strict=True) if not (link or _pointer(p))]
+    found = sum(len(paragraph) for paragraph in raw)
+    paragraphs = trim_tail(enclosed(page, kept, anchored=anchored))
     return Body(
-        paragraphs=trim_tail(enclosed(page, kept, anchored=anchored)),
+        paragraphs=paragraphs,
         anchored=anchored,
+        aside=aside(page, paragraphs) if anchored else 0,
         found=found,
-        link_share=sum(len(p) for p, link in zip(paragraphs, links, strict=True) if link)
-        / max(found, 1),
-        wall_share=sum(len(p) for p in paragraphs if WALL.search(p.lower())) / max(found, 1),
+        link_share=sum(len(p) for p, link in zip(raw, links, strict=True) if link) / max(found, 1),
+        wall_share=sum(len(p) for p in raw if WALL.search(p.lower())) / max(found, 1),
     )
 
 
@@ -170,6 +248,30 @@ def enclosed(page: Page, paragraphs: list[str], *, anchored: bool) -> list[str]:
         ):
             return [p for p, kept in zip(paragraphs, inside, strict=True) if kept]
     return paragraphs
+
+
+def _container(page: Page, key: str) -> HtmlElement | None:
+    """The element around the block that holds the squashed paragraph ``key``."""
+    at = page.flat.find(key[:48]) if key else -1
+    element = page.element_at(at) if at >= 0 else None
+    while element is not None and element.tag not in BLOCKS:
+        element = element.getparent()
+    return element.getparent() if element is not None else None
+
+
+def _kind(element: HtmlElement | None) -> tuple[str, str] | None:
+    return None if element is None else (element.tag, element.get("class") or "")
+
+
+def aside(page: Page, paragraphs: list[str]) -> int:
+    """How many of the last ``paragraphs`` lie after the last one set in an element like
+    the lead's (same tag and class): an author's note, a publisher's "about us", a
+    promotion in a box of its own; or a body split across boxes of one kind (not aside)."""
+    kinds = [_kind(_container(page, squash(paragraph))) for paragraph in paragraphs]
+    if not kinds or kinds[0] is None:
+        return 0
+    last = max(index for index, kind in enumerate(kinds) if kind == kinds[0])
+    return len(paragraphs) - last - 1
 
 
 def trim_tail(paragraphs: list[str]) -> list[str]:

@@ -44,6 +44,7 @@ from pipeline.extract.article import decode_html, extract_article
 from pipeline.extract.fetch import PageError, next_attempt
 from pipeline.extract.pages import PageSource, WebPages
 from pipeline.extract.policy import ExtractState
+from pipeline.extract.shared import keep_own
 from pipeline.ingest.fetch import make_client
 from pipeline.ingest.parse import content_hash
 from pipeline.progress import Progress
@@ -102,6 +103,8 @@ class Outcome:
     body: str | None = None
     attempts: int = 0
     after: datetime | None = None
+    aside: tuple[str, ...] = ()
+    """The body's last paragraphs set outside the lead's kind of element (``shared``)."""
 
 
 def extract(
@@ -243,7 +246,9 @@ def read(source: PageSource, article: Waiting, settings: Settings, now: datetime
     )
     if extraction.text is None:
         return Outcome(article, ExtractState.KEPT, extraction.reason)
-    return Outcome(article, ExtractState.OK, extraction.reason, body=extraction.text)
+    return Outcome(
+        article, ExtractState.OK, extraction.reason, body=extraction.text, aside=extraction.aside
+    )
 
 
 def _store(engine: Engine, outcome: Outcome) -> None:
@@ -256,10 +261,11 @@ def _store(engine: Engine, outcome: Outcome) -> None:
         "extract_attempts": outcome.attempts or article.attempts,
         "extract_after": outcome.after,
     }
-    if outcome.body is not None:
-        # The same hash as the feed's text has: of the title and the text read.
-        values |= {"body": outcome.body, "text_hash": content_hash(article.title, outcome.body)}
     with session_scope(engine) as session:
+        if outcome.body is not None:
+            body = keep_own(session, article.id, outcome.body, outcome.aside)
+            # The same hash as the feed's text has: of the title and the text read.
+            values |= {"body": body, "text_hash": content_hash(article.title, body)}
         session.execute(
             update(Article)
             .where(

@@ -305,3 +305,38 @@ def test_decode_html_never_raises() -> None:
     noise = bytes(range(256)) * 4
     for content_type in (None, "text/html; charset=utf-16", "charset=rot13", "charset=utf-7"):
         assert isinstance(decode_html(noise, content_type), str)
+
+
+BIO = (
+    "Jane Doe has covered the valley for the Courier since 2009. She writes about rivers, "
+    "farming, the county council and the people who keep the town running."
+)
+
+
+def bio_page(title: str, paragraphs: list[str]) -> str:
+    """A short article, then its author's note in a box of its own inside the same column."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<html><head><title>{title}</title></head><body><nav><a href="/">Home</a></nav>
+<div class="c4"><h1>{title}</h1><div class="c7">{body}</div><div class="c8"><p>{BIO}</p></div>
+</div><footer><p>The Valley Courier</p></footer></body></html>"""
+
+
+def test_paragraphs_set_apart_after_the_article_are_aside() -> None:
+    found = extract(bio_page(FLOOD_TITLE, FLOOD[:2]))
+    assert found.text is not None
+    assert found.aside == (BIO,)
+    # a body split across boxes of one kind has nothing aside
+    boxes = "".join(f'<div class="c7"><p>{p}</p></div>' for p in FLOOD)
+    split = extract(f"<html><body><div><h1>{FLOOD_TITLE}</h1>{boxes}</div></body></html>")
+    assert (split.text, split.aside) == ("\n".join(FLOOD), ())
+
+
+def test_a_longer_text_elsewhere_on_the_page_is_not_the_body() -> None:
+    # the page's main text, as trafilatura sees it, is another and longer article; the
+    # item's own text is the box that holds its teaser
+    other = "".join(f"<p>{p} {p}</p>" for p in STRIKE * 3)
+    own = "".join(f"<p>{p}</p>" for p in FLOOD[:3])
+    html = f"""<html><head><title>{FLOOD_TITLE}</title></head><body><div class="content">
+<h1>{FLOOD_TITLE}</h1><div class="x"><div>{own}</div></div><div class="post">{other}</div>
+</div></body></html>"""
+    assert extract(html).text == "\n".join(FLOOD[:3])
