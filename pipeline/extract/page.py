@@ -10,6 +10,7 @@ text lies in it, and its raw text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -76,15 +77,15 @@ class Page:
     """Squashed texts of its links, longest first."""
     spans: dict[HtmlElement, tuple[int, int]] = field(repr=False)
     """Where each element's text lies in ``flat``."""
+    pieces: tuple[list[int], list[HtmlElement]] = field(repr=False, default=([], []))
+    """Where each run of text starts in ``flat``, and the element whose own text it is (an
+    element's text, or a child's tail)."""
 
     def element_at(self, offset: int) -> HtmlElement | None:
         """The innermost element whose text holds ``flat[offset]``."""
-        inner, width = None, len(self.flat) + 1
-        # children come before their parents: of equal spans the innermost stays
-        for element, (start, end) in self.spans.items():
-            if start <= offset < end and end - start < width:
-                inner, width = element, end - start
-        return inner
+        starts, owners = self.pieces
+        index = bisect_right(starts, offset) - 1
+        return owners[index] if index >= 0 and 0 <= offset < len(self.flat) else None
 
 
 _HIDDEN = frozenset({"head", "script", "style", "noscript", "template", "title"})
@@ -108,6 +109,7 @@ def read_page(tree: HtmlElement) -> Page:
         plain=" ".join(" ".join(walk.raw).split()).lower(),
         links=tuple(sorted(links, key=len, reverse=True)),
         spans=walk.spans,
+        pieces=(walk.starts, walk.owners),
     )
 
 
@@ -119,20 +121,24 @@ class _Walk:
         self.length = 0
         self.spans: dict[HtmlElement, tuple[int, int]] = {}
         self.raw: list[str] = []
+        self.starts: list[int] = []
+        self.owners: list[HtmlElement] = []
 
     def element(self, element: HtmlElement) -> None:
         start = self.length
         # comments and processing instructions have no string tag; their text is not shown
         if isinstance(element.tag, str) and element.tag not in _HIDDEN:
-            self.text(element.text)
+            self.text(element.text, element)
             for child in element:
                 self.element(child)
-                self.text(child.tail)
+                self.text(child.tail, element)
         self.spans[element] = (start, self.length)
 
-    def text(self, text: str | None) -> None:
+    def text(self, text: str | None, owner: HtmlElement) -> None:
         squashed = squash(text) if text else ""
         if squashed:
+            self.starts.append(self.length)
+            self.owners.append(owner)
             self.raw.append(text or "")
             self.squashed.append(squashed)
             self.length += len(squashed)

@@ -18,8 +18,8 @@ and a rerun reads only what is still pending:
   used up: ``failed``.
 
 Pages are fetched on worker threads (``fetch_concurrency``), in an order that takes one
-article of each host in turn, so that one slow site holds one slot; outcomes are stored on
-the calling thread.
+article of each host in turn, so that one slow site holds one slot; they are extracted and
+the outcomes stored on the calling thread, one at a time (trafilatura is not thread-safe).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from models import Article
 from pipeline.db import session_scope
 from pipeline.errors import OutageError
 from pipeline.extract.article import decode_html, extract_article
-from pipeline.extract.fetch import PageError, next_attempt
+from pipeline.extract.fetch import Page, PageError, next_attempt
 from pipeline.extract.pages import PageSource, WebPages
 from pipeline.extract.policy import ExtractState
 from pipeline.extract.shared import keep_own
@@ -207,13 +207,16 @@ def _page_source(pages: PageSource | None, settings: Settings) -> Iterator[PageS
 def _outcomes(
     source: PageSource, todo: list[Waiting], settings: Settings, now: datetime
 ) -> Iterator[Outcome]:
-    """Each article's outcome as it completes (worker threads read the pages)."""
+    """Each article's outcome as its page arrives: worker threads fetch the pages, the
+    calling thread extracts them one at a time (trafilatura and lxml crash when they parse
+    on several threads at once: trafilatura issues #840 and #925)."""
     with ThreadPoolExecutor(max_workers=max(settings.fetch_concurrency, 1)) as pool:
-        futures: list[Future[Outcome]] = [
-            pool.submit(read, source, article, settings, now) for article in by_host_in_turn(todo)
+        futures: list[Future[Outcome | Fetched]] = [
+            pool.submit(fetch, source, article, settings, now) for article in by_host_in_turn(todo)
         ]
         for future in as_completed(futures):
-            yield future.result()
+            fetched = future.result()
+            yield fetched if isinstance(fetched, Outcome) else read(fetched)
 
 
 def by_host_in_turn(articles: list[Waiting]) -> list[Waiting]:
@@ -226,10 +229,20 @@ def by_host_in_turn(articles: list[Waiting]) -> list[Waiting]:
     ]
 
 
-def read(source: PageSource, article: Waiting, settings: Settings, now: datetime) -> Outcome:
-    """One article's page, fetched and extracted, as an outcome to store."""
+@dataclass(frozen=True)
+class Fetched:
+    """An article's page, fetched, to be read."""
+
+    article: Waiting
+    page: Page
+
+
+def fetch(
+    source: PageSource, article: Waiting, settings: Settings, now: datetime
+) -> Fetched | Outcome:
+    """One article's page, or the outcome of failing to fetch it (thread-safe)."""
     try:
-        page = source.page(article.url)
+        return Fetched(article, source.page(article.url))
     except PageError as error:
         if error.permanent:
             return Outcome(article, ExtractState.SKIPPED, error.reason)
@@ -237,6 +250,11 @@ def read(source: PageSource, article: Waiting, settings: Settings, now: datetime
         after = next_attempt(attempts, now, error.retry_after, settings, key=article.url)
         state = ExtractState.PENDING if after is not None else ExtractState.FAILED
         return Outcome(article, state, error.reason, attempts=attempts, after=after)
+
+
+def read(fetched: Fetched) -> Outcome:
+    """One fetched page's body, extracted, as an outcome to store (one thread at a time)."""
+    article, page = fetched.article, fetched.page
     extraction = extract_article(
         decode_html(page.body, page.content_type),
         url=page.final_url,

@@ -4,7 +4,9 @@ the end-to-end run in test_run_with_pages.py."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -13,6 +15,8 @@ from models import Article, Embedding
 from pipeline.db import session_scope
 from pipeline.embed.stage import embed
 from pipeline.errors import OutageError
+from pipeline.extract.article import Extraction
+from pipeline.extract.article import extract_article as real_extract
 from pipeline.extract.fetch import Page, PageError
 from pipeline.extract.pages import StoredPages
 from pipeline.extract.policy import ExtractState
@@ -245,3 +249,37 @@ def test_only_pending_articles_whose_time_has_come_wait(engine: Engine) -> None:
         session.execute(update(Article).where(Article.id == done).values(extract_state="ok"))
     assert [article.id for article in waiting(engine, NOW)] == [due]
     assert [article.id for article in waiting(engine, NOW + timedelta(hours=2))] == [due, later]
+
+
+def test_pages_are_fetched_on_threads_and_extracted_on_the_calling_thread_only(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # trafilatura crashes the process when it parses on several threads at once
+    # (trafilatura issues #840 and #925)
+    import threading
+
+    import pipeline.extract.stage as stage
+
+    feed = add_feeds(engine, ["Courier"])["Courier"]
+    for n in range(1, 7):
+        add_teaser(engine, feed, n)
+    fetched_on, extracted_on = set(), set()
+
+    class SlowPages(StoredPages):
+        def page(self, url: str) -> Page:
+            fetched_on.add(threading.get_ident())
+            time.sleep(0.05)
+            return super().page(url)
+
+    def extract_article(*args: Any, **kwargs: Any) -> Extraction:
+        extracted_on.add(threading.get_ident())
+        return real_extract(*args, **kwargs)
+
+    monkeypatch.setattr(stage, "extract_article", extract_article)
+    pages = {f"https://courier.example/{n}": page() for n in range(1, 7)}
+    report = extract(
+        engine, settings.model_copy(update={"fetch_concurrency": 4}), pages=SlowPages(pages)
+    )
+    assert report.articles == 6
+    assert extracted_on == {threading.get_ident()}
+    assert threading.get_ident() not in fetched_on
