@@ -50,8 +50,13 @@ pytest: install pgvector chromium
 
 test: lint pytest
 
+# bench.extract scores what it reads with the extraction benchmark's metric when the shared
+# folder beside the clone has it; without its pages there it says so and skips.
+AEB_METRIC := ../shared/tools/aeb_score.py
+
 bench: install
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.extract $(if $(wildcard $(AEB_METRIC)),--metric $(AEB_METRIC))
 	$(BIN)/python -m bench.embed
 	$(BIN)/python -m bench.cluster --sizes 2000,10000
 	$(BIN)/python -m bench.older --stories 2000,20000

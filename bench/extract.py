@@ -1,22 +1,31 @@
 """What reading an article's page costs, beside what embedding it costs, in one run.
 
-    .venv/bin/python -m bench.extract [--pages ../shared/datasets/pages] [--repeat 1]
+    .venv/bin/python -m bench.extract [--pages ../shared/datasets/pages] [--repeat 1] \\
+        [--metric ../shared/tools/aeb_score.py]
 
 A local HTTP server serves the benchmark's real news pages (``html/KEY.html.gz``, sent
 gzip-compressed as a site would); a fresh SQLite database holds one teaser article per page,
-pending, linking to it. The extract stage then reads them all through the real path
-(robots.txt, per-host limits, decoding, extraction, one transaction per article): pages per
-second. The embed stage then embeds the same articles with the default model (their text
-now the pages' bodies): texts per second. The ratio says what a page costs next to its
-embedding (the target: extraction under a fifth of embedding, per article).
+pending, linking to it, with the title and teaser ``bench.extract_quality`` gives the page
+(``bench/pages.py``) and an estimated date. The extract stage then reads them all through
+the real path (robots.txt, per-host limits, decoding, extraction, one transaction per
+article): pages per second. The embed stage then embeds the same articles with the default
+model (their text now the pages' bodies): texts per second. The ratio says what a page costs
+next to its embedding (the target: extraction under a fifth of embedding, per article).
+
+``--metric`` (the article-extraction benchmark's ``score(truth, predictions)``): each
+article's text as a user then reads it (``Article.text``: the page's body, else the feed's
+teaser) is scored against the page's marked body. ``bench.extract_quality`` scores the same
+items with the extractor called on the decoded pages: the two F1s should agree.
+
+Without the default pages folder (a clone without ``../shared``) the bench says so and
+skips; a ``--pages`` folder without ``ground-truth.json`` is an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import json
-import re
+import sys
 import tempfile
 import threading
 import time
@@ -26,13 +35,14 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from bench.pages import Case, load_metric, load_pages, page_path, score
 from models import Article, Feed
 from pipeline.db import make_engine, migrate, session_scope
 from pipeline.embed.stage import embed
 from pipeline.extract.policy import ExtractState
-from pipeline.extract.stage import extract
+from pipeline.extract.stage import ExtractReport, extract
 from pipeline.settings import Settings
 
 DEFAULT_PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pages"
@@ -71,16 +81,9 @@ def serving(pages: dict[str, bytes]) -> Iterator[str]:
         server.server_close()
 
 
-def teaser(body: str) -> str:
-    """A feed's teaser of an article: its first sentence, at most 200 characters."""
-    flat = " ".join(body.split())
-    found = re.match(r"(.{40,200}?[.!?])(\s|$)", flat)
-    return found.group(1) if found else flat[:200]
-
-
-def fill(engine: Engine, base: str, truth: dict[str, dict[str, str]]) -> None:
-    """One pending teaser article per page, as a feed would give it: no title (the check
-    is skipped), the first sentence of the marked body as its teaser, an estimated date."""
+def fill(engine: Engine, base: str, cases: list[Case]) -> None:
+    """One pending teaser article per page, as a feed would give it: the page's headline as
+    its title, the first sentence of the marked body as its teaser, an estimated date."""
     with session_scope(engine) as session:
         feed = Feed(name="bench", url="bench", outlet="Bench", created_at=NOW, updated_at=NOW)
         session.add(feed)
@@ -88,18 +91,39 @@ def fill(engine: Engine, base: str, truth: dict[str, dict[str, str]]) -> None:
         session.add_all(
             Article(
                 feed_id=feed.id,
-                guid=key,
-                url=f"{base}/{key}",
-                title="",
-                summary=teaser(page["articleBody"]),
+                guid=case.key,
+                url=f"{base}/{case.key}",
+                title=case.title,
+                summary=case.teaser,
                 published_at=NOW,
                 published_estimated=True,
                 fetched_at=NOW,
-                content_hash=key,
+                content_hash=case.key,
                 extract_state=ExtractState.PENDING,
             )
-            for key, page in truth.items()
+            for case in cases
         )
+
+
+def texts(engine: Engine) -> dict[str, str]:
+    """Each article's text as a user reads it (its body, else the feed's), by page key."""
+    with session_scope(engine) as session:
+        return {key: text for key, text in session.execute(select(Article.guid, Article.text))}
+
+
+def outcomes(report: ExtractReport) -> str:
+    """The run's count of articles by state, then by reason (``ok`` once a body is read)."""
+    states = {
+        "ok": report.ok,
+        "kept": report.kept,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "retrying": report.retrying,
+    }
+    return "; ".join(
+        f"{label} " + ", ".join(f"{name} {count}" for name, count in counts.items() if count)
+        for label, counts in (("states", states), ("reasons", report.reasons))
+    )
 
 
 def main() -> None:
@@ -108,12 +132,20 @@ def main() -> None:
     )
     parser.add_argument("--pages", type=Path, default=DEFAULT_PAGES)
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
+    parser.add_argument(
+        "--metric", type=Path, help="the benchmark's metric (aeb_score.py): score the texts read"
+    )
     args = parser.parse_args()
-    served = {
-        f"/{path.name.removesuffix('.html.gz')}": path.read_bytes()
-        for path in sorted((args.pages / "html").glob("*.html.gz"))
-    }
-    truth = json.loads((args.pages / "ground-truth.json").read_text(encoding="utf-8"))
+    if args.repeat < 1:
+        parser.error("--repeat: at least 1")
+    if not (args.pages / "ground-truth.json").is_file():
+        if args.pages == DEFAULT_PAGES:
+            print(f"bench.extract: skipped, no benchmark pages at {args.pages}", file=sys.stderr)
+            return
+        parser.error(f"{args.pages}: no ground-truth.json there (a folder like datasets/pages)")
+    metric = load_metric(args.metric) if args.metric is not None else None
+    cases = load_pages(args.pages)
+    served = {f"/{case.key}": page_path(args.pages, case.key).read_bytes() for case in cases}
     raw = sum(len(gzip.decompress(body)) for body in served.values())
     print(f"{len(served)} pages, {raw / len(served) / 1024:.0f} KiB each on average")
     best_extract = best_embed = float("inf")
@@ -124,16 +156,23 @@ def main() -> None:
         for attempt in range(args.repeat):
             engine = make_engine(f"sqlite:///{tmp}/bench-{attempt}.db")
             migrate(engine)
-            fill(engine, base, truth)
+            fill(engine, base, cases)
             started = time.perf_counter()
             report = extract(engine, settings, now=NOW)
             best_extract = min(best_extract, time.perf_counter() - started)
+            read = texts(engine)
             started = time.perf_counter()
             embedded = embed(engine, settings).embedded
             best_embed = min(best_embed, time.perf_counter() - started)
             engine.dispose()
     count = len(served)
-    print(f"extract: {report.ok} read, {report.kept} kept the feed's text ({report.reasons})")
+    print(f"extract: {outcomes(report)}")
+    if metric is not None:
+        scores = score(metric, cases, read)
+        print(
+            f"extract quality over HTTP (body, else teaser): F1 {scores['f1']:.3f} "
+            f"P {scores['precision']:.3f} R {scores['recall']:.3f}"
+        )
     print(f"{'stage':<10} {'seconds':>8} {'per second':>11} {'ms each':>8}")
     print(
         f"{'extract':<10} {best_extract:8.2f} {count / best_extract:11.1f} "

@@ -7,7 +7,8 @@
 page's ``url`` and ``articleBody``), scored with the article-extraction benchmark's metric
 (``--metric``, its ``score(truth, predictions)`` loaded from that file). Each page stands for
 a feed item: its title is the page's first <h1> (else its <title>), its teaser the first
-sentence of the true body, at most 200 characters, as a teaser feed carries it.
+sentence of the true body, at most 200 characters, as a teaser feed carries it
+(``bench/pages.py``; ``bench.extract --metric`` scores the same items read over HTTP).
 ``--corpus``/``--full``: a teaser corpus (rows with ``html``, ``title`` and the teaser as
 ``text``) scored against the full ``text`` of the row with the same ``id`` in ``--full``.
 No item date is given: a teaser corpus's pages keep their template's date.
@@ -24,63 +25,19 @@ pages share a template per outlet).
 from __future__ import annotations
 
 import argparse
-import gzip
-import importlib.util
 import json
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-import lxml.html
-
-from pipeline.extract.article import decode_html, extract_article
-
-
-@dataclass(frozen=True)
-class Case:
-    """One page as a feed item links to it, with the body it should yield."""
-
-    key: str
-    html: str
-    url: str | None
-    title: str
-    teaser: str
-    truth: str
-
+from bench.pages import Case, load_metric, load_pages, score
+from pipeline.extract.article import extract_article
 
 Method = Callable[[Case], tuple[str, str]]
 """A page's extracted text and the reason (``ok`` when there is text)."""
-
-
-def teaser(text: str) -> str:
-    """A feed's teaser of ``text``: its first sentence, at most 200 characters."""
-    flat = " ".join(text.split())
-    found = re.match(r"(.{40,200}?[.!?])(\s|$)", flat)
-    return found.group(1) if found else flat[:200]
-
-
-def page_title(html: str) -> str:
-    """The headline a feed would give a page: its first <h1>, else its <title>."""
-    doc = lxml.html.fromstring(html)
-    for element in [*doc.iter("h1"), *doc.iter("title")]:
-        text = " ".join(element.text_content().split())
-        if text:
-            return text
-    return ""
-
-
-def load_pages(folder: Path) -> list[Case]:
-    truth = json.loads((folder / "ground-truth.json").read_text())
-    cases = []
-    for key in sorted(truth):
-        html = decode_html(gzip.decompress((folder / "html" / f"{key}.html.gz").read_bytes()), None)
-        body = truth[key]["articleBody"]
-        cases.append(Case(key, html, truth[key]["url"], page_title(html), teaser(body), body))
-    return cases
 
 
 def load_corpus(teasers: Path, full: Path) -> list[Case]:
@@ -123,19 +80,15 @@ METHODS: dict[str, Method] = {
 
 def measure(metric: ModuleType, cases: list[Case], method: Method) -> tuple[dict[str, float], str]:
     method(cases[0])  # imports and first-call set-up are not the pages' time
-    predictions, reasons = {}, Counter[str]()
+    texts, reasons = {}, Counter[str]()
     started = time.perf_counter()
     for case in cases:
-        text, reason = method(case)
-        predictions[case.key] = {"articleBody": text}
+        texts[case.key], reason = method(case)
         reasons[reason] += 1
     elapsed = time.perf_counter() - started
-    truth = {case.key: {"articleBody": case.truth} for case in cases}
-    scores: dict[str, float] = metric.score(truth, predictions)
+    scores = score(metric, cases, texts)
     scores["pages_per_second"] = len(cases) / elapsed
-    scores["shared"] = shared_boilerplate(
-        [(case.truth, predictions[case.key]["articleBody"]) for case in cases]
-    )
+    scores["shared"] = shared_boilerplate([(case.truth, texts[case.key]) for case in cases])
     del reasons["ok"]
     return scores, ", ".join(f"{name} {n}" for name, n in reasons.most_common())
 
@@ -162,15 +115,6 @@ def report(name: str, metric: ModuleType, cases: list[Case]) -> None:
             f"{label:18} {scores['f1']:6.3f} {scores['precision']:6.3f} {scores['recall']:6.3f}"
             f" {scores['pages_per_second']:8.1f} {scores['shared']:7.1%}  {kept}"
         )
-
-
-def load_metric(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("aeb_score", path)
-    if not path.is_file() or spec is None or spec.loader is None:
-        raise SystemExit(f"{path}: not a Python file with the benchmark's score()")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> None:
