@@ -280,6 +280,14 @@ class Settings(BaseSettings):
         le=MAX_COUNT,
         description="Characters of the article body appended to the title to embed.",
     )
+    lede_weight: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="Weight of the feed's teaser (the lede) beside the page's body in the "
+        "vector of an article whose body came from its page: the two texts are embedded and "
+        "blended (0: the body alone). Applies to articles embedded after a change.",
+    )
     hf_offline: bool = Field(
         True, description="Forbid Hugging Face Hub downloads: models must be on disk."
     )

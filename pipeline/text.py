@@ -3,7 +3,10 @@
 One recipe for the readers of words: the word and name similarities of the clustering
 (``lexical_chars``), the word check of a story match and the story keywords
 (``lexical_full_body_chars``) read ``article_text``. The embedding (``embed_text_chars`` of
-the body) reads ``embedding_text``, the same text unless the headline is not one.
+the body) reads ``embedding_text``, the same text unless the headline is not one; an article
+whose body came from its page is embedded with its feed's teaser beside it
+(``embedding_texts``): the lede, which tells what happened, keeps its own weight next to a
+body that goes on to background, reaction and a site's slant.
 
 A headline that says nothing of the story (a date, a dateline, a byline, a section label, a
 site name, a language code, an empty string: feeds and scrapers give all of these) is left
@@ -100,3 +103,17 @@ def embedding_text(title: str, body: str, body_chars: int) -> str:
     if lead and not informative_title(title):
         return lead
     return article_text(title, body, body_chars)
+
+
+def embedding_texts(
+    title: str, teaser: str | None, body: str | None, body_chars: int
+) -> tuple[str] | tuple[str, str]:
+    """What is embedded of an article: its text's ``embedding_text`` (the body's, else the
+    feed's teaser's); and, when the body came from the page and the feed gave a teaser, the
+    teaser's too, whose vector the embed stage blends in (``lede_weight``)."""
+    if body is None:
+        return (embedding_text(title, teaser or "", body_chars),)
+    text = embedding_text(title, body, body_chars)
+    if not (teaser and teaser.strip()):
+        return (text,)
+    return (text, embedding_text(title, teaser, body_chars))

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.text import article_text, embedding_text, informative_title
+from pipeline.text import article_text, embedding_text, embedding_texts, informative_title
 
 
 @pytest.mark.parametrize(
@@ -66,4 +66,19 @@ def test_a_headline_is_kept(title: str) -> None:
     assert informative_title(title)
     assert embedding_text(title, "Buildings fell.", 600) == article_text(
         title, "Buildings fell.", 600
+    )
+
+
+def test_a_page_body_is_embedded_beside_the_feeds_teaser() -> None:
+    title = "Magnitude 7 earthquake strikes off Chile"
+    assert embedding_texts(title, "Buildings fell.", None, 600) == (
+        embedding_text(title, "Buildings fell.", 600),
+    )
+    assert embedding_texts(title, "Buildings fell.", "Rescuers dug all night.", 600) == (
+        embedding_text(title, "Rescuers dug all night.", 600),
+        embedding_text(title, "Buildings fell.", 600),
+    )
+    # no teaser to weigh: the body alone
+    assert embedding_texts(title, " ", "Rescuers dug all night.", 600) == (
+        embedding_text(title, "Rescuers dug all night.", 600),
     )

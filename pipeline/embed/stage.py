@@ -8,6 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import Engine, Row, select, update
 
 from models import Article, Embedding
@@ -18,7 +19,7 @@ from pipeline.embed.selection import needing_embedding
 from pipeline.errors import ModelError
 from pipeline.progress import Progress
 from pipeline.settings import Settings
-from pipeline.text import embedding_text
+from pipeline.text import embedding_texts
 from pipeline.vector_index import ensure_vector_indexes
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def embed(
     size = settings.embed_batch_size
     for start in range(0, len(ordered), size):
         batch = ordered[start : start + size]
-        vectors = encoder.encode([text for _, text in batch])
+        encoded = encoder.encode([text for _, texts in batch for text in texts])
+        vectors = blend(encoded, [len(texts) for _, texts in batch], settings.lede_weight)
         inserted, refreshed = _store(engine, model, encoder.version, batch, vectors)
         report.embedded += inserted
         report.refreshed += refreshed
@@ -78,9 +80,10 @@ def embed(
     return report
 
 
-ArticleRow = Row[int, str, str, str, int | None]
-"""An article to embed: id, title, summary, content hash, and ``embedding_id``, its stale
-vector's row (None when it has none)."""
+ArticleRow = Row[int, str, str, str | None, str, int | None]
+"""An article to embed: id, title, the feed's summary, the page's body (None when it has
+none), the hash of the text read, and ``embedding_id``, its stale vector's row (None when it
+has none)."""
 
 
 def _articles_to_embed(
@@ -91,7 +94,8 @@ def _articles_to_embed(
         select(
             Article.id,
             Article.title,
-            Article.text,
+            Article.summary,
+            Article.body,
             Article.read_hash,
             Embedding.id.label("embedding_id"),
         ),
@@ -103,21 +107,36 @@ def _articles_to_embed(
         return list(session.execute(query).all())
 
 
-def _in_length_order(rows: list[ArticleRow], chars: int) -> list[tuple[ArticleRow, str]]:
-    """Each article with the text to embed, shortest text first (then by id).
+def _in_length_order(
+    rows: list[ArticleRow], chars: int
+) -> list[tuple[ArticleRow, tuple[str] | tuple[str, str]]]:
+    """Each article with the texts to embed (``embedding_texts``), shortest first (then by
+    id).
 
     Like lengths in each batch: the model pads every text of a batch to its longest, and
     sentence-transformers sorts only within one call.
     """
-    texts = [(row, embedding_text(row.title, row.text, chars)) for row in rows]
-    return sorted(texts, key=lambda pair: (len(pair[1]), pair[0].id))
+    texts = [(row, embedding_texts(row.title, row.summary, row.body, chars)) for row in rows]
+    return sorted(texts, key=lambda pair: (len(pair[1][0]), pair[0].id))
+
+
+def blend(vectors: FloatArray, counts: list[int], lede_weight: float) -> FloatArray:
+    """One unit vector per article from its texts' ``vectors`` (``counts`` of them each, in
+    order): the text's alone, or the text's plus ``lede_weight`` times the lede's."""
+    out = np.empty((len(counts), vectors.shape[1]), dtype=vectors.dtype)
+    at = 0
+    for index, count in enumerate(counts):
+        vector = vectors[at] if count == 1 else vectors[at] + lede_weight * vectors[at + 1]
+        out[index] = vector / (np.linalg.norm(vector) or 1.0)
+        at += count
+    return out
 
 
 def _store(
     engine: Engine,
     model: str,
     version: str,
-    batch: list[tuple[ArticleRow, str]],
+    batch: list[tuple[ArticleRow, tuple[str] | tuple[str, str]]],
     vectors: FloatArray,
 ) -> tuple[int, int]:
     """Write one batch's vectors in one transaction: insert the new ones, overwrite the stale.

@@ -200,3 +200,30 @@ def test_interrupted_run_resumes_and_converges(engine: Engine, db_url: str) -> N
         [embedding_text(TITLES[i % 5] + f" ({i})", "Body text.", 600) for i in range(10)]
     )
     assert np.allclose(np.stack([resumed[key] for key in sorted(resumed)]), fresh, atol=1e-5)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 2.0])
+def test_a_page_body_is_embedded_with_its_feeds_lede_beside_it(
+    engine: Engine, db_url: str, weight: float
+) -> None:
+    settings = Settings.load(database_url=db_url, lede_weight=weight)
+    teaser, body = "Quake strikes off Chile.", "Officials said homes fell in Iquique."
+    add_articles(engine, 2, summary=teaser)
+    with session_scope(engine) as session:
+        session.execute(update(Article).where(Article.guid == "g0").values(body=body))
+    embedder = TopicEmbedder(settings.model_name, 8)
+    assert embed(engine, settings, embedder=embedder).embedded == 2
+    stored = vectors(engine)
+    with session_scope(engine) as session:
+        ids = dict(session.execute(select(Article.guid, Article.id)).all())
+    text, lede = embedder.encode(
+        [
+            embedding_text(TITLES[0] + " (0)", body, 600),
+            embedding_text(TITLES[0] + " (0)", teaser, 600),
+        ]
+    )
+    blended = text + weight * lede
+    np.testing.assert_allclose(stored[ids["g0"]], blended / np.linalg.norm(blended), atol=1e-6)
+    # an article read from its feed alone has one text, whatever the weight
+    (alone,) = embedder.encode([embedding_text(TITLES[1] + " (1)", teaser, 600)])
+    np.testing.assert_allclose(stored[ids["g1"]], alone / np.linalg.norm(alone), atol=1e-6)
