@@ -94,13 +94,15 @@ class Body:
     """Share of them in lines of a wall (``WALL``)."""
 
 
-def find_body(tree: HtmlElement, url: str | None, page: Page, teaser: str) -> Body:
+def find_body(
+    tree: HtmlElement, url: str | None, page: Page, teaser: str, *, fast: bool = True
+) -> Body:
     """The body of a page whose teaser (squashed) is ``teaser``, or of the page alone if it
     is empty: the first of trafilatura's ``MODES`` whose main text holds the teaser and is no
     list of links, else the first that has a main text at all."""
     tried = []
     for mode in MODES:
-        paragraphs = main_text(tree, url, mode)
+        paragraphs = main_text(tree, url, mode, fast=fast)
         start = find_start(teaser, paragraphs) if teaser else None
         body = clean(page, paragraphs[start or 0 :], anchored=start is not None)
         if _usable(body, teaser):
@@ -179,8 +181,9 @@ def _paragraphs(element: HtmlElement) -> list[str]:
     return found
 
 
-def main_text(tree: HtmlElement, url: str | None, mode: Mode) -> list[str]:
-    """trafilatura's main text of a parsed page, as paragraphs (comments left out)."""
+def main_text(tree: HtmlElement, url: str | None, mode: Mode, *, fast: bool = True) -> list[str]:
+    """trafilatura's main text of a parsed page, as paragraphs (comments left out); ``fast``
+    skips its comparison with its readability and jusText fallbacks (a third of its time)."""
     import trafilatura
 
     text = trafilatura.extract(
@@ -190,6 +193,7 @@ def main_text(tree: HtmlElement, url: str | None, mode: Mode) -> list[str]:
         favor_recall=mode == "recall",
         include_comments=False,
         deduplicate=False,
+        fast=fast,
     )
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
