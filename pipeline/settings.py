@@ -391,6 +391,15 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(
         8, ge=1, le=MAX_COUNT, description="Feeds fetched at the same time."
     )
+    extract_processes: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Worker processes that extract article bodies from pages (trafilatura "
+        "must not parse on several threads of one process, and a page that crashes its "
+        "process is tried again later while the run goes on); 0: the calling thread, with "
+        "no such guard.",
+    )
     fetch_per_host: int = Field(
         2,
         ge=1,

@@ -20,7 +20,7 @@ from pipeline.extract.page import Page, coverage, read_page, squash
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
-__all__ = ["Extraction", "Reason", "decode_html", "extract_article"]
+__all__ = ["Extraction", "Reason", "decode_html", "extract_article", "extract_page", "warm"]
 
 Reason = Literal[
     "ok",
@@ -146,6 +146,28 @@ _ERROR = re.compile(
     re.IGNORECASE,
 )
 """Words of an error page's title or headline."""
+
+
+def warm() -> None:
+    """Import what extracting needs (a worker process, before its first page)."""
+    import htmldate  # noqa: F401
+    import trafilatura  # noqa: F401
+
+
+def extract_page(
+    body: bytes,
+    content_type: str | None,
+    *,
+    url: str | None,
+    title: str,
+    teaser: str,
+    published: datetime | None,
+) -> Extraction:
+    """``extract_article`` of a page's bytes, decoded by its declared charset: plain values
+    in and out, as a worker process is given them and returns them."""
+    return extract_article(
+        decode_html(body, content_type), url=url, title=title, teaser=teaser, published=published
+    )
 
 
 def extract_article(

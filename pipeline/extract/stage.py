@@ -18,8 +18,9 @@ and a rerun reads only what is still pending:
   used up: ``failed``.
 
 Pages are fetched on worker threads (``fetch_concurrency``), in an order that takes one
-article of each host in turn, so that one slow site holds one slot; they are extracted and
-the outcomes stored on the calling thread, one at a time (trafilatura is not thread-safe).
+article of each host in turn, so that one slow site holds one slot; they are extracted in
+worker processes (``extract_processes``: trafilatura is not thread-safe, and a page that
+crashes it must not end the run), and the outcomes stored on the calling thread.
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import zip_longest
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, case, or_, select, update
@@ -40,11 +47,12 @@ from sqlalchemy import Engine, case, or_, select, update
 from models import Article
 from pipeline.db import session_scope
 from pipeline.errors import OutageError
-from pipeline.extract.article import decode_html, extract_article
+from pipeline.extract.article import Extraction
 from pipeline.extract.fetch import Page, PageError, next_attempt
 from pipeline.extract.pages import PageSource, WebPages
 from pipeline.extract.policy import ExtractState
 from pipeline.extract.shared import keep_own
+from pipeline.extract.workers import WorkerCrashError, shared
 from pipeline.ingest.fetch import make_client
 from pipeline.ingest.parse import content_hash
 from pipeline.progress import Progress
@@ -207,16 +215,41 @@ def _page_source(pages: PageSource | None, settings: Settings) -> Iterator[PageS
 def _outcomes(
     source: PageSource, todo: list[Waiting], settings: Settings, now: datetime
 ) -> Iterator[Outcome]:
-    """Each article's outcome as its page arrives: worker threads fetch the pages, the
-    calling thread extracts them one at a time (trafilatura and lxml crash when they parse
-    on several threads at once: trafilatura issues #840 and #925)."""
-    with ThreadPoolExecutor(max_workers=max(settings.fetch_concurrency, 1)) as pool:
-        futures: list[Future[Outcome | Fetched]] = [
-            pool.submit(fetch, source, article, settings, now) for article in by_host_in_turn(todo)
-        ]
-        for future in as_completed(futures):
-            fetched = future.result()
-            yield fetched if isinstance(fetched, Outcome) else read(fetched)
+    """Each article's outcome as it is known: worker threads fetch the pages, worker
+    processes extract them (``workers.Workers``), the calling thread gets the outcomes."""
+    workers = shared(settings.extract_processes)
+    with ThreadPoolExecutor(max_workers=max(settings.fetch_concurrency, 1)) as fetchers:
+        pending: dict[Future[Any], Waiting] = {
+            fetchers.submit(fetch, source, article, settings, now): article
+            for article in by_host_in_turn(todo)
+        }
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                article = pending.pop(future)
+                try:
+                    result = future.result()
+                except WorkerCrashError as error:
+                    yield crashed(article, settings, now, str(error))
+                    continue
+                if isinstance(result, Page):
+                    pending[
+                        workers.submit(result.body, result.content_type, **item(article, result))
+                    ] = article
+                elif isinstance(result, Extraction):
+                    yield outcome_of(article, result)
+                else:
+                    yield result
+
+
+def item(article: Waiting, page: Page) -> dict[str, Any]:
+    """What ``extract_page`` knows of the item besides its page."""
+    return {
+        "url": page.final_url,
+        "title": article.title,
+        "teaser": article.teaser,
+        "published": article.published_at,
+    }
 
 
 def by_host_in_turn(articles: list[Waiting]) -> list[Waiting]:
@@ -229,20 +262,12 @@ def by_host_in_turn(articles: list[Waiting]) -> list[Waiting]:
     ]
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """An article's page, fetched, to be read."""
-
-    article: Waiting
-    page: Page
-
-
 def fetch(
     source: PageSource, article: Waiting, settings: Settings, now: datetime
-) -> Fetched | Outcome:
+) -> Page | Outcome:
     """One article's page, or the outcome of failing to fetch it (thread-safe)."""
     try:
-        return Fetched(article, source.page(article.url))
+        return source.page(article.url)
     except PageError as error:
         if error.permanent:
             return Outcome(article, ExtractState.SKIPPED, error.reason)
@@ -252,16 +277,17 @@ def fetch(
         return Outcome(article, state, error.reason, attempts=attempts, after=after)
 
 
-def read(fetched: Fetched) -> Outcome:
-    """One fetched page's body, extracted, as an outcome to store (one thread at a time)."""
-    article, page = fetched.article, fetched.page
-    extraction = extract_article(
-        decode_html(page.body, page.content_type),
-        url=page.final_url,
-        title=article.title,
-        teaser=article.teaser,
-        published=article.published_at,
-    )
+def crashed(article: Waiting, settings: Settings, now: datetime, reason: str) -> Outcome:
+    """The outcome of a page whose extraction crashed its process: tried again later, a
+    bounded number of times, like a page that could not be fetched."""
+    attempts = article.attempts + 1
+    after = next_attempt(attempts, now, None, settings, key=article.url)
+    state = ExtractState.PENDING if after is not None else ExtractState.FAILED
+    return Outcome(article, state, reason, attempts=attempts, after=after)
+
+
+def outcome_of(article: Waiting, extraction: Extraction) -> Outcome:
+    """The outcome of an article's page, read."""
     if extraction.text is None:
         return Outcome(article, ExtractState.KEPT, extraction.reason)
     return Outcome(

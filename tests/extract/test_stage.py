@@ -4,9 +4,8 @@ the end-to-end run in test_run_with_pages.py."""
 
 from __future__ import annotations
 
-import time
+import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -15,8 +14,8 @@ from models import Article, Embedding
 from pipeline.db import session_scope
 from pipeline.embed.stage import embed
 from pipeline.errors import OutageError
+from pipeline.extract import workers
 from pipeline.extract.article import Extraction
-from pipeline.extract.article import extract_article as real_extract
 from pipeline.extract.fetch import Page, PageError
 from pipeline.extract.pages import StoredPages
 from pipeline.extract.policy import ExtractState
@@ -251,35 +250,36 @@ def test_only_pending_articles_whose_time_has_come_wait(engine: Engine) -> None:
     assert [article.id for article in waiting(engine, NOW + timedelta(hours=2))] == [due, later]
 
 
-def test_pages_are_fetched_on_threads_and_extracted_on_the_calling_thread_only(
+def test_pages_are_extracted_in_worker_processes_and_a_crash_costs_its_page_only(
     engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # trafilatura crashes the process when it parses on several threads at once
-    # (trafilatura issues #840 and #925)
-    import threading
-
-    import pipeline.extract.stage as stage
-
+    # (trafilatura issues #840 and #925), and may on a hostile page, or hang
     feed = add_feeds(engine, ["Courier"])["Courier"]
-    for n in range(1, 7):
-        add_teaser(engine, feed, n)
-    fetched_on, extracted_on = set(), set()
+    ids = [add_teaser(engine, feed, n) for n in range(1, 7)]
 
-    class SlowPages(StoredPages):
-        def page(self, url: str) -> Page:
-            fetched_on.add(threading.get_ident())
-            time.sleep(0.05)
-            return super().page(url)
+    def not_here(*args: object, **kwargs: object) -> Extraction:
+        raise AssertionError("extracted in the stage's own process")
 
-    def extract_article(*args: Any, **kwargs: Any) -> Extraction:
-        extracted_on.add(threading.get_ident())
-        return real_extract(*args, **kwargs)
-
-    monkeypatch.setattr(stage, "extract_article", extract_article)
-    pages = {f"https://courier.example/{n}": page() for n in range(1, 7)}
-    report = extract(
-        engine, settings.model_copy(update={"fetch_concurrency": 4}), pages=SlowPages(pages)
-    )
-    assert report.articles == 6
-    assert extracted_on == {threading.get_ident()}
-    assert threading.get_ident() not in fetched_on
+    monkeypatch.setattr(workers, "extract_page", not_here)
+    monkeypatch.setattr(workers, "COMMAND", [sys.executable, "-m", "tests.extract.crashy_worker"])
+    monkeypatch.setattr(workers, "TIMEOUT_SECONDS", 3.0)
+    monkeypatch.setattr(workers, "_SHARED", {})
+    pages = StoredPages({f"https://courier.example/{n}": page() for n in range(1, 7)})
+    two = settings.model_copy(update={"extract_processes": 2})
+    try:
+        assert extract(engine, two, pages=pages).articles == 6
+        after = states(engine)
+        assert after[ids[1]] == (ExtractState.PENDING, "extractor crashed", 1)
+        assert after[ids[2]] == (ExtractState.PENDING, "extractor timeout", 1)
+        assert all(after[i] == (ExtractState.OK, "ok", 0) for i in ids if i not in ids[1:3])
+        later = datetime.now(UTC)
+        for _ in range(2):
+            later += timedelta(days=1)
+            assert extract(engine, two, pages=pages, now=later).articles == 2
+    finally:
+        workers._SHARED[2].close()
+    assert states(engine) == after | {
+        ids[1]: (ExtractState.FAILED, "extractor crashed", 3),
+        ids[2]: (ExtractState.FAILED, "extractor timeout", 3),
+    }
