@@ -10,33 +10,18 @@ from sqlalchemy import Engine, select
 from models import Article, SharedParagraph
 from pipeline.db import session_scope
 from pipeline.extract.pages import StoredPages
-from pipeline.extract.policy import ExtractState
 from pipeline.extract.shared import digest, without
 from pipeline.extract.stage import extract
 from pipeline.settings import Settings
 from tests.extract.test_article import BIO, FLOOD, FLOOD_TITLE, STRIKE, STRIKE_TITLE, bio_page
+from tests.extract.test_stage import add_teaser
 from tests.factories import add_feeds
 
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 
 
 def add(engine: Engine, feed: int, n: int, title: str, teaser: str) -> int:
-    with session_scope(engine) as session:
-        article = Article(
-            feed_id=feed,
-            guid=f"g{n}",
-            url=f"https://courier.example/{n}",
-            title=title,
-            summary=teaser,
-            published_at=NOW,
-            published_estimated=False,
-            fetched_at=NOW,
-            content_hash=f"hash{n}",
-            extract_state=ExtractState.PENDING,
-        )
-        session.add(article)
-        session.flush()
-        return article.id
+    return add_teaser(engine, feed, n, title=title, teaser=teaser)
 
 
 def bodies(engine: Engine) -> dict[int, tuple[str | None, str | None]]:

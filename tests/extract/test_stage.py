@@ -51,14 +51,23 @@ def page(title: str = TITLE, body: list[str] = BODY) -> bytes:
     ).encode()
 
 
-def add_teaser(engine: Engine, feed_id: int, n: int, url: str | None = None) -> int:
+def add_teaser(
+    engine: Engine,
+    feed_id: int,
+    n: int,
+    url: str | None = None,
+    *,
+    title: str | None = None,
+    teaser: str = TEASER,
+) -> int:
+    """A pending teaser article linking to ``url`` (by default the Courier's page ``n``)."""
     with session_scope(engine) as session:
         article = Article(
             feed_id=feed_id,
             guid=f"g{n}",
             url=url or f"https://courier.example/{n}",
-            title=TITLE if n == 1 else f"{TITLE} ({n})",
-            summary=TEASER,
+            title=title or (TITLE if n == 1 else f"{TITLE} ({n})"),
+            summary=teaser,
             published_at=NOW - timedelta(hours=1),
             published_estimated=False,
             fetched_at=NOW,
