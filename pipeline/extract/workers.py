@@ -13,21 +13,27 @@ its own page only (``WorkerCrashError``); the next page gets a new worker.
 from __future__ import annotations
 
 import atexit
+import logging
 import pickle
 import queue
 import select
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 from pipeline.extract.article import Extraction, extract_page, warm
+
+log = logging.getLogger(__name__)
 
 __all__ = ["WorkerCrashError", "Workers"]
 
 
 COMMAND = [sys.executable, "-m", "pipeline.extract.workers"]
 """How a worker process is started."""
+STDERR_TAIL = 2000
+"""Bytes of a dead worker's stderr that are logged."""
 TIMEOUT_SECONDS = 120.0
 """A page not extracted in this long has hung its worker (a pathological page): the
 worker is killed and the page counts as a crash."""
@@ -39,12 +45,14 @@ class WorkerCrashError(Exception):
 
 
 class _Worker:
+    """One worker process; what it writes on stderr goes to a file of its own, whose end is
+    logged if it dies (an import error, a crash's message)."""
+
     def __init__(self) -> None:
+        # lives as long as the worker: closed by ``close``
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115
         self.process = subprocess.Popen(
-            COMMAND,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr
         )
 
     def extract(self, job: tuple[bytes, str | None, dict[str, Any]]) -> Extraction:
@@ -56,18 +64,34 @@ class _Worker:
             stdin.flush()
             if not select.select([stdout], [], [], TIMEOUT_SECONDS)[0]:
                 self.process.kill()
-                self.close()
-                raise WorkerCrashError("extractor timeout")
+                raise self._died("extractor timeout")
             result = pickle.load(stdout)
         except (OSError, EOFError, pickle.UnpicklingError) as error:
-            self.close()
-            raise WorkerCrashError("extractor crashed") from error
+            raise self._died("extractor crashed") from error
         if not isinstance(result, Extraction):
-            self.close()
-            raise WorkerCrashError("extractor crashed")
+            raise self._died("extractor crashed")
         return result
 
+    def _died(self, reason: str) -> WorkerCrashError:
+        """Stop the worker, log why it ended, and say so."""
+        self._stop()
+        self.stderr.seek(max(0, self.stderr.seek(0, 2) - STDERR_TAIL))
+        log.error(
+            "extract worker ended",
+            extra={
+                "reason": reason,
+                "exit_code": self.process.returncode,
+                "stderr": self.stderr.read().decode(errors="replace").strip(),
+            },
+        )
+        self.close()
+        return WorkerCrashError(reason)
+
     def close(self) -> None:
+        self._stop()
+        self.stderr.close()
+
+    def _stop(self) -> None:
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None and not pipe.closed:
                 pipe.close()

@@ -14,6 +14,7 @@ while True:
     except EOFError:
         break
     if str(item["url"]).endswith("/2"):
+        print("Fatal Python error: Segmentation fault", file=sys.stderr, flush=True)
         os._exit(1)
     if str(item["url"]).endswith("/3"):
         time.sleep(60)

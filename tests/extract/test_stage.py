@@ -4,6 +4,7 @@ the end-to-end run in test_run_with_pages.py."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -260,7 +261,10 @@ def test_only_pending_articles_whose_time_has_come_wait(engine: Engine) -> None:
 
 
 def test_pages_are_extracted_in_worker_processes_and_a_crash_costs_its_page_only(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # trafilatura crashes the process when it parses on several threads at once
     # (trafilatura issues #840 and #925), and may on a hostile page, or hang
@@ -277,7 +281,12 @@ def test_pages_are_extracted_in_worker_processes_and_a_crash_costs_its_page_only
     pages = StoredPages({f"https://courier.example/{n}": page() for n in range(1, 7)})
     two = settings.model_copy(update={"extract_processes": 2})
     try:
-        assert extract(engine, two, pages=pages).articles == 6
+        with caplog.at_level(logging.ERROR, logger="pipeline.extract.workers"):
+            assert extract(engine, two, pages=pages).articles == 6
+        ended = {record.reason: record for record in caplog.records}  # type: ignore[attr-defined]
+        assert ended["extractor crashed"].exit_code == 1  # type: ignore[attr-defined]
+        assert "Segmentation fault" in ended["extractor crashed"].stderr  # type: ignore[attr-defined]
+        assert "extractor timeout" in ended
         after = states(engine)
         assert after[ids[1]] == (ExtractState.PENDING, "extractor crashed", 1)
         assert after[ids[2]] == (ExtractState.PENDING, "extractor timeout", 1)
