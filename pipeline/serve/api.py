@@ -33,6 +33,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.db import display_url, make_engine, session_scope
 from pipeline.errors import first_line
@@ -117,7 +118,32 @@ def create_app(settings: Settings) -> FastAPI:
     app.middleware("http")(_etag)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.add_middleware(HeadAsGet)
     return app
+
+
+class HeadAsGet:
+    """Answers ``HEAD`` on every route that answers ``GET``, as HTTP asks: the same status
+    and headers (``ETag``, ``Content-Length`` included, so a conditional ``HEAD`` gets its
+    304), no body. FastAPI's routes take only the methods they declare, and declaring
+    ``HEAD`` on each would put a second operation per path in the OpenAPI schema."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 @asynccontextmanager

@@ -266,13 +266,32 @@ def test_a_poll_that_finds_nothing_changed_is_a_304(
     assert "etag" not in refused.headers
 
 
-def test_head_is_answered_as_for_the_other_routes(client: TestClient, rows: ArticleRows) -> None:
-    stories = client.head("/api/stories")
-    articles = client.head("/api/articles")
-    assert (articles.status_code, articles.headers["allow"]) == (
-        stories.status_code,
-        stories.headers["allow"],
-    )
+@pytest.mark.parametrize(
+    "path", ["/api/stories", "/api/articles", "/api/health", "/api/outlets", "/", "/static/app.js"]
+)
+def test_head_is_answered_like_get_without_a_body(
+    client: TestClient, rows: ArticleRows, path: str
+) -> None:
+    got = client.get(path)
+    head = client.head(path)
+    assert (head.status_code, head.content) == (200, b"")
+    for header in ("etag", "content-type", "content-length"):
+        assert head.headers.get(header) == got.headers.get(header), header
+    if "etag" in got.headers:
+        # a conditional HEAD is answered as the conditional GET is (304 from the API)
+        unchanged = {"If-None-Match": got.headers["etag"]}
+        same = client.head(path, headers=unchanged)
+        assert (same.status_code, same.content) == (
+            client.get(path, headers=unchanged).status_code,
+            b"",
+        )
+        if path.startswith("/api/"):
+            assert same.status_code == 304
+
+
+def test_head_of_a_missing_story_is_its_404(client: TestClient, rows: ArticleRows) -> None:
+    head = client.head("/api/stories/999999")
+    assert (head.status_code, head.content) == (404, b"")
 
 
 def test_the_story_page_has_the_text_read_too(client: TestClient, rows: ArticleRows) -> None:
