@@ -646,6 +646,15 @@ def test_breaking_lists_the_trending_stories_with_their_growth(page: Page, live:
     expect(page.locator("#t-hours")).to_have_value("24")
 
 
+def test_breaking_offers_every_window_the_api_takes(page: Page, live: Live) -> None:
+    """The API takes windows up to 48 hours; the box shows the one in the address."""
+    page.goto(live.url("#/trending?hours=48"))
+    expect(page.locator("#trending-view")).to_be_visible()
+    expect(page.locator("#t-hours")).to_have_value("48")
+    page.select_option("#t-hours", "12")
+    expect(page).to_have_url(re.compile(r"#/trending\?hours=12$"))
+
+
 def test_breaking_shows_more_on_request(page: Page, live: Live) -> None:
     """Breaking stops after its first stories (``PAGE`` here, 20 by default) with a "more"
     that shows all the API gives, up to its cap of 50."""
