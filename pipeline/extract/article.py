@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.extract.body import LINK_SHARE, MIN_GAIN, WALL, Body, find_body
+from pipeline.extract.body import LINK_SHARE, MIN_GAIN, WALL, Body, aside, find_body
 from pipeline.extract.page import Page, coverage, read_page, squash
 
 if TYPE_CHECKING:
@@ -202,8 +202,13 @@ def extract_article(
         reason = "ok" if _near(tree, url, published) else "date-mismatch"
     if reason != "ok":
         return Extraction(None, reason)
-    aside = tuple(body.paragraphs[len(body.paragraphs) - body.aside :]) if body.aside else ()
-    return Extraction("\n".join(body.paragraphs), reason, aside)
+    # only the body kept: the settings tried before it need not know their asides
+    set_apart = aside(page, body.paragraphs) if body.anchored else 0
+    return Extraction(
+        "\n".join(body.paragraphs),
+        reason,
+        tuple(body.paragraphs[len(body.paragraphs) - set_apart :]) if set_apart else (),
+    )
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,6 @@ class Body:
     paragraphs: list[str]
     anchored: bool
     """Whether it starts where the teaser starts."""
-    aside: int
-    """How many of its last paragraphs lie outside the lead's kind of element (``aside``):
-    boilerplate if another article's body ends with them too."""
     found: int
     """Characters of the main text from the start on, before it was cleaned."""
     link_share: float
@@ -142,12 +139,10 @@ def around(page: Page, teaser: str) -> list[str]:
     trafilatura's main text is another text of the page (a second, longer article, a
     sidebar's) and the teaser is in none of its settings' main texts."""
     at = next((found for probe in probes(teaser) if (found := page.flat.find(probe)) >= 0), -1)
-    element = page.element_at(at) if at >= 0 else None
-    while element is not None and element.tag not in BLOCKS:
-        element = element.getparent()
-    if element is None or element.getparent() is None:
+    container = _block_parent(page, at)
+    if container is None:
         return []
-    paragraphs = _paragraphs(element.getparent())
+    paragraphs = _paragraphs(container)
     start = find_start(teaser, paragraphs)
     return paragraphs[start:] if start is not None else []
 
@@ -208,7 +203,6 @@ def clean(page: Page, raw: list[str], *, anchored: bool) -> Body:
     return Body(
         paragraphs=paragraphs,
         anchored=anchored,
-        aside=aside(page, paragraphs) if anchored else 0,
         found=found,
         link_share=sum(len(p) for p, link in zip(raw, links, strict=True) if link) / max(found, 1),
         wall_share=sum(len(p) for p in raw if WALL.search(p.lower())) / max(found, 1),
@@ -254,13 +248,17 @@ def enclosed(page: Page, paragraphs: list[str], *, anchored: bool) -> list[str]:
     return paragraphs
 
 
-def _container(page: Page, key: str) -> HtmlElement | None:
-    """The element around the block that holds the squashed paragraph ``key``."""
-    at = page.flat.find(key[:48]) if key else -1
+def _block_parent(page: Page, at: int) -> HtmlElement | None:
+    """The element around the block (``BLOCKS``) that holds ``page.flat[at]``, if any."""
     element = page.element_at(at) if at >= 0 else None
     while element is not None and element.tag not in BLOCKS:
         element = element.getparent()
     return element.getparent() if element is not None else None
+
+
+def _container(page: Page, key: str) -> HtmlElement | None:
+    """The element around the block that holds the squashed paragraph ``key``."""
+    return _block_parent(page, page.flat.find(key[:48]) if key else -1)
 
 
 def _kind(element: HtmlElement | None) -> tuple[str, str] | None:

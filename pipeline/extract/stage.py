@@ -230,7 +230,7 @@ def _outcomes(
                 try:
                     result = future.result()
                 except WorkerCrashError as error:
-                    yield crashed(article, settings, now, str(error))
+                    yield retry_later(article, settings, now, str(error))
                     continue
                 if isinstance(result, Page):
                     pending[
@@ -271,17 +271,21 @@ def fetch(
     except PageError as error:
         if error.permanent:
             return Outcome(article, ExtractState.SKIPPED, error.reason)
-        attempts = article.attempts + 1
-        after = next_attempt(attempts, now, error.retry_after, settings, key=article.url)
-        state = ExtractState.PENDING if after is not None else ExtractState.FAILED
-        return Outcome(article, state, error.reason, attempts=attempts, after=after)
+        return retry_later(article, settings, now, error.reason, error.retry_after)
 
 
-def crashed(article: Waiting, settings: Settings, now: datetime, reason: str) -> Outcome:
-    """The outcome of a page whose extraction crashed its process: tried again later, a
-    bounded number of times, like a page that could not be fetched."""
+def retry_later(
+    article: Waiting,
+    settings: Settings,
+    now: datetime,
+    reason: str,
+    retry_after: datetime | None = None,
+) -> Outcome:
+    """The outcome of a transient failure (a page not fetched, an extraction that crashed
+    or hung its worker): an attempt counted, tried again later until the attempts are
+    used up."""
     attempts = article.attempts + 1
-    after = next_attempt(attempts, now, None, settings, key=article.url)
+    after = next_attempt(attempts, now, retry_after, settings, key=article.url)
     state = ExtractState.PENDING if after is not None else ExtractState.FAILED
     return Outcome(article, state, reason, attempts=attempts, after=after)
 
