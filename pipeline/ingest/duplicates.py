@@ -52,7 +52,8 @@ a cut keep all the shorter one's words, and one word changed in five keeps 0.8; 
 shootings in one town ("Man shot in Eastside", "Woman shot in Eastside apartment") share
 half of theirs."""
 _STOP_WORDS: Final = frozenset(
-    "a an the of in on at by for and or to from with is are was were be as after over".split()
+    {"a", "an", "the", "of", "in", "on", "at", "by", "for", "and", "or", "to", "from"}
+    | {"with", "is", "are", "was", "were", "be", "as", "after", "over"}
 )
 
 NUM_PERM: Final = 128

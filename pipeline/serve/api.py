@@ -256,9 +256,7 @@ def related(
     ``min_similarity``, nearest first."""
     _known_id(story_id)
     now = queries.pipeline_clock(db).at(wall_clock)
-    found = queries.related_stories(
-        db, story_id, now, limit, _statuses(status), min_similarity
-    )
+    found = queries.related_stories(db, story_id, now, limit, _statuses(status), min_similarity)
     if found is None:
         raise _not_found(story_id)
     return RelatedList(story_id=story_id, items=found)

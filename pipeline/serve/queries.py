@@ -352,12 +352,12 @@ def _history(session: Session, story_id: int) -> list[EventOut]:
     """The story's own events, and a ``split`` event for each story that split from it
     (the child's event, seen from the parent: ``relation`` "split into", the child as the
     other story), oldest first, as the ``story_history`` view."""
-    own = select(
-        StoryEvent.at, StoryEvent.kind, StoryEvent.other_story_id, StoryEvent.id
-    ).where(StoryEvent.story_id == story_id)
-    children = select(
-        StoryEvent.at, StoryEvent.kind, StoryEvent.story_id, StoryEvent.id
-    ).where(StoryEvent.kind == EventKind.SPLIT, StoryEvent.other_story_id == story_id)
+    own = select(StoryEvent.at, StoryEvent.kind, StoryEvent.other_story_id, StoryEvent.id).where(
+        StoryEvent.story_id == story_id
+    )
+    children = select(StoryEvent.at, StoryEvent.kind, StoryEvent.story_id, StoryEvent.id).where(
+        StoryEvent.kind == EventKind.SPLIT, StoryEvent.other_story_id == story_id
+    )
     rows = [(at, kind, other, event, False) for at, kind, other, event in session.execute(own)]
     rows += [(at, kind, child, event, True) for at, kind, child, event in session.execute(children)]
     rows.sort(key=lambda row: (row[0], row[3], row[4]))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, and_, delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
@@ -254,7 +254,7 @@ OUTLET_TITLES = 50
 """The outlet's newest titles read to tell its site's name after a headline."""
 
 
-def _story_title(session: Session, rows: Sequence[Row[Any]], closeness: np.ndarray) -> str:
+def _story_title(session: Session, rows: Sequence[Any], closeness: np.ndarray) -> str:
     """The title of the story whose members are ``rows`` (oldest first): the headline of the
     most central member that has one, without its site's name after it.
 

@@ -110,8 +110,7 @@ COPIES = [
     ),
     (
         FIRE,
-        "Riverton factory fire kills 12, dozens injured | Northern Courier\n"
-        + FIRE.split("\n")[1],
+        "Riverton factory fire kills 12, dozens injured | Northern Courier\n" + FIRE.split("\n")[1],
     ),
     (RECALL, RECALL.replace("over brake fault", "Over Brake Fault") + "\n(Reporting by Anna Lind)"),
     (RECALL, RECALL + " Owners will be notified by mail."),
@@ -371,9 +370,9 @@ def test_a_shared_paywall_teaser_under_other_headlines_is_no_copy() -> None:
 def test_a_copy_under_a_headline_rewritten_from_scratch_is_missed() -> None:
     """The price of the headline check: a wire story re-headlined from scratch is taken
     for an original (the milder mistake: it still joins its story by its text)."""
-    rewritten = "Bell confirms identity of Resolute wreck found at 60 metres\n" + WRECK.split(
-        "\n"
-    )[1]
+    rewritten = (
+        "Bell confirms identity of Resolute wreck found at 60 metres\n" + WRECK.split("\n")[1]
+    )
     assert similarity(signature(WRECK), signature(rewritten)) >= DEFAULT_THRESHOLD
     assert find(index_of(WRECK), rewritten) is None
 

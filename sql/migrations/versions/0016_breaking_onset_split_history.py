@@ -185,7 +185,8 @@ def _views(migration: str) -> dict[str, str]:
     spec = importlib.util.spec_from_file_location(
         f"_storyline_{migration[:4]}", Path(__file__).with_name(migration)
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     views: dict[str, str] = module.VIEWS
