@@ -101,6 +101,7 @@ def test_a_story_of_placeholder_titles_takes_its_central_texts_first_sentence(
             T0 + timedelta(hours=i),
             near(topic, i, spread=0.01 if i == 5 else 0.05),
             guid=f"en-{i}",
+            content_hash=f"hash:en-{i}",
             summary=f"Story number {i} happened in town. It went on for a while.",
         )
     cluster(engine, settings, now=T0 + timedelta(hours=12))
@@ -124,6 +125,7 @@ def test_a_title_many_outlets_share_with_other_texts_is_no_headline(
             T0 + timedelta(hours=i),
             near(topic, i, spread=0.01),
             guid=f"placeholder-{i}",
+            content_hash=f"hash:placeholder-{i}",
             summary=f"Text {i} of its own.",
         )
     add_article(
@@ -132,6 +134,8 @@ def test_a_title_many_outlets_share_with_other_texts_is_no_headline(
         "Quake shakes the coast of Chile - Delta - Delta News Network",
         T0 + timedelta(hours=3),
         near(topic, 9, spread=0.05),
+        guid="quake",
+        content_hash="hash:quake",
     )
     cluster(engine, settings, now=T0 + timedelta(hours=12))
     with session_scope(engine) as session:
