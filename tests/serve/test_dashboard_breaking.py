@@ -265,3 +265,40 @@ def test_a_storys_page_lists_its_articles_with_their_first_lines(page: Page, liv
     with_text = [a for a in story["article_page"]["items"] if a["text"].strip()]
     assert with_text
     expect(page.locator("#story-articles .excerpt")).to_have_count(len(with_text))
+
+
+# --- who broke it --------------------------------------------------------------------------
+
+
+@WIDTHS
+def test_broke_it_is_the_first_report_of_the_event(sized: Page, live: Live, width: int) -> None:
+    """The Saint-Denis raid: Meridian Wire's article naming the suspect, two days before,
+    joined the story; The Atlas Post reported the raid first."""
+    raid = next(s for s in live.api("/api/stories")["items"] if "Saint-Denis raid" in s["title"])
+    sources = live.api(f"/api/stories/{raid['id']}", article_limit=1)["sources"]
+    first = [s["outlet"] for s in sources if s["arrival_rank"] == 1]
+    assert first == ["The Atlas Post"]
+    meridian = next(s for s in sources if s["outlet"] == "Meridian Wire")
+    assert meridian["first_article_at"] < meridian["first_report_at"]
+    sized.goto(live.url(f"#/story/{raid['id']}"))
+    outlets = sized.locator("#story-outlets > li")
+    expect(outlets.locator(".outlet")).to_have_text([s["outlet"] for s in sources])
+    expect(outlets.filter(has_text="broke it").locator(".outlet")).to_have_text(first)
+    expect(outlets.filter(has_text="Meridian Wire")).to_contain_text("(background from ")
+    screenshot(sized, f"broke-it-{width}px-{live.backend}")
+
+
+def test_a_parents_history_shows_its_split(page: Page, live: Live) -> None:
+    """Lineage says the Brussels manhunt split into another story; its history says so too."""
+    lineage = live.lineage
+    history = live.api(f"/api/stories/{lineage.brussels}", article_limit=1)["history"]
+    assert [(e["relation"], e["other_story_id"]) for e in history if e["kind"] == "split"] == [
+        ("split into", lineage.split)
+    ]
+    page.goto(live.url(f"#/story/{lineage.brussels}"))
+    events = page.locator("#story-history > li")
+    expect(events.filter(has_text="split into")).to_have_count(1)
+    expect(events.filter(has_text="split into")).to_contain_text(f"(story {lineage.split})")
+    expect(events.filter(has_text="split into").locator("a")).to_have_attribute(
+        "href", f"#/story/{lineage.split}"
+    )
