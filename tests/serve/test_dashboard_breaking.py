@@ -22,6 +22,7 @@ from tests.serve.test_dashboard import (  # noqa: F401
     Live,
     browser,
     demo_url,
+    hash_of,
     live,
     narrow,
     open_page,
@@ -302,3 +303,14 @@ def test_a_parents_history_shows_its_split(page: Page, live: Live) -> None:
     expect(events.filter(has_text="split into").locator("a")).to_have_attribute(
         "href", f"#/story/{lineage.split}"
     )
+
+
+def test_a_date_box_takes_only_a_real_day(page: Page, live: Live) -> None:
+    expect(page.locator("#stories-body th.title a").first).to_be_visible()
+    page.fill("#f-since", "2015-02-30")
+    assert hash_of(page) in ("", "#/")
+    invalid = page.locator("#f-since").evaluate("box => !box.checkValidity()")
+    assert invalid
+    page.fill("#f-since", "2015-11-17")
+    expect(page).to_have_url(re.compile(r"#/\?since=2015-11-17$"))
+    assert page.locator("#f-since").evaluate("box => box.checkValidity()")

@@ -266,7 +266,7 @@
   function listFilters(query) {
     const statuses = STATUSES.filter((s) => query.getAll("status").includes(s));
     const order = query.get("order");
-    const day = (name) => (DAY.test(query.get(name) || "") ? query.get(name) : "");
+    const day = (name) => (isDay(query.get(name) || "") ? query.get(name) : "");
     return {
       q: (query.get("q") || "").trim(),
       outlet: (query.get("outlet") || "").trim(),
@@ -294,6 +294,14 @@
     if (offset) query.set("offset", String(offset));
     const text = query.toString();
     return text ? `#/?${text}` : "#/";
+  }
+
+  // A real day written yyyy-mm-dd (not 2015-02-30).
+  function isDay(text) {
+    if (!DAY.test(text)) return false;
+    const [y, m, d] = text.split("-").map(Number);
+    const date = new Date(Date.UTC(y, m - 1, d));
+    return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
   }
 
   // A day of the date boxes, a UTC day (as every time shown).
@@ -411,8 +419,8 @@
       q: form.elements.q.value.trim(),
       outlet: form.elements.outlet.value.trim(),
       statuses: checked.length ? checked : DEFAULT_STATUSES.slice(),
-      since: DAY.test(form.elements.since.value) ? form.elements.since.value : "",
-      until: DAY.test(form.elements.until.value) ? form.elements.until.value : "",
+      since: isDay(form.elements.since.value) ? form.elements.since.value : "",
+      until: isDay(form.elements.until.value) ? form.elements.until.value : "",
       order: form.elements.order.value,
     };
   }
@@ -1069,7 +1077,10 @@
   // picker would; a text box's "change" would wait for it to lose the focus.
   for (const box of [$("f-since"), $("f-until")]) {
     box.addEventListener("input", () => {
-      if (box.value === "" || DAY.test(box.value)) applyFilters();
+      const good = box.value === "" || isDay(box.value);
+      // Said by the box (and to a screen reader) when the form is sent; not a day, not applied.
+      box.setCustomValidity(good || box.value.length < 10 ? "" : "Not a day: give it as yyyy-mm-dd, e.g. 2015-11-18.");
+      if (good) applyFilters();
     });
   }
   // Empty the form at once, not when the hash change arrives: a filter set in between
