@@ -21,6 +21,7 @@ nothing on the three dev corpora).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 _WORD = re.compile(r"[^\W\d_]+")
 _HOST = re.compile(
@@ -85,6 +86,67 @@ def informative_title(title: str) -> bool:
     if _DASH_END.search(title) and len(words) <= DATELINE_WORDS:
         return False
     return len(words) >= MIN_TITLE_WORDS
+
+
+_SITE_SEPARATOR = re.compile(r"\s+[-|\u2013\u2014\u00b7]\s+")
+SITE_SUFFIX_REPEATS = 3
+"""A title's tail after " - " or " | " that ends at least this many of its outlet's other
+titles is the site's name, not the headline's ("... - NBC12 - WWBT - Richmond, VA News On
+Your Side")."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
+LEAD_TITLE_CHARS = 90
+"""The longest title made of a text's first sentence (``lead_title``), cut at a word."""
+
+
+def _folded(text: str) -> str:
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
+def _names_outlet(part: str, outlet: str) -> bool:
+    """Whether a title's part is the outlet's name, or holds it, or is held in it (the part
+    "NBC12" of the outlet "NBC12 WWBT")."""
+    part, name = _folded(part), _folded(outlet)
+    if not part or not name:
+        return False
+    return part == name or (min(len(part), len(name)) >= 4 and (part in name or name in part))
+
+
+def headline_without_site(title: str, outlet: str, outlet_titles: Sequence[str] = ()) -> str:
+    """``title`` without its site's name after it: the tail from the first " - " or " | "
+    part that names ``outlet``, or that ends ``SITE_SUFFIX_REPEATS`` of ``outlet_titles``
+    (other titles of the outlet). The headline's first part always stays."""
+    parts = _SITE_SEPARATOR.split(title.strip())
+    if len(parts) < 2:
+        return title.strip()
+    separators = _SITE_SEPARATOR.findall(title.strip())
+    for start in range(1, len(parts)):
+        tail = "".join(
+            separator + part
+            for separator, part in zip(separators[start - 1 :], parts[start:], strict=True)
+        )
+        repeats = sum(1 for other in outlet_titles if other.strip().endswith(tail))
+        if _names_outlet(parts[start], outlet) or repeats >= SITE_SUFFIX_REPEATS:
+            return "".join(
+                part if index == 0 else separators[index - 1] + part
+                for index, part in enumerate(parts[:start])
+            )
+    return title.strip()
+
+
+def lead_title(text: str, chars: int = LEAD_TITLE_CHARS) -> str:
+    """A stand-in headline from a text: its first sentence, cut at a word to ``chars``
+    with an ellipsis; "" for an empty text."""
+    flat = " ".join(text.split())
+    if not flat:
+        return ""
+    sentence = _SENTENCE_END.split(flat, maxsplit=1)[0]
+    if len(sentence) <= chars:
+        return sentence
+    cut = sentence[:chars]
+    space = cut.rfind(" ")
+    if space > chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.\u2013\u2014-") + "\u2026"
 
 
 def article_text(title: str, body: str, body_chars: int) -> str:

@@ -1,6 +1,13 @@
 import pytest
 
-from pipeline.text import article_text, embedding_text, embedding_texts, informative_title
+from pipeline.text import (
+    article_text,
+    embedding_text,
+    embedding_texts,
+    headline_without_site,
+    informative_title,
+    lead_title,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +89,64 @@ def test_a_page_body_is_embedded_beside_the_feeds_teaser() -> None:
     assert embedding_texts(title, " ", "Rescuers dug all night.", 600) == (
         embedding_text(title, "Rescuers dug all night.", 600),
     )
+
+
+@pytest.mark.parametrize(
+    ("title", "outlet", "others", "expected"),
+    [
+        (
+            "Man shot in Church Hill - NBC12 - WWBT - Richmond, VA News On Your Side",
+            "NBC12",
+            [],
+            "Man shot in Church Hill",
+        ),
+        (
+            "Man shot in Church Hill - NBC12 - WWBT - Richmond, VA News On Your Side",
+            "WWBT Richmond",
+            ["Fire on Broad St - NBC12 - WWBT - Richmond, VA News On Your Side"] * 3,
+            "Man shot in Church Hill",
+        ),
+        ("Paris attacks | The Guardian", "The Guardian", [], "Paris attacks"),
+        ("Paris attacks - live updates", "The Guardian", [], "Paris attacks - live updates"),
+        (
+            "Paris attacks - live updates",
+            "The Guardian",
+            ["Vote count - live updates"] * 2,
+            "Paris attacks - live updates",
+        ),
+        ("NBC12 - Man shot", "NBC12", [], "NBC12 - Man shot"),
+        ("Quake hits Chile", "Alpha", [], "Quake hits Chile"),
+    ],
+    ids=[
+        "names-the-outlet",
+        "repeats-across-the-outlet",
+        "bar",
+        "a-headline-dash-stays",
+        "two-repeats-are-not-enough",
+        "the-first-part-stays",
+        "no-separator",
+    ],
+)
+def test_headline_without_site(title: str, outlet: str, others: list[str], expected: str) -> None:
+    assert headline_without_site(title, outlet, others) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Police said a man was shot on Main St. on Tuesday. He died later.",
+            "Police said a man was shot on Main St. on Tuesday.",
+        ),
+        (
+            "  A  fire tore through a textile factory in the industrial district of Riverton "
+            "on Tuesday, killing at least 12 workers. More follows.",
+            "A fire tore through a textile factory in the industrial district of Riverton on "
+            "Tuesday\u2026",
+        ),
+        ("", ""),
+    ],
+    ids=["first-sentence", "cut-at-a-word", "empty"],
+)
+def test_lead_title(text: str, expected: str) -> None:
+    assert lead_title(text) == expected

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.db import alembic_config, make_engine, migrate, session_scope
+from pipeline.stories.onset import onset
 from tests.conftest import create_pg_database, drop_pg_database, run_demo
 from tests.factories import add_article, add_cluster_run, add_feeds, add_story, direction
 
@@ -202,18 +203,36 @@ def test_timeline_and_sources_add_up_to_the_story(demo: Engine) -> None:
     assert {row["story_id"]: row["n"] for row in sources} == expected
 
 
-def test_the_outlet_ranked_first_published_first(demo: Engine) -> None:
+def test_the_outlet_ranked_first_reported_the_event_first(demo: Engine) -> None:
+    """``arrival_rank`` 1 is the outlet with the earliest article from the story's onset on
+    (``pipeline.stories.onset``), and an outlet whose articles all precede it has none."""
+    members: defaultdict[int, list[tuple[datetime, str]]] = defaultdict(list)
     with session_scope(demo) as session:
-        first = dict(
-            session.execute(
-                select(StoryArticle.story_id, Feed.outlet)
-                .join(Article, Article.id == StoryArticle.article_id)
-                .join(Feed, Feed.id == Article.feed_id)
-                .order_by(StoryArticle.story_id, Article.published_at.desc())
-            ).all()
-        )  # the last row per story wins: its earliest article's outlet
+        for story_id, published, outlet in session.execute(
+            select(StoryArticle.story_id, Article.published_at, Feed.outlet)
+            .join(Article, Article.id == StoryArticle.article_id)
+            .join(Feed, Feed.id == Article.feed_id)
+        ):
+            members[story_id].append((published, outlet))
+        titles = dict(session.execute(select(Story.id, Story.title)).all())
+    first: dict[int, str] = {}
+    for story_id, articles in members.items():
+        began = onset(articles)
+        assert began is not None
+        first[story_id] = min((at, outlet) for at, outlet in articles if at >= began)[1]
     broke = rows(demo, "SELECT story_id, outlet FROM story_sources WHERE arrival_rank = 1")
     assert {row["story_id"]: row["outlet"] for row in broke} == first
+    # The Saint-Denis raid: Meridian Wire's profile of the suspect two days before joined
+    # the story, but The Atlas Post reported the raid first.
+    (raid,) = [story for story, title in titles.items() if "Saint-Denis raid" in title]
+    assert first[raid] == "The Atlas Post"
+    sources = rows(
+        demo,
+        f"SELECT outlet, arrival_rank, first_article_at, first_report_at FROM story_sources "
+        f"WHERE story_id = {raid} AND outlet = 'Meridian Wire'",
+    )
+    assert sources[0]["arrival_rank"] > 1
+    assert sources[0]["first_report_at"] > sources[0]["first_article_at"]
 
 
 def test_trending_ranks_by_growth_against_the_storys_own_pace(demo: Engine) -> None:
@@ -230,8 +249,12 @@ def test_trending_ranks_by_growth_against_the_storys_own_pace(demo: Engine) -> N
             recent[story] += count
         elif clock - timedelta(hours=54) < hour <= clock - timedelta(hours=6):
             earlier[story] += count
+        first_seen = dict(session.execute(select(Story.id, Story.first_seen)).all())
+    # Growing: two articles at least, and faster than the story's own pace before.
     growth = {
-        story: (recent[story] + 1) / (earlier[story] / 8 + 1) for story in recent if recent[story]
+        story: (recent[story] + 1) / (earlier[story] / 8 + 1)
+        for story in recent
+        if recent[story] >= 2 and recent[story] * 8 > earlier[story]
     }
     trending = rows(demo, "SELECT * FROM trending_stories ORDER BY rank")
     assert [row["story_id"] for row in trending] == sorted(
@@ -240,7 +263,10 @@ def test_trending_ranks_by_growth_against_the_storys_own_pace(demo: Engine) -> N
     assert len(trending) >= 2
     for row in trending:
         assert float(row["growth"]) == pytest.approx(growth[row["story_id"]], abs=0.005)
+        assert float(row["growth"]) > 1
         assert row["articles_last_6h"] == recent[row["story_id"]]
+        new = first_seen[row["story_id"]] > clock - timedelta(hours=6)
+        assert row["mark"] == ("new" if new else "developing")
 
 
 def test_history_names_the_relation_of_merges_and_splits(demo: Engine) -> None:
@@ -258,6 +284,22 @@ def test_history_names_the_relation_of_merges_and_splits(demo: Engine) -> None:
     assert merged[0]["relation"] == "merged into"
     assert merged[0]["other_title"]
     assert all(row["relation"] is None for row in history if row["kind"] == "created")
+
+
+def test_a_parents_history_shows_the_stories_split_from_it(engine: Engine) -> None:
+    parent = add_story(engine, "Paris attacks")
+    child = add_story(engine, "Molenbeek raids")
+    with session_scope(engine) as session:
+        at = session.get_one(Story, child).first_seen
+        session.add(StoryEvent(story_id=child, at=at, kind="split", other_story_id=parent))
+    history = rows(engine, "SELECT * FROM story_history ORDER BY story_id, relation")
+    assert [
+        (row["story_id"], row["kind"], row["relation"], row["other_story_id"], row["other_title"])
+        for row in history
+    ] == [
+        (parent, "split", "split into", child, "Molenbeek raids"),
+        (child, "split", "split from", parent, "Paris attacks"),
+    ]
 
 
 @pytest.mark.postgres
@@ -296,26 +338,35 @@ def test_the_windows_hold_at_their_edges(engine: Engine, clock: datetime) -> Non
     articles = [
         add_article(engine, feed, f"edge {i}", at, direction(i)) for i, at in enumerate(times)
     ]
+
+    def count(k: int, hour: datetime) -> int:
+        return (1 + k % 3) * (2 if hour > clock - timedelta(hours=6) else 1)
+
     with session_scope(engine) as session:
         session.add_all(
             StoryArticle(article_id=article, story_id=story, since=at)
             for article, at in zip(articles, times, strict=True)
         )
+        # Twice as many an hour in the last 6 hours: growing, so trending (an hour
+        # counted on the wrong side of an edge changes both sums).
         session.add_all(
-            StoryHour(story_id=story, hour=hour, article_count=1 + k % 3, outlet_count=1)
+            StoryHour(story_id=story, hour=hour, article_count=count(k, hour), outlet_count=1)
             for k, hour in enumerate(hours)
         )
-        session.get_one(Story, story).article_count = len(times)
+        story_row = session.get_one(Story, story)
+        story_row.article_count = len(times)
+        story_row.first_seen = min(times)
     six, fifty_four = timedelta(hours=6), timedelta(hours=54)
-    recent = sum(1 + k % 3 for k, h in enumerate(hours) if clock - six < h <= clock)
-    earlier = sum(1 + k % 3 for k, h in enumerate(hours) if clock - fifty_four < h <= clock - six)
-    assert (recent, earlier) == (12, 96)  # 6 hours of rows and 48: each edge hour in one window
+    recent = sum(count(k, h) for k, h in enumerate(hours) if clock - six < h <= clock)
+    earlier = sum(count(k, h) for k, h in enumerate(hours) if clock - fifty_four < h <= clock - six)
+    assert (recent, earlier) == (24, 96)  # 6 hours of rows and 48: each edge hour in one window
 
     (summary,) = rows(engine, "SELECT articles_last_24h FROM story_summary")
     assert summary["articles_last_24h"] == 2  # after clock - 24 h, up to the clock itself
     (trending,) = rows(engine, "SELECT * FROM trending_stories")
     assert (trending["articles_last_6h"], trending["articles_previous_48h"]) == (recent, earlier)
     assert float(trending["growth"]) == pytest.approx((recent + 1) / (earlier / 8 + 1), abs=0.005)
+    assert trending["mark"] == "developing"  # first seen a day before the clock
     (at,) = rows(engine, "SELECT at FROM pipeline_clock")
     if engine.dialect.name == "sqlite":
         assert at["at"] == clock.strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -5,6 +5,14 @@ MinHash (datasketch), stored as bytes next to the article. A MinHashLSH index ov
 signatures proposes earlier articles that may be the same text; each proposal is confirmed by
 the Jaccard similarity the two signatures estimate.
 
+A shared text alone does not make a copy: the headlines must agree too
+(``headlines_agree``). A site's paywall or cookie notice, served as the feed's summary of
+every article, makes two articles about different incidents the same text but for their
+headlines; a wire copy keeps its headline, give or take its case, punctuation or an
+outlet's name after it. A copy whose headline was rewritten from scratch is missed: the
+rarer mistake, and the milder one (a copy left an original still joins its story by its
+text), than hiding a different incident as a reprint of another.
+
 Signatures from different ``num_perm``, ``seed``, shingle size or normalisation cannot be
 compared: changing any of them means recomputing the stored signatures.
 """
@@ -36,6 +44,17 @@ DEFAULT_THRESHOLD: Final = 0.7
 """Estimated Jaccard similarity from which a text is a copy. A copy with a rewritten headline
 or a credit line under a two-sentence summary scores 0.75-0.85, and the estimate from 128
 permutations wanders by about ±0.07, so 0.8 would miss half of them."""
+
+HEADLINE_AGREEMENT: Final = 0.8
+"""Share of the shorter headline's words (stop words aside) the other must hold for two
+headlines to agree: a copy's case, punctuation, an outlet's name after it ("... - KTVU") or
+a cut keep all the shorter one's words, and one word changed in five keeps 0.8; two
+shootings in one town ("Man shot in Eastside", "Woman shot in Eastside apartment") share
+half of theirs."""
+_STOP_WORDS: Final = frozenset(
+    {"a", "an", "the", "of", "in", "on", "at", "by", "for", "and", "or", "to", "from"}
+    | {"with", "is", "are", "was", "were", "be", "as", "after", "over"}
+)
 
 NUM_PERM: Final = 128
 SEED: Final = 1
@@ -99,6 +118,21 @@ def signature(text: str, num_perm: int = NUM_PERM, seed: int = SEED) -> bytes:
     return values.astype(_VALUE).tobytes()
 
 
+def headline_words(title: str) -> frozenset[str]:
+    """The words of a headline, normalised as the shingles' and without stop words."""
+    return frozenset(_words(title)) - _STOP_WORDS
+
+
+def headlines_agree(first: frozenset[str], second: frozenset[str]) -> bool:
+    """Whether two headlines' words (``headline_words``) can be one wire story's: the
+    shorter's words are at least ``HEADLINE_AGREEMENT`` in the other. A missing headline
+    (no words) leaves the text alone to decide."""
+    if not first or not second:
+        return True
+    shared = len(first & second)
+    return shared >= HEADLINE_AGREEMENT * min(len(first), len(second))
+
+
 def similarity(first: bytes, second: bytes) -> float:
     """Jaccard similarity of two texts' shingles, as estimated from their signatures."""
     return _jaccard(_values(first), _values(second))
@@ -116,12 +150,14 @@ class DuplicateIndex:
         self.num_perm = num_perm
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._by_key: dict[int, NDArray[np.uint32]] = {}
+        self._headlines: dict[int, frozenset[str]] = {}
 
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def add(self, key: int, sig: bytes) -> None:
-        """Index article ``key``; adding a key again replaces its signature.
+    def add(self, key: int, sig: bytes, title: str = "") -> None:
+        """Index article ``key``, its text's signature and its headline; adding a key again
+        replaces them.
 
         The signature of an empty text is not indexed: it would match every other empty text.
         """
@@ -129,13 +165,16 @@ class DuplicateIndex:
         if key in self._by_key:
             self._lsh.remove(key)
             del self._by_key[key]
+            self._headlines.pop(key, None)
         if _is_empty(values):
             return
         self._lsh.insert(key, _sketch(values), check_duplication=False)
         self._by_key[key] = values
+        self._headlines[key] = headline_words(title)
 
-    def find(self, sig: bytes) -> int | None:
-        """The smallest indexed key whose text ``sig``'s text is a copy of, else None.
+    def find(self, sig: bytes, title: str = "") -> int | None:
+        """The smallest indexed key whose text ``sig``'s text is a copy of, under a headline
+        that agrees with ``title`` (``headlines_agree``), else None.
 
         Keys are article ids, given in the order articles were stored, so the smallest is the
         first copy: every reprint links to it rather than to another reprint.
@@ -144,9 +183,15 @@ class DuplicateIndex:
         if _is_empty(values):
             return None
         candidates: list[int] = self._lsh.query(_sketch(values))
+        headline = headline_words(title)
         # LSH proposes any pair sharing one band; the estimate over all permutations decides.
         return min(
-            (c for c in candidates if _jaccard(values, self._by_key[c]) >= self.threshold),
+            (
+                c
+                for c in candidates
+                if _jaccard(values, self._by_key[c]) >= self.threshold
+                and headlines_agree(headline, self._headlines[c])
+            ),
             default=None,
         )
 

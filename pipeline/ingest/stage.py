@@ -527,7 +527,7 @@ def _insert(
     Returns 1 if it is a reprint, 0 if original, ``None`` if nothing was inserted.
     """
     minhash = signature(_text(entry))
-    first_copy = duplicates.find(minhash) if duplicates is not None else None
+    first_copy = duplicates.find(minhash, entry.title) if duplicates is not None else None
     values: dict[str, Any] = {
         "feed_id": feed.id,
         "guid": key,
@@ -548,7 +548,7 @@ def _insert(
     if article_id is None:
         return None
     if duplicates is not None:
-        duplicates.add(article_id, minhash)
+        duplicates.add(article_id, minhash, entry.title)
     return int(first_copy is not None)
 
 
@@ -580,11 +580,11 @@ def load_duplicate_index(engine: Engine, settings: Settings, now: datetime) -> D
     since = now - timedelta(days=settings.duplicate_window_days)
     with session_scope(engine) as session:
         rows = session.execute(
-            select(Article.id, Article.minhash)
+            select(Article.id, Article.minhash, Article.title)
             .where(Article.published_at >= since, Article.minhash.is_not(None))
             .order_by(Article.id)
         ).all()
-    for article_id, minhash in rows:
+    for article_id, minhash, title in rows:
         if minhash is not None:
-            index.add(article_id, minhash)
+            index.add(article_id, minhash, title)
     return index

@@ -247,11 +247,16 @@ def related(
     wall_clock: WallClock,
     status: StatusesQuery = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    min_similarity: Annotated[
+        float,
+        Query(ge=0, le=1, description="The lowest cosine similarity of a related story."),
+    ] = queries.RELATED_MIN_SIMILARITY,
 ) -> RelatedList:
-    """The stories whose centroids are nearest (cosine) to this one's, nearest first."""
+    """The stories whose centroids are nearest (cosine) to this one's, at least
+    ``min_similarity``, nearest first."""
     _known_id(story_id)
     now = queries.pipeline_clock(db).at(wall_clock)
-    found = queries.related_stories(db, story_id, now, limit, _statuses(status))
+    found = queries.related_stories(db, story_id, now, limit, _statuses(status), min_similarity)
     if found is None:
         raise _not_found(story_id)
     return RelatedList(story_id=story_id, items=found)
@@ -271,10 +276,21 @@ def trending(
         ),
     ] = 6,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    min_articles: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=queries.TRENDING_MAX_MIN_ARTICLES,
+            description="The fewest articles in the recent hours a story needs to be listed.",
+        ),
+    ] = queries.TRENDING_MIN_ARTICLES,
 ) -> TrendingList:
-    """Active stories growing fastest against their own earlier pace."""
+    """Active stories growing against their own earlier pace (faster now than before, with
+    at least ``min_articles`` new articles), fastest first, each marked ``new`` (first seen
+    in the window) or ``developing``."""
     at = queries.pipeline_clock(db).at(wall_clock)
-    return TrendingList(at=at, hours=hours, items=queries.trending_stories(db, at, hours, limit))
+    items = queries.trending_stories(db, at, hours, limit, min_articles)
+    return TrendingList(at=at, hours=hours, min_articles=min_articles, items=items)
 
 
 @router.get("/api/outlets", response_model=OutletList, responses=UNREADABLE)

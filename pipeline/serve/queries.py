@@ -9,6 +9,7 @@ what the API answers and the CLI prints is what these return, with no second set
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +46,7 @@ from pipeline.serve.schema import (
     TrendingStory,
 )
 from pipeline.stories.history import EventKind
+from pipeline.stories.onset import onset
 from pipeline.stories.status import RunStatus, StoryStatus
 from pipeline.vector_index import nearest
 
@@ -146,7 +148,7 @@ class StoryDetail:
     article_total: int = 0
     """All of the story's articles, not only the page's."""
     sources: list[SourceOut] = field(default_factory=list)
-    """Every outlet, the first to publish first."""
+    """Every outlet, the one that broke the story first (``arrival_rank``)."""
     timeline: list[HourOut] = field(default_factory=list)
     history: list[EventOut] = field(default_factory=list)
     merged_from: list[StoryRef] = field(default_factory=list)
@@ -303,16 +305,37 @@ def _article_page(
 
 
 def _sources(session: Session, members: Select[*tuple[Any, ...]]) -> list[SourceOut]:
-    """Each outlet of ``members`` with its articles, the first to publish first."""
+    """Each outlet of ``members`` with its articles, first report and arrival rank (as the
+    ``story_sources`` view): the outlet that broke the story first, outlets with only
+    articles older than the story's onset (``pipeline.stories.onset``) last."""
     in_story = members.subquery("members")
-    first = func.min(in_story.c.published_at)
-    return _rows(
-        SourceOut,
-        session.execute(
-            select(in_story.c.outlet, func.count(), first)
-            .group_by(in_story.c.outlet)
-            .order_by(first, in_story.c.outlet)
-        ),
+    rows = session.execute(select(in_story.c.published_at, in_story.c.outlet)).all()
+    began = onset([(published, outlet) for published, outlet in rows])
+    articles: dict[str, int] = defaultdict(int)
+    first: dict[str, datetime] = {}
+    reported: dict[str, datetime] = {}
+    for published, outlet in rows:
+        articles[outlet] += 1
+        first[outlet] = min(first.get(outlet, published), published)
+        if began is not None and published >= began:
+            reported[outlet] = min(reported.get(outlet, published), published)
+    reports = sorted(reported.values())
+    # rank() as SQL has it: ties share a rank, and the next rank skips past them.
+    rank = {at: reports.index(at) + 1 for at in reports}
+    sources = [
+        SourceOut(
+            outlet=outlet,
+            articles=articles[outlet],
+            first_article_at=first[outlet],
+            first_report_at=reported.get(outlet),
+            arrival_rank=rank[reported[outlet]] if outlet in reported else None,
+        )
+        for outlet in articles
+    ]
+    last = len(sources) + 1
+    return sorted(
+        sources,
+        key=lambda s: (s.arrival_rank or last, s.first_article_at, s.outlet),
     )
 
 
@@ -326,12 +349,31 @@ def _timeline(session: Session, story_id: int) -> list[HourOut]:
 
 
 def _history(session: Session, story_id: int) -> list[EventOut]:
-    rows = session.execute(
-        select(StoryEvent.at, StoryEvent.kind, StoryEvent.other_story_id)
-        .where(StoryEvent.story_id == story_id)
-        .order_by(StoryEvent.at, StoryEvent.id)
+    """The story's own events, and a ``split`` event for each story that split from it
+    (the child's event, seen from the parent: ``relation`` "split into", the child as the
+    other story), oldest first, as the ``story_history`` view."""
+    own = select(StoryEvent.at, StoryEvent.kind, StoryEvent.other_story_id, StoryEvent.id).where(
+        StoryEvent.story_id == story_id
     )
-    return _rows(EventOut, rows)
+    children = select(StoryEvent.at, StoryEvent.kind, StoryEvent.story_id, StoryEvent.id).where(
+        StoryEvent.kind == EventKind.SPLIT, StoryEvent.other_story_id == story_id
+    )
+    rows = [(at, kind, other, event, False) for at, kind, other, event in session.execute(own)]
+    rows += [(at, kind, child, event, True) for at, kind, child, event in session.execute(children)]
+    rows.sort(key=lambda row: (row[0], row[3], row[4]))
+    return [
+        EventOut(at=at, kind=kind, other_story_id=other, relation=_relation(kind, into))
+        for at, kind, other, _event, into in rows
+    ]
+
+
+def _relation(kind: str, into: bool) -> str | None:
+    """How the other story of an event relates to the story (the view's ``relation``)."""
+    if kind == EventKind.MERGED:
+        return "merged into"
+    if kind == EventKind.SPLIT:
+        return "split into" if into else "split from"
+    return None
 
 
 def _split_from(story: int | Mapped[int], parent: int | Mapped[int]) -> ColumnElement[bool]:
@@ -350,7 +392,7 @@ def _refs(session: Session, condition: ColumnElement[bool]) -> list[StoryRef]:
     return _rows(StoryRef, rows)
 
 
-RowModel = TypeVar("RowModel", ArticleOut, ListedArticle, SourceOut, HourOut, EventOut, StoryRef)
+RowModel = TypeVar("RowModel", ArticleOut, ListedArticle, HourOut, EventOut, StoryRef)
 
 
 def _rows(model: type[RowModel], rows: Iterable[Sequence[Any]]) -> list[RowModel]:
@@ -362,16 +404,23 @@ def _rows(model: type[RowModel], rows: Iterable[Sequence[Any]]) -> list[RowModel
     return [model.model_validate(dict(zip(names, row, strict=True))) for row in rows]
 
 
+RELATED_MIN_SIMILARITY = 0.3
+"""The floor of a related story's centroid similarity. On the demo the stories of the Paris
+attacks, the strikes on Raqqa and the Sinai bombing score 0.34 to 0.68 with each other,
+and a football match 0.08 to 0.21 with each of them: below 0.3 a story is not related."""
+
+
 def related_stories(
     session: Session,
     story_id: int,
     now: datetime,
     limit: int,
     statuses: tuple[StoryStatus, ...] = DEFAULT_STATUSES,
+    min_similarity: float = RELATED_MIN_SIMILARITY,
 ) -> list[RelatedStory] | None:
     """The ``limit`` stories of ``statuses`` whose centroids are nearest (cosine) to this
-    story's, nearest first, without itself; None if the story is unknown, and none when it
-    has no centroid.
+    story's, at least ``min_similarity``, nearest first, without itself; None if the story
+    is unknown, and none when it has no centroid.
 
     Only centroids of this one's dimension count (another is another model's). The search
     is ``vector_index.nearest``: PostgreSQL asks the HNSW index of that dimension in an
@@ -388,6 +437,7 @@ def related_stories(
         Story.status.in_(statuses), Story.id != story_id, Story.centroid.is_not(None)
     )
     hits = nearest(session, query, target, candidates=limit, top=limit, iterative="strict_order")
+    hits = [hit for hit in hits if hit.similarity >= min_similarity]
     if not hits:
         return []
     summaries = _summary_fields(session, now, [hit.row[0] for hit in hits])
@@ -401,15 +451,37 @@ def related_stories(
 TRENDING_EARLIER = timedelta(hours=48)
 """The earlier stretch a story's recent hours are compared with (the ``trending_stories``
 view's ``articles_previous_48h``)."""
+TRENDING_MIN_ARTICLES = 2
+"""Breaking's default floor of new articles in the window: one lone article is no news
+breaking (the view's too). The API takes 1 to ``TRENDING_MAX_MIN_ARTICLES``."""
+TRENDING_MAX_MIN_ARTICLES = 100
+
+TrendingMark = Literal["new", "developing"]
+
+
+def trending_mark(first_seen: datetime, window_start: datetime) -> TrendingMark:
+    """``new``: the story was first seen inside the window (after its start); else an older
+    story gaining again, ``developing``."""
+    return "new" if first_seen > window_start else "developing"
 
 
 def trending_stories(
-    session: Session, now: datetime, hours: int = 6, limit: int | None = None
+    session: Session,
+    now: datetime,
+    hours: int = 6,
+    limit: int | None = None,
+    min_articles: int = TRENDING_MIN_ARTICLES,
 ) -> list[TrendingStory]:
-    """Active stories with articles in the last ``hours`` up to ``now``, by growth against
-    their own pace in the 48 hours before: (recent + 1) / (earlier * hours / 48 + 1).
+    """Active stories growing against their own pace: at least ``min_articles`` articles in
+    the last ``hours`` up to ``now``, at a faster rate than in the 48 hours before, ranked by
+    growth, (recent + 1) / (earlier * hours / 48 + 1).
 
-    The ``trending_stories`` view (migrations 0006 and 0008) at 6 hours, computed here
+    Growing means faster than before: recent > earlier * hours / 48, compared in whole
+    numbers (48 * recent > earlier * hours), so a steady story (growth 1) and a shrinking one
+    are left out however the growth rounds. Each is marked ``new`` (first seen inside the
+    window) or ``developing`` (an older story gaining).
+
+    The ``trending_stories`` view (migration 0016) at 6 hours and 2 articles, computed here
     for both backends from ``story_hours``: the same hours, sums, formula (in exact
     fractions, rounded half up to two decimals as its ``numeric``) and order (growth, then
     recent articles, then id)."""
@@ -430,7 +502,7 @@ def trending_stories(
     periods = Fraction(int(TRENDING_EARLIER.total_seconds()), hours * 3600)
     for story_id, recent, earlier in session.execute(counts):
         recent, earlier = int(recent or 0), int(earlier or 0)
-        if recent > 0:
+        if recent >= max(1, min_articles) and recent > earlier / periods:
             growth = (recent + 1) / (Fraction(earlier) / periods + 1)
             scored.append((growth, recent, earlier, story_id))
     scored.sort(key=lambda s: (-s[0], -s[1], s[3]))
@@ -447,6 +519,7 @@ def trending_stories(
             earlier_articles=earlier,
             earlier_rate=round(float(earlier / periods), 4),
             growth=float(_two_decimals(growth)),
+            mark=trending_mark(summaries[story_id]["first_seen"], recent_start),
         )
         for rank, (growth, recent, earlier, story_id) in enumerate(scored, start=1)
     ]

@@ -94,6 +94,12 @@ class SourceOut(BaseModel):
     outlet: str
     articles: int
     first_article_at: datetime
+    first_report_at: datetime | None
+    """Its first article from the story's onset on (``pipeline.stories.onset``: the first burst
+    of coverage two outlets report); None when all its articles are older background."""
+    arrival_rank: int | None
+    """1 for the outlet that broke the story (the earliest first report; ties share a
+    rank); None without a first report."""
 
 
 class HourOut(BaseModel):
@@ -106,6 +112,9 @@ class EventOut(BaseModel):
     at: datetime
     kind: str
     other_story_id: int | None
+    relation: str | None = None
+    """What the other story is to this one: ``merged into``, ``split from`` (this story's
+    own ``split``) or ``split into`` (a story that split from this one); None otherwise."""
 
 
 class StoryRef(BaseModel):
@@ -127,7 +136,7 @@ class StoryOut(Summary):
     """Stories that split from this one."""
     article_page: ArticlePage
     sources: list[SourceOut]
-    """Every outlet, the first to publish first."""
+    """Every outlet, the one that broke the story first (``arrival_rank``)."""
     timeline: list[HourOut]
     """Articles per hour, oldest first."""
     history: list[EventOut]
@@ -153,13 +162,17 @@ class TrendingStory(Summary):
     earlier_rate: float
     """``earlier_articles`` per ``hours``: the story's own earlier pace."""
     growth: float
-    """(recent_articles + 1) / (earlier_rate + 1), to two decimals."""
+    """(recent_articles + 1) / (earlier_rate + 1), to two decimals; always above 1."""
+    mark: Literal["new", "developing"]
+    """``new``: first seen inside the window; ``developing``: an older story gaining."""
 
 
 class TrendingList(BaseModel):
     at: datetime
     """The pipeline's clock the hours end at."""
     hours: int
+    min_articles: int
+    """The fewest articles in the window a story needed to be listed."""
     items: list[TrendingStory]
 
 

@@ -4,10 +4,11 @@ events and keywords, all in the run's transaction. ``mark_dormant`` is time's ow
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, delete, select
@@ -21,7 +22,7 @@ from pipeline.stories.keywords import story_keywords
 from pipeline.stories.plan import PLANNED, StoryPlan
 from pipeline.stories.state import WindowArticle
 from pipeline.stories.status import StoryStatus
-from pipeline.text import article_text, informative_title
+from pipeline.text import article_text, headline_without_site, informative_title, lead_title
 
 KEYWORDS = 8
 
@@ -234,11 +235,7 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     vectors = np.stack([row.vector for row in rows])
     center = centroid(vectors)
     closeness = vectors @ center
-    headlines = [i for i, row in enumerate(rows) if informative_title(row.title)]
-    # The most central member's title, among those that are headlines (not a date or a
-    # section label), if any is.
-    central = max(headlines or range(len(rows)), key=lambda i: (closeness[i], -i))
-    story.title = rows[central].title
+    story.title = _story_title(session, rows, closeness)
     story.centroid = center
     story.article_count = len(rows)
     story.source_count = len({row.outlet for row in rows})
@@ -248,6 +245,58 @@ def _refresh_story(session: Session, story: Story, run: ClusterRun, gave_article
     story.status = StoryStatus.ACTIVE
     story.merged_into_id = None
     _refresh_timeline(session, story.id, [(row.published_at, row.outlet) for row in rows])
+
+
+SHARED_TITLE_ARTICLES = 3
+"""A title that this many of a story's original articles (not reprints) from more than one
+outlet share is a scraper's placeholder ("en", "Home"), not their headline."""
+OUTLET_TITLES = 50
+"""The outlet's newest titles read to tell its site's name after a headline."""
+
+
+def _story_title(session: Session, rows: Sequence[Any], closeness: np.ndarray) -> str:
+    """The title of the story whose members are ``rows`` (oldest first): the headline of the
+    most central member that has one, without its site's name after it.
+
+    A member's title is no headline when ``informative_title`` says so (a date, a section
+    label, a language code) or when it is a placeholder many members of several outlets share
+    with different texts. When no member has a headline, the first sentence of the most
+    central member's text stands in for one (``lead_title``); with no text either, its title.
+    """
+    originals = [row for row in rows if row.duplicate_of_id is None]
+    sharing: dict[str, set[str]] = defaultdict(set)
+    counts: Counter[str] = Counter()
+    for row in originals:
+        key = " ".join(row.title.casefold().split())
+        counts[key] += 1
+        sharing[key].add(row.outlet)
+    placeholders = {
+        key
+        for key, count in counts.items()
+        if count >= SHARED_TITLE_ARTICLES and len(sharing[key]) > 1
+    }
+    headlines = [
+        i
+        for i, row in enumerate(rows)
+        if informative_title(row.title)
+        and " ".join(row.title.casefold().split()) not in placeholders
+    ]
+    central = max(headlines or range(len(rows)), key=lambda i: (closeness[i], -i))
+    row = rows[central]
+    if not headlines:
+        text = session.scalar(select(Article.text).where(Article.id == row.id)) or ""
+        return lead_title(text) or row.title
+    outlet_titles = list(
+        session.scalars(
+            select(Article.title)
+            .join(Feed, Feed.id == Article.feed_id)
+            .where(Feed.outlet == row.outlet, Article.id != row.id)
+            .order_by(Article.id.desc())
+            .limit(OUTLET_TITLES)
+        )
+    )
+    headline = headline_without_site(row.title, row.outlet, outlet_titles)
+    return headline if informative_title(headline) else row.title
 
 
 def _refresh_timeline(session: Session, story_id: int, members: list[tuple[datetime, str]]) -> None:

@@ -131,10 +131,53 @@ def test_articles_are_paged_with_their_total(engine: Engine, client: TestClient)
     assert {p["total"] for p in pages} == {7}
     assert [a["id"] for p in pages for a in p["items"]] == newest_first
     # the outlets are all counted whatever the page
+    z = [at.isoformat()[:-6] + "Z" for at in times]
     assert get(client, f"/api/stories/{big}", article_limit=1)["sources"] == [
-        {"outlet": "Alpha", "articles": 4, "first_article_at": times[0].isoformat()[:-6] + "Z"},
-        {"outlet": "Beta", "articles": 3, "first_article_at": times[4].isoformat()[:-6] + "Z"},
+        {
+            "outlet": "Alpha",
+            "articles": 4,
+            "first_article_at": z[0],
+            "first_report_at": z[0],
+            "arrival_rank": 1,
+        },
+        {
+            "outlet": "Beta",
+            "articles": 3,
+            "first_article_at": z[4],
+            "first_report_at": z[4],
+            "arrival_rank": 2,
+        },
     ]
+
+
+def test_broke_it_is_the_first_report_of_the_event_not_older_background(
+    engine: Engine, client: TestClient
+) -> None:
+    """An outlet's profile of the suspect, two days before the raid, joined the story: the
+    raid's first report, the next day's burst that two outlets report, broke it."""
+    feeds = add_feeds(engine, ["Profile", "Raid first", "Raid second"])
+    story = add_story(engine, "Saint-Denis raid")
+    raid = T0 + timedelta(days=2)
+    members(engine, story, feeds["Profile"], [T0, raid + timedelta(hours=5)])
+    members(engine, story, feeds["Raid first"], [raid])
+    members(engine, story, feeds["Raid second"], [raid + timedelta(hours=1)])
+    sources = get(client, f"/api/stories/{story}")["sources"]
+    assert [(s["outlet"], s["arrival_rank"]) for s in sources] == [
+        ("Raid first", 1),
+        ("Raid second", 2),
+        ("Profile", 3),
+    ]
+    assert sources[2]["first_article_at"] == T0.isoformat()[:-6] + "Z"
+    assert sources[2]["first_report_at"] == (raid + timedelta(hours=5)).isoformat()[:-6] + "Z"
+    with engine.connect() as connection:
+        view = connection.execute(
+            text(
+                "SELECT outlet, arrival_rank FROM story_sources WHERE story_id = :story "
+                "ORDER BY arrival_rank"
+            ),
+            {"story": story},
+        ).all()
+    assert [tuple(row) for row in view] == [(s["outlet"], s["arrival_rank"]) for s in sources]
 
 
 def test_lineage_names_the_other_stories(engine: Engine, client: TestClient) -> None:
@@ -148,8 +191,15 @@ def test_lineage_names_the_other_stories(engine: Engine, client: TestClient) -> 
     assert one["merged_from"] == [{"id": absorbed, "title": "Bataclan victims"}]
     assert one["split_into"] == [{"id": child, "title": "Saint-Denis raid"}]
     assert one["split_from"] == []
+    # The parent's history shows the split as its own event, "split into" the child.
+    assert [(e["kind"], e["relation"], e["other_story_id"]) for e in one["history"]] == [
+        ("split", "split into", child)
+    ]
     other = get(client, f"/api/stories/{child}")
     assert other["split_from"] == [{"id": parent, "title": "Paris attacks"}]
+    assert [(e["kind"], e["relation"], e["other_story_id"]) for e in other["history"]] == [
+        ("split", "split from", parent)
+    ]
     assert (other["split_into"], other["merged_from"]) == ([], [])
     assert get(client, f"/api/stories/{absorbed}")["merged_into_id"] == parent
 
@@ -165,15 +215,25 @@ def test_related_stories_nearest_first(engine: Engine, client: TestClient) -> No
     middle = add_story(engine, "Middle", status="dormant", centroid=mix(a, b, 0.6))
     merged = add_story(engine, "Merged", status="merged", centroid=mix(a, b, 0.95))
     add_story(engine, "No centroid")
-    body = get(client, f"/api/stories/{target}/related")
+    body = get(client, f"/api/stories/{target}/related", min_similarity=0)
     assert body["story_id"] == target
     assert [s["id"] for s in body["items"]] == [close, middle, far]
     assert [s["similarity"] for s in body["items"]] == pytest.approx([0.9, 0.6, 0.2], abs=1e-3)
+    # By default only stories at or above the floor (0.3) are related: "Far" is not.
+    assert [s["id"] for s in get(client, f"/api/stories/{target}/related")["items"]] == [
+        close,
+        middle,
+    ]
+    assert [
+        s["id"] for s in get(client, f"/api/stories/{target}/related", min_similarity=0.7)["items"]
+    ] == [close]
     assert set(body["items"][0]) >= {"title", "articles", "outlets", "articles_last_24h"}
     assert [s["id"] for s in get(client, f"/api/stories/{target}/related", limit=1)["items"]] == [
         close
     ]
-    wider = get(client, f"/api/stories/{target}/related", status=["merged", "active"])
+    wider = get(
+        client, f"/api/stories/{target}/related", status=["merged", "active"], min_similarity=0
+    )
     assert [s["id"] for s in wider["items"]] == [merged, close, far]
     lonely = add_story(engine, "Alone, no centroid")
     assert get(client, f"/api/stories/{lonely}/related")["items"] == []
@@ -202,7 +262,7 @@ def test_related_scans_many_stories_on_sqlite_in_batches(
     target = add_story(engine, "Target", centroid=a)
     cosines = [round(0.05 * i, 2) for i in range(1, 19)]
     made = {add_story(engine, f"at {c}", centroid=mix(a, b, c)): c for c in cosines}
-    items = get(client, f"/api/stories/{target}/related", limit=5)["items"]
+    items = get(client, f"/api/stories/{target}/related", limit=5, min_similarity=0)["items"]
     wanted = sorted(made, key=lambda i: -made[i])[:5]
     assert [s["id"] for s in items] == wanted
 
@@ -222,6 +282,9 @@ def test_related_scans_many_stories_on_sqlite_in_batches(
         ("/api/trending", {"hours": 49}, "hours"),
         ("/api/trending", {"hours": "six"}, "hours"),
         ("/api/trending", {"limit": 51}, "limit"),
+        ("/api/trending", {"min_articles": 0}, "min_articles"),
+        ("/api/trending", {"min_articles": 101}, "min_articles"),
+        ("/api/stories/1/related", {"min_similarity": 1.5}, "min_similarity"),
     ],
     ids=[
         "related-limit-0",
@@ -236,6 +299,9 @@ def test_related_scans_many_stories_on_sqlite_in_batches(
         "hours-49",
         "hours-text",
         "trending-limit-51",
+        "min-articles-0",
+        "min-articles-101",
+        "min-similarity-1.5",
     ],
 )
 def test_bad_parameters_are_422_with_one_message(
@@ -266,8 +332,18 @@ def test_unknown_stories_are_404(client: TestClient, story_id: str, suffix: str)
 def test_trending_against_the_stories_own_pace(engine: Engine, client: TestClient) -> None:
     feeds = add_feeds(engine, ["Alpha"])
     alpha = feeds["Alpha"]
-    surge = add_story(engine, "Surge")  # 3 now, none before: (3+1)/(0+1) = 4
+    # 3 now, none before: (3+1)/(0+1) = 4; first seen 2 hours ago, so new
+    surge = add_story(engine, "Surge", first_seen=CLOCK - timedelta(hours=2))
     members(engine, surge, alpha, [CLOCK - timedelta(hours=h) for h in (0, 1, 2)])
+    # 4 now, 8 in the 48 h before (1 per 6 h): (4+1)/(8/8+1) = 2.5; seen for days: developing
+    gaining = add_story(engine, "Gaining", first_seen=CLOCK - timedelta(days=2))
+    members(
+        engine,
+        gaining,
+        alpha,
+        [CLOCK - timedelta(hours=h) for h in (1, 2, 3, 4)]
+        + [CLOCK - timedelta(hours=8 + 6 * i) for i in range(8)],
+    )
     steady = add_story(engine, "Steady")  # 2 now, 16 in the 48 h before: (2+1)/(16/8+1) = 1
     members(
         engine,
@@ -276,31 +352,44 @@ def test_trending_against_the_stories_own_pace(engine: Engine, client: TestClien
         [CLOCK - timedelta(hours=h) for h in (1, 3)]
         + [CLOCK - timedelta(hours=7 + 3 * i) for i in range(16)],
     )
+    shrinking = add_story(engine, "Shrinking")  # 2 now, 24 before: 3/4, fewer than expected
+    members(
+        engine,
+        shrinking,
+        alpha,
+        [CLOCK - timedelta(hours=h) for h in (1, 3)]
+        + [CLOCK - timedelta(hours=7 + 2 * i) for i in range(24)],
+    )
     quiet = add_story(engine, "Quiet")  # nothing in the last 6 h: not trending
     members(engine, quiet, alpha, [CLOCK - timedelta(hours=8)])
-    old = add_story(engine, "Too old to count")  # one now; the earlier one is 60 h back: 2/1
-    members(engine, old, alpha, [CLOCK - timedelta(hours=5), CLOCK - timedelta(hours=60)])
+    lone = add_story(engine, "One article")  # one now; the earlier one is 60 h back: 2/1
+    members(engine, lone, alpha, [CLOCK - timedelta(hours=5), CLOCK - timedelta(hours=60)])
     resting = add_story(engine, "Resting", status="dormant")
-    members(engine, resting, alpha, [CLOCK - timedelta(hours=1)])
+    members(engine, resting, alpha, [CLOCK - timedelta(hours=1), CLOCK - timedelta(hours=2)])
     future = add_story(engine, "After the clock")
-    members(engine, future, alpha, [CLOCK + timedelta(hours=2)])
+    members(engine, future, alpha, [CLOCK + timedelta(hours=2), CLOCK + timedelta(hours=3)])
 
     body = get(client, "/api/trending")
-    assert (body["at"], body["hours"]) == (CLOCK.isoformat()[:-6] + "Z", 6)
+    assert (body["at"], body["hours"], body["min_articles"]) == (CLOCK.isoformat()[:-6] + "Z", 6, 2)
     rows = [
-        (s["rank"], s["id"], s["recent_articles"], s["earlier_articles"], s["growth"])
+        (s["rank"], s["id"], s["recent_articles"], s["earlier_articles"], s["growth"], s["mark"])
         for s in body["items"]
     ]
-    assert rows == [(1, surge, 3, 0, 4.0), (2, old, 1, 0, 2.0), (3, steady, 2, 16, 1.0)]
-    assert body["items"][2]["earlier_rate"] == 2.0
+    assert rows == [(1, surge, 3, 0, 4.0, "new"), (2, gaining, 4, 8, 2.5, "developing")]
+    assert body["items"][1]["earlier_rate"] == 1.0
     assert body["items"][0]["title"] == "Surge"
     assert [s["id"] for s in get(client, "/api/trending", limit=1)["items"]] == [surge]
-    # over 2 hours: steady has 1 recent and 16 in the 48 h before (at 3 h, then 7 to 49 h
-    # back; 52 h is out), 16/24 per 2 h
-    two = {s["id"]: s for s in get(client, "/api/trending", hours=2)["items"]}
-    assert set(two) == {surge, steady}
-    assert (two[steady]["recent_articles"], two[steady]["earlier_articles"]) == (1, 16)
-    assert two[steady]["growth"] == round(2 / (16 / 24 + 1), 2)
+    # One new article is enough when asked: the lone article's story comes in, at 2.
+    one = get(client, "/api/trending", min_articles=1)["items"]
+    assert [(s["id"], s["growth"]) for s in one] == [(surge, 4.0), (gaining, 2.5), (lone, 2.0)]
+    assert [s["id"] for s in get(client, "/api/trending", min_articles=4)["items"]] == [gaining]
+    # Over 24 hours the steady story grows: 8 articles in them (at 1, 3, then 7 to 22 h
+    # back) against 10 in the 48 h before (25 to 52 h back), 5 per 24 h; the gaining one,
+    # first seen 2 days back, is still developing, and the surge new.
+    day = {s["id"]: s for s in get(client, "/api/trending", hours=24)["items"]}
+    assert (day[steady]["recent_articles"], day[steady]["earlier_articles"]) == (8, 10)
+    assert day[steady]["growth"] == 1.5
+    assert (day[surge]["mark"], day[gaining]["mark"]) == ("new", "developing")
 
 
 TRENDING_COLUMNS = (
@@ -311,9 +400,10 @@ TRENDING_COLUMNS = (
     "growth",
     "articles",
     "outlets",
+    "mark",
 )
 """The API's names for the view's rank, story_id, articles_last_6h, articles_previous_48h,
-growth, articles and outlets."""
+growth, articles, outlets and mark."""
 
 
 def cents(growth: float | Decimal) -> int:
@@ -326,19 +416,27 @@ def cents(growth: float | Decimal) -> int:
 def test_trending_agrees_with_the_view(engine: Engine, client: TestClient) -> None:
     alpha = add_feeds(engine, ["Alpha"])["Alpha"]
     rng = np.random.default_rng(7)
-    for index in range(25):
-        made = add_story(engine, f"story {index}", status="dormant" if index % 7 == 0 else "active")
-        hours = rng.integers(0, 60, size=int(rng.integers(1, 12)))
-        members(engine, made, alpha, [CLOCK - timedelta(hours=int(h)) for h in hours])
+    for index in range(60):
+        # every fifth a young story, all its articles in the last 6 hours
+        hours = rng.integers(0, 6 if index % 5 == 0 else 60, size=int(rng.integers(1, 12)))
+        times = [CLOCK - timedelta(hours=int(h)) for h in hours]
+        made = add_story(
+            engine,
+            f"story {index}",
+            status="dormant" if index % 7 == 0 else "active",
+            first_seen=min(times),
+        )
+        members(engine, made, alpha, times)
     served = get(client, "/api/trending", limit=50)["items"]
     with engine.connect() as connection:
         view = connection.execute(
             text(
                 "SELECT rank, story_id, articles_last_6h, articles_previous_48h, growth, "
-                "articles, outlets FROM trending_stories ORDER BY rank"
+                "articles, outlets, mark FROM trending_stories ORDER BY rank"
             )
         ).all()
     assert len(view) > 5
+    assert {row[-1] for row in view} == {"new", "developing"}
     # The API rounds growth to two decimals, as the view does (a REAL on SQLite, a numeric
     # on PostgreSQL): compared in whole hundredths, exactly, whatever the binary form.
     assert [

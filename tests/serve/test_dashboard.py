@@ -317,9 +317,9 @@ def moment(iso: str) -> datetime:
 
 
 def shown(iso: str) -> str:
-    """A time as the page prints it (the browser runs in UTC): day, month, year, time."""
-    at = moment(iso)
-    return f"{at.day} {at:%b %Y %H:%M}"
+    """A time as the page prints it, in UTC and saying so: day, month, year, time, zone."""
+    at = moment(iso).astimezone(UTC)
+    return f"{at.day} {at:%b %Y %H:%M} UTC"
 
 
 def before_run(clock: str, iso: str) -> str:
@@ -332,9 +332,15 @@ def before_run(clock: str, iso: str) -> str:
         amount = f"{math.floor(size / 60 + 0.5)} min"
     elif size < 48 * 3600:
         amount = f"{math.floor(size / 3600 + 0.5)} h"
-    else:
+    elif size < 60 * 86400:
         days = math.floor(size / 86400 + 0.5)
         amount = f"{days} day" if days == 1 else f"{days} days"
+    elif size < 730 * 86400:
+        months = math.floor(size / (30.4375 * 86400) + 0.5)
+        amount = f"{months} month" if months == 1 else f"{months} months"
+    else:
+        years = math.floor(size / (365.25 * 86400) + 0.5)
+        amount = f"{years} year" if years == 1 else f"{years} years"
     return f"{amount} {'before' if diff > 0 else 'after'} the latest run"
 
 
@@ -658,14 +664,14 @@ def test_breaking_offers_every_window_the_api_takes(page: Page, live: Live) -> N
 def test_breaking_shows_more_on_request(page: Page, live: Live) -> None:
     """Breaking stops after its first stories (``PAGE`` here, 20 by default) with a "more"
     that shows all the API gives, up to its cap of 50."""
-    day = [story["title"] for story in live.api("/api/trending", hours=24, limit=50)["items"]]
-    assert len(day) > PAGE, "the demo has more stories growing in 24 h than a page"
+    day = [story["title"] for story in live.api("/api/trending", hours=48, limit=50)["items"]]
+    assert len(day) > PAGE, "the demo has more stories growing in 48 h than a page"
     titles = page.locator("#trending-list a.title")
     more = page.locator("#trending-more a.more")
-    page.goto(live.url("#/trending?hours=24", limit=PAGE))
+    page.goto(live.url("#/trending?hours=48", limit=PAGE))
     expect(titles).to_have_text(day[:PAGE])
     expect(page.locator("#trending-summary")).to_contain_text(f"The {PAGE} stories growing fastest")
-    assert more.get_attribute("href") == "#/trending?hours=24&more=1"
+    assert more.get_attribute("href") == "#/trending?hours=48&more=1"
     more.click()
     expect(titles).to_have_text(day)
     expect(more).to_have_count(0)
@@ -675,7 +681,7 @@ def test_breaking_shows_more_on_request(page: Page, live: Live) -> None:
     # Kept in the URL, like every view; another window starts short again.
     page.reload()
     expect(titles).to_have_text(day)
-    expect(page.locator("#t-hours")).to_have_value("24")
+    expect(page.locator("#t-hours")).to_have_value("48")
     page.select_option("#t-hours", "6")
     expect(page).to_have_url(re.compile(r"#/trending$"))
     six = live.api("/api/trending", hours=6, limit=50)["items"]
@@ -992,7 +998,7 @@ def test_articles_in_no_story_are_browsed_and_searched(page: Page, live: Live) -
     # Every article with that word, in a story or not; a story's is a link to it.
     page.uncheck("#a-unclustered")
     expect(page).to_have_url(re.compile(rf"#/articles\?q={quote(word)}$"))
-    expect(page.locator("#articles-title")).to_have_text("Articles")
+    expect(page.locator("#articles-title")).to_have_text("Latest")
     everywhere = live.api("/api/articles", q=word)
     expect(page.locator("#article-list > li")).to_have_count(everywhere["total"])
     assert article_titles(page) == [item["title"] for item in everywhere["items"]]

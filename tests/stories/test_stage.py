@@ -87,6 +87,65 @@ def test_a_storys_title_is_a_headline_not_a_date_or_a_section_label(
         assert list(session.scalars(select(Story.title))) == ["Quake shakes the coast of Chile"]
 
 
+def test_a_story_of_placeholder_titles_takes_its_central_texts_first_sentence(
+    engine: Engine, settings: Settings
+) -> None:
+    """Eight articles whose scraped title is "en": the story is never titled "en"."""
+    feeds = add_feeds(engine, OUTLETS)
+    topic = direction(1)
+    for i in range(8):
+        add_article(
+            engine,
+            feeds[OUTLETS[i % 4]],
+            "en",
+            T0 + timedelta(hours=i),
+            near(topic, i, spread=0.01 if i == 5 else 0.05),
+            guid=f"en-{i}",
+            content_hash=f"hash:en-{i}",
+            summary=f"Story number {i} happened in town. It went on for a while.",
+        )
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    with session_scope(engine) as session:
+        (title,) = session.scalars(select(Story.title))
+        central = session.scalars(select(Article.summary)).all()
+    assert title != "en"
+    assert title in {text.split(". ")[0] + "." for text in central}
+
+
+def test_a_title_many_outlets_share_with_other_texts_is_no_headline(
+    engine: Engine, settings: Settings
+) -> None:
+    feeds = add_feeds(engine, OUTLETS)
+    topic = direction(1)
+    for i in range(3):  # the most central three share a placeholder "headline"
+        add_article(
+            engine,
+            feeds[OUTLETS[i]],
+            "Breaking News Alert Today",
+            T0 + timedelta(hours=i),
+            near(topic, i, spread=0.01),
+            guid=f"placeholder-{i}",
+            content_hash=f"hash:placeholder-{i}",
+            summary=f"Text {i} of its own.",
+        )
+    add_article(
+        engine,
+        feeds[OUTLETS[3]],
+        "Quake shakes the coast of Chile - Delta - Delta News Network",
+        T0 + timedelta(hours=3),
+        near(topic, 9, spread=0.05),
+        guid="quake",
+        content_hash="hash:quake",
+    )
+    cluster(engine, settings, now=T0 + timedelta(hours=12))
+    with session_scope(engine) as session:
+        assert list(session.scalars(select(Story.title))) == ["Quake shakes the coast of Chile"]
+        # The article keeps its title as scraped.
+        assert "Quake shakes the coast of Chile - Delta - Delta News Network" in set(
+            session.scalars(select(Article.title))
+        )
+
+
 def test_rerun_on_the_same_window_changes_nothing(engine: Engine, settings: Settings) -> None:
     seed_two_stories(engine)
     now = T0 + timedelta(hours=12)

@@ -7,7 +7,9 @@
 // The view lives in the URL's hash, so it can be shared, and reloads and back/forward
 // restore it: #/?q=raqqa&status=active&offset=50 (the list, its second page),
 // #/trending?hours=6&more=1, #/story/7?offset=10 (a story, its second page of articles),
-// #/articles?unclustered=1&q=lisbon (the articles in no story that mention Lisbon).
+// #/articles?unclustered=1&q=lisbon (the articles in no story that mention Lisbon; the tab
+// is Latest: every article, newest first; #/latest is the same view).
+// Every time is shown in UTC, and says so.
 "use strict";
 
 (function () {
@@ -24,6 +26,17 @@
   const MAX_OFFSET = 2 ** 31 - 1; // the API's
   const RELATED = 8;
   const HOUR_MS = 3600 * 1000;
+  const DAY_MS = 24 * HOUR_MS;
+  // The chart's bins, finest first: the finest that leaves every bar MIN_SLOT_PX or more.
+  const CHART_UNITS = [
+    { ms: HOUR_MS, name: "hour" },
+    { ms: DAY_MS, name: "day" },
+    { ms: 7 * DAY_MS, name: "week" },
+    { ms: 28 * DAY_MS, name: "4 weeks" },
+    { ms: 91 * DAY_MS, name: "13 weeks" },
+    { ms: 364 * DAY_MS, name: "52 weeks" },
+  ];
+  const MIN_SLOT_PX = 4;
   const SVG_NS = "http://www.w3.org/2000/svg";
   const STATUSES = ["active", "dormant", "merged", "dissolved"];
   const DEFAULT_STATUSES = ["active", "dormant"];
@@ -91,17 +104,19 @@
   const pad = (n) => String(n).padStart(2, "0");
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+  // Times in UTC, the pipeline's own zone, whatever the reader's: a newsroom across zones
+  // reads the same "14:30 UTC", and the date boxes' days are UTC days.
   function hhmm(date) {
-    return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+    return `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}`;
   }
 
   function dayMonth(date) {
-    return `${date.getDate()} ${MONTHS[date.getMonth()]}`;
+    return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]}`;
   }
 
   function dateTime(iso) {
     const date = new Date(iso);
-    return `${dayMonth(date)} ${date.getFullYear()} ${hhmm(date)}`;
+    return `${dayMonth(date)} ${date.getUTCFullYear()} ${hhmm(date)} UTC`;
   }
 
   function timeEl(iso, text, attrs) {
@@ -118,7 +133,9 @@
     let amount;
     if (abs < HOUR_MS) amount = `${Math.round(abs / 60000)} min`;
     else if (abs < 48 * HOUR_MS) amount = `${Math.round(abs / HOUR_MS)} h`;
-    else amount = plural(Math.round(abs / (24 * HOUR_MS)), "day");
+    else if (abs < 60 * DAY_MS) amount = plural(Math.round(abs / DAY_MS), "day");
+    else if (abs < 730 * DAY_MS) amount = plural(Math.round(abs / (30.4375 * DAY_MS)), "month");
+    else amount = plural(Math.round(abs / (365.25 * DAY_MS)), "year");
     return `${amount} ${diff > 0 ? "before" : "after"} the latest run`;
   }
 
@@ -241,7 +258,7 @@
     const story = /^\/story\/(\d+)$/.exec(path);
     if (story) return { view: "story", id: Number(story[1]), query };
     if (path === "/trending") return { view: "trending", query };
-    if (path === "/articles") return { view: "articles", query };
+    if (path === "/articles" || path === "/latest") return { view: "articles", query };
     return { view: "list", query };
   }
 
@@ -249,7 +266,7 @@
   function listFilters(query) {
     const statuses = STATUSES.filter((s) => query.getAll("status").includes(s));
     const order = query.get("order");
-    const day = (name) => (DAY.test(query.get(name) || "") ? query.get(name) : "");
+    const day = (name) => (isDay(query.get(name) || "") ? query.get(name) : "");
     return {
       q: (query.get("q") || "").trim(),
       outlet: (query.get("outlet") || "").trim(),
@@ -279,15 +296,23 @@
     return text ? `#/?${text}` : "#/";
   }
 
-  // A day of the date pickers, in the reader's time zone (as every time shown), as UTC.
+  // A real day written yyyy-mm-dd (not 2015-02-30).
+  function isDay(text) {
+    if (!DAY.test(text)) return false;
+    const [y, m, d] = text.split("-").map(Number);
+    const date = new Date(Date.UTC(y, m - 1, d));
+    return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+  }
+
+  // A day of the date boxes, a UTC day (as every time shown).
   function dayStart(day) {
     const [y, m, d] = day.split("-").map(Number);
-    return new Date(y, m - 1, d).toISOString();
+    return new Date(Date.UTC(y, m - 1, d)).toISOString();
   }
 
   function dayEnd(day) {
     const [y, m, d] = day.split("-").map(Number);
-    return new Date(new Date(y, m - 1, d + 1).getTime() - 1).toISOString();
+    return new Date(Date.UTC(y, m - 1, d + 1) - 1).toISOString();
   }
 
   function listApiPath(filters, offset) {
@@ -375,6 +400,16 @@
     for (const box of form.querySelectorAll('input[name="status"]')) {
       box.checked = filters.statuses.includes(box.value);
     }
+    const set = [filters.outlet, filters.since, filters.until, filters.order !== "rank",
+      !isDefaultStatuses(filters.statuses)].filter(Boolean).length;
+    $("more-filters-summary").textContent = set ? `Filters (${set} set)` : "Filters";
+  }
+
+  // A wide screen shows every filter (the details open, its summary hidden by the CSS); a
+  // phone folds them behind "Filters", so the stories fill its first screen.
+  const NARROW = window.matchMedia("(max-width: 34rem)");
+  function foldFilters() {
+    $("more-filters").open = !NARROW.matches;
   }
 
   function readFilters() {
@@ -384,8 +419,8 @@
       q: form.elements.q.value.trim(),
       outlet: form.elements.outlet.value.trim(),
       statuses: checked.length ? checked : DEFAULT_STATUSES.slice(),
-      since: DAY.test(form.elements.since.value) ? form.elements.since.value : "",
-      until: DAY.test(form.elements.until.value) ? form.elements.until.value : "",
+      since: isDay(form.elements.since.value) ? form.elements.since.value : "",
+      until: isDay(form.elements.until.value) ? form.elements.until.value : "",
       order: form.elements.order.value,
     };
   }
@@ -504,8 +539,11 @@
     const items = more ? trending.items : trending.items.slice(0, TRENDING);
     const hidden = trending.items.length > items.length;
     for (const story of items) {
-      list.append(el("li", { "data-story-id": story.id },
-        el("a", { class: "title", href: storyHref(story.id) }, story.title),
+      const mark = story.mark === "new"
+        ? el("span", { class: "badge mark new", title: `first seen in the last ${h} h` }, "new")
+        : el("span", { class: "badge mark developing", title: "an older story gaining articles" }, "developing");
+      list.append(el("li", { "data-story-id": story.id, "data-mark": story.mark },
+        el("a", { class: "title", href: storyHref(story.id) }, story.title), mark,
         el("p", { class: "growth", title: "growth = (recent articles + 1) / (expected + 1)" },
           el("strong", { class: "factor" }, `×${decimal(story.growth)}`),
           el("span", { class: "why" },
@@ -523,8 +561,9 @@
     append($("trending-summary"), [
       items.length
         ? `${capped ? `The ${count}` : count} growing fastest against their own pace, in the ${h} h up to `
-        : `No active story has articles in the ${h} h up to `,
-      timeEl(trending.at), ".",
+        : `No story is growing against its own pace in the ${h} h up to `,
+      timeEl(trending.at),
+      `: each has ${trending.min_articles} or more new articles, at a faster pace than in the 48 h before.`,
     ]);
     const pager = clear($("trending-more"));
     if (hidden) {
@@ -544,7 +583,7 @@
       ]);
     } catch (err) {
       if (err instanceof HttpError && err.status === 404) {
-        if (route === state.route) renderMissing(id, err.message);
+        if (route === state.route) renderMissing(id);
         return;
       }
       throw err;
@@ -567,11 +606,13 @@
     }
   }
 
-  function renderMissing(id, detail) {
+  // One message, and none of a story's empty headings.
+  function renderMissing(id) {
     state.storyKey = null;
     document.title = "Story not found · Storyline";
     $("story-title").textContent = `No story ${id}`;
-    $("story-meta").textContent = detail || "";
+    $("story-meta").textContent = "There is no such story: the link may be mistyped, or the story never existed.";
+    $("story-body").hidden = true;
     for (const part of ["story-keywords", "story-outlets", "story-articles", "story-history",
       "story-related", "story-lineage", "articles-pager", "articles-count"]) {
       clear($(part));
@@ -583,6 +624,7 @@
 
   function renderStory(story, related, mergedInto) {
     document.title = `${story.title} · Storyline`;
+    $("story-body").hidden = false;
     $("story-title").textContent = story.title;
 
     const meta = clear($("story-meta"));
@@ -602,12 +644,19 @@
 
     for (const source of story.sources) state.outlets.add(source.outlet);
     renderOutletNames();
-    append(clear($("story-outlets")), story.sources.map((outlet, index) => el("li", null,
+    // "broke it": the earliest first report of the story's event (the API's arrival_rank 1),
+    // not an older article of the outlet's that joined the story later.
+    append(clear($("story-outlets")), story.sources.map((outlet) => el("li", null,
       el("a", { class: "outlet", href: listHash({ ...listFilters(new URLSearchParams()), outlet: outlet.outlet }),
         title: `Stories with articles from ${outlet.outlet}` }, outlet.outlet),
-      index === 0 ? el("span", { class: "badge first" }, "broke it") : null,
+      outlet.arrival_rank === 1 ? el("span", { class: "badge first" }, "broke it") : null,
       el("span", { class: "detail" }, ` ${plural(outlet.articles, "article")}, first `,
-        timeEl(outlet.first_article_at)))));
+        timeEl(outlet.first_report_at || outlet.first_article_at),
+        outlet.first_report_at === null
+          ? " (background, before the story broke)"
+          : outlet.first_report_at !== outlet.first_article_at
+            ? [" (background from ", timeEl(outlet.first_article_at), ")"]
+            : null))));
 
     renderArticles(story);
 
@@ -623,7 +672,7 @@
     }
 
     append(clear($("story-history")), story.history.map((event) => el("li", null,
-      when(event.at), ` ${event.kind}`,
+      when(event.at), ` ${event.relation === "split into" ? "split into" : event.kind}`,
       event.other_story_id !== null
         ? [" (", el("a", { href: storyHref(event.other_story_id) }, `story ${event.other_story_id}`), ")"]
         : null)));
@@ -776,15 +825,41 @@
     return width > 0 ? width : 720; // hidden: any width, drawn again once shown
   }
 
-  // One bar per hour with articles, placed on a true time axis so quiet hours show as gaps.
-  // Drawn at the figure's width, one unit a CSS px, so the labels keep their CSS size; the
-  // x axis takes only as many day labels as fit, and a new width draws it again.
+  // The chart's bin: the finest unit (an hour, a day, a week...) that leaves each bar at
+  // least MIN_SLOT_PX wide over the story's span, so a story of years is not 1-px hours.
+  function chartUnit(first, last, plotW) {
+    for (const unit of CHART_UNITS) {
+      if ((Math.floor((last - first) / unit.ms) + 1) * MIN_SLOT_PX <= plotW) return unit;
+    }
+    return CHART_UNITS[CHART_UNITS.length - 1];
+  }
+
+  // The timeline's hours summed into bins of `unit` from `origin`: [{at, articles, outlets,
+  // hours}], outlets being the most in one of its hours (distinct outlets do not add up).
+  function binned(timeline, unit, origin) {
+    const bins = new Map();
+    for (const point of timeline) {
+      const at = origin + Math.floor((new Date(point.hour).getTime() - origin) / unit.ms) * unit.ms;
+      const bin = bins.get(at) || { at, articles: 0, outlets: 0, hours: [] };
+      bin.articles += point.articles;
+      bin.outlets = Math.max(bin.outlets, point.outlets);
+      bin.hours.push(point.hour);
+      bins.set(at, bin);
+    }
+    return [...bins.values()].sort((a, b) => a.at - b.at);
+  }
+
+  // One bar per hour with articles (per day, week... over a long span), placed on a true
+  // time axis so quiet stretches show as gaps. Drawn at the figure's width, one unit a CSS
+  // px, so the labels keep their CSS size; the x axis takes only as many labels as fit
+  // (days and hours; days and years over a long span), and a new width draws it again.
   function drawChart(timeline) {
     state.timeline = timeline;
     const figure = $("story-chart");
     const old = figure.querySelector("svg, p.empty");
     if (old) old.remove();
     if (timeline.length === 0) {
+      $("chart-caption").textContent = "Articles per hour";
       figure.append(el("p", { class: "empty" }, "No articles to chart."));
       return;
     }
@@ -797,25 +872,34 @@
     const plotH = height - margin.top - margin.bottom;
 
     const hours = timeline.map((point) => new Date(point.hour).getTime());
-    const first = Math.min(...hours);
-    const last = Math.max(...hours);
-    const slots = Math.round((last - first) / HOUR_MS) + 1;
+    const unit = chartUnit(Math.min(...hours), Math.max(...hours), plotW);
+    const hourly = unit.ms === HOUR_MS;
+    // Bins of a day or longer start at a UTC midnight.
+    const origin = hourly ? Math.min(...hours) : Math.floor(Math.min(...hours) / DAY_MS) * DAY_MS;
+    const points = binned(timeline, unit, origin);
+    const first = points[0].at;
+    const last = points[points.length - 1].at;
+    const slots = Math.round((last - first) / unit.ms) + 1;
     const slotW = plotW / slots;
     const barW = Math.max(1, slotW * 0.8);
-    const peak = Math.max(...timeline.map((point) => point.articles));
+    const peak = Math.max(...points.map((point) => point.articles));
     const yMax = Math.max(1, peak);
     const y = (value) => margin.top + plotH - (value / yMax) * plotH;
-    const total = timeline.reduce((sum, point) => sum + point.articles, 0);
+    const total = points.reduce((sum, point) => sum + point.articles, 0);
+    const per = `Articles per ${unit.name}`;
+    $("chart-caption").textContent = per;
+    const binText = (at) => (hourly ? dateTime(new Date(at).toISOString())
+      : `${unit.name === "day" ? "" : "from "}${dayMonth(new Date(at))} ${new Date(at).getUTCFullYear()}`);
 
     const chart = svg("svg", {
       viewBox: `0 0 ${width.toFixed(2)} ${height}`, role: "img", "aria-labelledby": "chart-title chart-desc",
-      preserveAspectRatio: "xMidYMid meet",
+      preserveAspectRatio: "xMidYMid meet", "data-unit": unit.name,
     },
-    svg("title", { id: "chart-title" }, "Articles per hour"),
+    svg("title", { id: "chart-title" }, per),
     svg("desc", { id: "chart-desc" },
       `${plural(total, "article")} in ${plural(timeline.length, "hour")} between `
-      + `${dateTime(new Date(first).toISOString())} and ${dateTime(new Date(last).toISOString())}; `
-      + `at most ${peak} in one hour.`));
+      + `${dateTime(new Date(Math.min(...hours)).toISOString())} and ${dateTime(new Date(Math.max(...hours)).toISOString())}; `
+      + `at most ${peak} in one ${unit.name}.`));
 
     // y axis: gridlines at 0, the middle and the peak (whole numbers only)
     const ticks = [...new Set([0, Math.round(yMax / 2), yMax])];
@@ -831,31 +915,38 @@
     chart.append(yAxis);
 
     const bars = svg("g", { class: "bars" });
-    timeline.forEach((point, index) => {
-      const slot = Math.round((hours[index] - first) / HOUR_MS);
+    points.forEach((point) => {
+      const slot = Math.round((point.at - first) / unit.ms);
       const top = y(point.articles);
       bars.append(svg("rect", {
         class: "bar", x: (margin.left + slot * slotW + (slotW - barW) / 2).toFixed(2), y: top.toFixed(2),
         width: barW.toFixed(2), height: (margin.top + plotH - top).toFixed(2),
-        "data-hour": point.hour, "data-articles": point.articles,
+        // An hour's bar names its hour (as the API does); a longer bin, when it starts.
+        "data-hour": hourly ? point.hours[0] : new Date(point.at).toISOString(), "data-articles": point.articles,
       }, svg("title", null,
-        `${dateTime(point.hour)}: ${plural(point.articles, "article")}, ${plural(point.outlets, "outlet")}`)));
+        `${binText(point.at)}: ${plural(point.articles, "article")}, ${plural(point.outlets, "outlet")}`
+        + `${hourly ? "" : " at most in one hour"}`)));
     });
     chart.append(bars);
 
-    // x axis: the first and last hour, and a label at each midnight if there is room
+    // x axis: the first and last bin, and between them a label at each midnight (hourly)
+    // or each month's first bin (longer bins) if there is room. The second line is the
+    // hour, or over longer bins the year.
     const xAxis = svg("g", { class: "axis x" },
       svg("line", { x1: margin.left, x2: width - margin.right, y1: margin.top + plotH, y2: margin.top + plotH }));
     const labels = [{ at: first, anchor: "start" }];
-    const midnights = [];
-    for (let t = first + HOUR_MS; t < last; t += HOUR_MS) {
-      if (new Date(t).getHours() === 0) midnights.push(t);
+    const middles = [];
+    let month = new Date(first).getUTCMonth();
+    for (let t = first + unit.ms; t < last; t += unit.ms) {
+      const date = new Date(t);
+      if (hourly ? date.getUTCHours() === 0 : date.getUTCMonth() !== month) middles.push(t);
+      month = date.getUTCMonth();
     }
     const room = Math.floor(plotW / 90);
-    const step = Math.max(1, Math.ceil(midnights.length / Math.max(1, room - 2)));
-    midnights.filter((_t, i) => i % step === 0).forEach((t) => labels.push({ at: t, anchor: "middle" }));
+    const step = Math.max(1, Math.ceil(middles.length / Math.max(1, room - 2)));
+    middles.filter((_t, i) => i % step === 0).forEach((t) => labels.push({ at: t, anchor: "middle" }));
     if (last > first) labels.push({ at: last, anchor: "end" });
-    const xOf = (t) => margin.left + (Math.round((t - first) / HOUR_MS) + 0.5) * slotW;
+    const xOf = (t) => margin.left + (Math.round((t - first) / unit.ms) + 0.5) * slotW;
     // Each label gets 70 px (its 12 px "16 Nov" is about 45); a midnight that would touch
     // its neighbour or the last hour's label is left out, the first and last never.
     const labelW = 70;
@@ -870,7 +961,8 @@
       xAxis.append(
         svg("line", { x1: xOf(label.at), x2: xOf(label.at), y1: margin.top + plotH, y2: margin.top + plotH + 4 }),
         svg("text", { x, y: margin.top + plotH + 16, "text-anchor": label.anchor }, dayMonth(date)),
-        svg("text", { x, y: margin.top + plotH + 29, "text-anchor": label.anchor, class: "sub" }, `${hhmm(date)}`));
+        svg("text", { x, y: margin.top + plotH + 29, "text-anchor": label.anchor, class: "sub" },
+          hourly ? `${hhmm(date)}` : String(date.getUTCFullYear())));
     }
     chart.append(xAxis);
     figure.append(chart);
@@ -938,7 +1030,7 @@
       else if (samePages && window.location.hash !== state.articlesHash) focus = $("article-summary");
       state.articlesHash = window.location.hash;
       fillArticleFilters(filters);
-      const what = filters.unclustered ? "Articles in no story" : "Articles";
+      const what = filters.unclustered ? "Articles in no story" : "Latest";
       $("articles-title").textContent = what;
       document.title = `${what} · Storyline`;
     } else {
@@ -977,8 +1069,20 @@
     }
   }
 
+  NARROW.addEventListener("change", foldFilters);
+  foldFilters();
   $("filters").addEventListener("submit", applyFilters);
   $("filters").addEventListener("change", applyFilters);
+  // A date box applies as soon as it holds a whole day (yyyy-mm-dd) or nothing, as a date
+  // picker would; a text box's "change" would wait for it to lose the focus.
+  for (const box of [$("f-since"), $("f-until")]) {
+    box.addEventListener("input", () => {
+      const good = box.value === "" || isDay(box.value);
+      // Said by the box (and to a screen reader) when the form is sent; not a day, not applied.
+      box.setCustomValidity(good || box.value.length < 10 ? "" : "Not a day: give it as yyyy-mm-dd, e.g. 2015-11-18.");
+      if (good) applyFilters();
+    });
+  }
   // Empty the form at once, not when the hash change arrives: a filter set in between
   // would otherwise carry the old ones with it.
   $("f-clear").addEventListener("click", () => fillFilters(listFilters(new URLSearchParams())));
