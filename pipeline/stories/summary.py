@@ -70,13 +70,17 @@ SHARED_SHINGLES = 0.8
 
 _WORD = re.compile(r"[^\W\d_]+")
 _TOKEN = re.compile(r"\w+")
+_QUOTES = "'\"\u2019\u201d\u00bb)"
+"""What may close a sentence after its end mark: quotes, a guillemet, a parenthesis."""
+_DASHES = "-\u2013\u2014"
 _DATELINE = re.compile(
-    r"^\s*[A-Z][A-Z]{2,}[A-Z .'’-]{0,30}(?:,\s*[A-Z][\w .'’-]{1,30})?\s*"
-    r"(?:\([^)]{1,40}\)\s*)?[-–—]+\s+"
+    rf"^\s*[A-Z][A-Z]{{2,}}[A-Z .'\u2019-]{{0,30}}(?:,\s*[A-Z][\w .'\u2019-]{{1,30}})?\s*"
+    rf"(?:\([^)]{{1,40}}\)\s*)?[{_DASHES}]+\s+"
 )
-"""A dateline before the lead's first words: "WASHINGTON (AP) — ", "BEIRUT, Lebanon — "."""
-_END = re.compile(r"[.!。！]['\"’”»)]*$")
-_CUT = re.compile(r"(\.\.\.|…|\[\s*\.*\s*\])['\"’”»)]*$")
+"""A dateline before the lead's first words: "WASHINGTON (AP) - ", "BEIRUT, Lebanon - "."""
+_END = re.compile(f"[.!\u3002\uff01][{_QUOTES}]*$")
+_CUT = re.compile(f"(\\.\\.\\.|\u2026|\\[\\s*\\.*\\s*\\])[{_QUOTES}]*$")
+"""A teaser cut off: "...", an ellipsis, "[...]"."""
 _LINK = re.compile(r"https?://|www\.|\S@\S+\.\w", re.IGNORECASE)
 _BYLINE = re.compile(
     r"^\s*(by|photo|photos|image|video|credit|source|posted|published|updated|copyright|"
@@ -138,7 +142,7 @@ def lead_sentences(texts: Sequence[tuple[str, str]]) -> list[list[str]]:
     flat = [paragraph for each in paragraphs for paragraph in each]
     docs = iter(_splitter().pipe(flat)) if flat else iter(())
     result: list[list[str]] = []
-    for (title, text), each in zip(texts, paragraphs, strict=True):
+    for (title, _), each in zip(texts, paragraphs, strict=True):
         title_key = _squash(title)
         kept: list[str] = []
         for _ in each:

@@ -180,7 +180,9 @@ def _boilerplate(window: list[WindowArticle], target: Mapping[int, int | None]) 
     )
 
 
-def refresh_summaries(session: Session, story_ids: Collection[int], boilerplate: Boilerplate) -> int:
+def refresh_summaries(
+    session: Session, story_ids: Collection[int], boilerplate: Boilerplate
+) -> int:
     """Summarise the stories ``story_ids`` from their members (``summary.summarise``) and
     store each summary that differs from the one stored; returns how many changed.
 
