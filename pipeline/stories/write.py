@@ -263,11 +263,12 @@ def summarise_unsummarised(session: Session, window: list[WindowArticle]) -> int
     ids = [article.id for article in window]
     for start in range(0, len(ids), 5000):
         groups.update(
-            session.execute(
+            (article_id, story_id)
+            for article_id, story_id in session.execute(
                 select(StoryArticle.article_id, StoryArticle.story_id).where(
                     StoryArticle.article_id.in_(ids[start : start + 5000])
                 )
-            ).tuples()
+            )
         )
     return refresh_summaries(session, missing, _boilerplate(window, groups))
 
