@@ -91,7 +91,9 @@ def test_the_headline_repeated_in_the_body_is_no_sentence() -> None:
 
 
 def test_only_the_first_lead_sentences_count() -> None:
-    text = " ".join(f"Sentence number {n} of the long body says something new here." for n in "12345")
+    text = " ".join(
+        f"Sentence number {n} of the long body says something new here." for n in "12345"
+    )
     (lead,) = lead_sentences([("Title", text)])
     assert [s.split()[2] for s in lead] == ["1", "2", "3"]
 
