@@ -73,6 +73,8 @@ _TOKEN = re.compile(r"\w+")
 _QUOTES = "'\"\u2019\u201d\u00bb)"
 """What may close a sentence after its end mark: quotes, a guillemet, a parenthesis."""
 _DASHES = "-\u2013\u2014"
+_LEADERS = f"{_DASHES}\u2022* "
+"""What may stand before a paragraph's first word: a dash, a bullet."""
 _DATELINE = re.compile(
     rf"^\s*[A-Z][A-Z]{{2,}}[A-Z .'\u2019-]{{0,30}}(?:,\s*[A-Z][\w .'\u2019-]{{1,30}})?\s*"
     rf"(?:\([^)]{{1,40}}\)\s*)?[{_DASHES}]+\s+"
@@ -156,7 +158,9 @@ def lead_sentences(texts: Sequence[tuple[str, str]]) -> list[list[str]]:
 
 
 def _clean(sentence: str) -> str:
-    return " ".join(_DATELINE.sub("", sentence.strip(), count=1).split())
+    """The sentence without a dateline or a leading dash or bullet, its spaces single."""
+    bare = _DATELINE.sub("", sentence.strip().lstrip(_LEADERS).strip(), count=1)
+    return " ".join(bare.split())
 
 
 def _is_news(sentence: str, title_key: str) -> bool:
