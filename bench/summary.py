@@ -12,7 +12,9 @@ same splitter, of the story's most central articles, one each, no filter). For b
 - boilerplate: the share of chosen sentences that the corpus prints, verbatim once squashed,
   in articles of two or more other stories (a site's notice, not news: judged on whole
   texts, not only the leads the method reads);
-- duplicates: sentences that repeat one already in the same summary (squashed equal).
+- duplicates: sentences that repeat one already in the same summary (squashed equal);
+- near-duplicates: pairs of sentences in one summary that share half the words (of four
+  letters or more) of the shorter: one fact told twice.
 
 Then the time to summarise the stories of a ``--window``-article window (the corpora's
 articles cycled to that size, each copy a story of its own) against the keywords pass
@@ -110,13 +112,30 @@ def naive_lead(articles: list[SummaryArticle]) -> list[str]:
     return chosen
 
 
+def content_words(sentence: str) -> set[str]:
+    return {word for word in _SQUASH.findall(sentence.casefold()) if len(word) >= 4}
+
+
+def near_duplicates(sentences: list[str]) -> int:
+    words = [content_words(sentence) for sentence in sentences]
+    return sum(
+        1
+        for i in range(len(words))
+        for j in range(i + 1, len(words))
+        if words[i]
+        and words[j]
+        and len(words[i] & words[j]) >= 0.5 * min(len(words[i]), len(words[j]))
+    )
+
+
 def judge(
     summaries: dict[str, list[str]], stories: dict[str, list[SummaryArticle]]
-) -> tuple[int, int, int]:
-    """(sentences, boilerplate, duplicates) of ``summaries``."""
+) -> tuple[int, int, int, int]:
+    """(sentences, boilerplate, duplicates, near-duplicate pairs) of ``summaries``."""
     texts = {story: [squash(a.text) for a in articles] for story, articles in stories.items()}
-    total = boiler = duplicates = 0
+    total = boiler = duplicates = near = 0
     for story, sentences in summaries.items():
+        near += near_duplicates(sentences)
         seen: set[str] = set()
         for sentence in sentences:
             key = squash(sentence)
@@ -131,7 +150,7 @@ def judge(
             )
             if elsewhere >= 2:
                 boiler += 1
-    return total, boiler, duplicates
+    return total, boiler, duplicates, near
 
 
 def measure(path: Path, show: int) -> None:
@@ -145,11 +164,11 @@ def measure(path: Path, show: int) -> None:
     naive = {story: naive_lead(articles) for story, articles in stories.items()}
     print(f"{path.name}: {len(corpus)} articles with text, {len(stories)} stories")
     for name, summaries in (("summary", ours), ("naive lead", naive)):
-        total, boiler, duplicates = judge(summaries, stories)
+        total, boiler, duplicates, near = judge(summaries, stories)
         empty = sum(1 for sentences in summaries.values() if not sentences)
         print(
             f"  {name:>10}: {total} sentences, boilerplate {boiler} ({boiler / max(total, 1):.1%}),"
-            f" duplicates {duplicates}, stories with none {empty}"
+            f" duplicates {duplicates}, near-duplicate pairs {near}, stories with none {empty}"
         )
     for story in random.Random(0).sample(sorted(stories), min(show, len(stories))):
         print(f"  - {story} ({len(stories[story])} articles)")

@@ -6,8 +6,13 @@ central articles (news puts the point first), split by spaCy's rule-based ``sent
 and chosen by maximal marginal relevance (Carbonell and Goldstein, 1998): each next sentence
 is the one most central to the story yet least like those already chosen. Centrality is the
 article's cosine to the story's centroid, less a little for each sentence further from the
-lead; likeness is the larger of the two articles' cosine and the two sentences' word
-overlap, so a reprint's copy of a chosen sentence, or a rewrite of it, is never chosen again.
+lead; likeness is the mean of the two articles' cosine and the two sentences' overlap of
+content words (four letters or more, in any language), so one fact told twice in other
+words loses to a new one; a sentence that repeats a chosen one nearly word for word (a
+reprint's copy) is never chosen at all. Measured on the gva and ECB+ corpora
+(``bench/summary.py``), the mean left 14 and 0 summaries telling one fact twice where the
+larger of the two (the article's cosine alone, in effect) left 77 and 14, with the same
+centrality and outlets.
 
 What is no sentence of the news is left out before the choice (``lead_sentences``): too few
 or too many words, no end mark or a question's, a cut-off teaser ("…"), a heading's capitals,
@@ -80,6 +85,8 @@ _DATELINE = re.compile(
     rf"(?:\([^)]{{1,40}}\)\s*)?[{_DASHES}]+\s+"
 )
 """A dateline before the lead's first words: "WASHINGTON (AP) - ", "BEIRUT, Lebanon - "."""
+_LABEL = re.compile(r"^[A-Z]{3,}(?: [A-Z]{3,})?:\s+")
+"""A label before the sentence: "UPDATE: ", "WATCH: ", "BREAKING NEWS: "."""
 _END = re.compile(f"[.!\u3002\uff01][{_QUOTES}]*$")
 _CUT = re.compile(f"(\\.\\.\\.|\u2026|\\[\\s*\\.*\\s*\\])[{_QUOTES}]*$")
 """A teaser cut off: "...", an ellipsis, "[...]"."""
@@ -160,7 +167,7 @@ def lead_sentences(texts: Sequence[tuple[str, str]]) -> list[list[str]]:
 def _clean(sentence: str) -> str:
     """The sentence without a dateline or a leading dash or bullet, its spaces single."""
     bare = _DATELINE.sub("", sentence.strip().lstrip(_LEADERS).strip(), count=1)
-    return " ".join(bare.split())
+    return " ".join(_LABEL.sub("", bare, count=1).split())
 
 
 def _is_news(sentence: str, title_key: str) -> bool:
@@ -170,12 +177,23 @@ def _is_news(sentence: str, title_key: str) -> bool:
         return False
     if not _END.search(sentence) or _CUT.search(sentence):
         return False
+    if words[0][0].islower() or not _balanced(sentence):
+        return False  # a fragment: split inside a sentence or a quotation
     if sum(word[0].islower() for word in words) < MIN_LOWER_SHARE * len(words):
         return False
     if _LINK.search(sentence) or _BYLINE.match(sentence) or _STOCK.search(sentence):
         return False
     key = _squash(sentence)
     return not (title_key and (key == title_key or key in title_key))
+
+
+def _balanced(sentence: str) -> bool:
+    """Whether the sentence closes every quotation it opens (and opens every one it closes)."""
+    return (
+        sentence.count("\u201c") == sentence.count("\u201d")
+        and sentence.count('"') % 2 == 0
+        and sentence.count("\u00ab") == sentence.count("\u00bb")
+    )
 
 
 def _shingles(text: str) -> set[int]:
@@ -231,6 +249,8 @@ class _Candidate:
     position: int
     sentence: str
     words: frozenset[str]
+    content: frozenset[str]
+    """Its words of four letters or more: what the sentence is about, in any language."""
     relevance: float
 
 
@@ -262,6 +282,7 @@ def summarise(
             position=position,
             sentence=sentence,
             words=frozenset(_WORD.findall(sentence.casefold())),
+            content=frozenset(w for w in _WORD.findall(sentence.casefold()) if len(w) >= 4),
             relevance=float(closeness[index]) - POSITION_COST * position,
         )
         for index, lead in zip(read, leads, strict=True)
@@ -291,7 +312,8 @@ def _marginal(candidate: _Candidate, chosen: list[_Candidate], unit: FloatArray)
     if not chosen:
         return candidate.relevance
     likeness = max(
-        max(float(unit[candidate.article] @ unit[c.article]), _overlap(candidate.words, c.words))
+        (float(unit[candidate.article] @ unit[c.article]) + _overlap(candidate.content, c.content))
+        / 2
         for c in chosen
     )
     return RELEVANCE_WEIGHT * candidate.relevance - (1 - RELEVANCE_WEIGHT) * likeness

@@ -133,13 +133,18 @@ def test_reprints_never_give_the_same_sentence_twice() -> None:
     assert sum(RAID.split()[:6] == s.split()[:6] for s in chosen) == 1
 
 
-def test_the_next_sentence_comes_from_another_kind_of_article() -> None:
-    # Article 2 reads as article 1 (the same vector): a less central but different article
-    # gives the second sentence, article 2 only the third.
+def test_one_fact_told_again_in_other_words_comes_after_a_new_one() -> None:
+    # Articles 2 and 3 read alike (one vector, as central): article 2 tells article 1's fact
+    # in other words (too unlike it to be a copy), article 3 a new one, which comes second
+    # though article 2 would win the tie. Two more articles with no text, like article 1,
+    # keep it the most central.
+    retold = "Armed police raided the apartment block at Saint-Denis at dawn, officials said."
     articles = [
         article(1, RAID, cosine=0.97),
-        article(2, SUSPECT, cosine=0.97, outlet="Beta", like=1),
-        article(3, CUSTODY, cosine=0.9, outlet="Gamma"),
+        article(2, retold, cosine=0.9, outlet="Beta"),
+        article(3, CUSTODY, cosine=0.9, outlet="Gamma", like=2),
+        article(4, "", cosine=0.97, like=1),
+        article(5, "", cosine=0.97, like=1),
     ]
     assert [s.article_id for s in summarise(articles)] == [1, 3, 2]
 
@@ -193,3 +198,17 @@ def test_boilerplate_across_stories_and_headlines_is_dropped() -> None:
 )
 def test_a_storys_own_copy_is_no_boilerplate(window: list[tuple[int | None, str, str]]) -> None:
     assert RAID not in Boilerplate(window)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("UPDATE: " + RAID, [RAID]),
+        ("the number two man at the agency died on Thursday at his home in California.", []),
+        ("\u201cAny time one of our students is hurt it has a huge impact on the school.", []),
+        ("\u2014 " + RAID, [RAID]),
+    ],
+    ids=["label-stripped", "lower-case-fragment", "unclosed-quotation", "leading-dash"],
+)
+def test_fragments_are_no_sentences(text: str, kept: list[str]) -> None:
+    assert lead_sentences([("Police raid a flat near Paris", text)]) == [kept]
