@@ -147,19 +147,22 @@ def _paragraphs(text: str) -> list[str]:
 
 def lead_sentences(texts: Sequence[tuple[str, str]]) -> list[list[str]]:
     """The news sentences of each (headline, text)'s lead, the first ``LEAD_SENTENCES``."""
-    paragraphs = [_paragraphs(text) for _, text in texts]
-    flat = [paragraph for each in paragraphs for paragraph in each]
-    docs = iter(_splitter().pipe(flat)) if flat else iter(())
+    splitter = _splitter()
     result: list[list[str]] = []
-    for (title, _), each in zip(texts, paragraphs, strict=True):
+    for title, text in texts:
         title_key = _squash(title)
         kept: list[str] = []
-        for _ in each:
-            for span in next(docs).sents:
-                if len(kept) < LEAD_SENTENCES:
-                    sentence = _clean(span.text)
-                    if _is_news(sentence, title_key):
-                        kept.append(sentence)
+        # Paragraph by paragraph, and only until the lead has its sentences: the splitter's
+        # tokenizer is most of a summary's cost.
+        for paragraph in _paragraphs(text):
+            for span in splitter(paragraph).sents:
+                sentence = _clean(span.text)
+                if _is_news(sentence, title_key):
+                    kept.append(sentence)
+                    if len(kept) == LEAD_SENTENCES:
+                        break
+            if len(kept) == LEAD_SENTENCES:
+                break
         result.append(kept)
     return result
 
@@ -215,20 +218,23 @@ class Boilerplate:
 
     def __init__(self, articles: Iterable[tuple[int | None, str, str]]) -> None:
         """``articles``: (story id or None for an article in no story, headline, text)."""
-        seen: dict[int, tuple[tuple[object, str], ...]] = {}
-        self._shared: set[int] = set()
+        # Each shingle's first article, and the first after it of another story or
+        # headline: a later article that differs from either in both makes it shared.
+        first: dict[int, tuple[int, int]] = {}
+        second: dict[int, tuple[int, int]] = {}
+        shared: set[int] = set()
         for index, (story, title, text) in enumerate(articles):
-            owner = (story if story is not None else ("lone", index), _squash(title))
+            owner = (story if story is not None else -1 - index, hash(_squash(title)))
             for shingle in _shingles(text[:LEAD_CHARS]):
-                if shingle in self._shared:
+                seen = first.setdefault(shingle, owner)
+                if seen == owner:
                     continue
-                others = seen.get(shingle, ())
-                if any(o[0] != owner[0] and o[1] != owner[1] for o in others):
-                    self._shared.add(shingle)
-                    seen.pop(shingle, None)
-                elif owner not in others and len(others) < 4:
-                    seen[shingle] = (*others, owner)
-        del seen
+                other = second.setdefault(shingle, owner)
+                if (seen[0] != owner[0] and seen[1] != owner[1]) or (
+                    other[0] != owner[0] and other[1] != owner[1]
+                ):
+                    shared.add(shingle)
+        self._shared = frozenset(shared)
 
     def __contains__(self, sentence: object) -> bool:
         if not isinstance(sentence, str):

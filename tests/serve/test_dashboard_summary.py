@@ -9,6 +9,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.serve.test_dashboard import Live as Live
 from tests.serve.test_dashboard import (
     browser,
     demo_url,
@@ -17,7 +18,6 @@ from tests.serve.test_dashboard import (
     pytestmark,
     screenshot,
 )
-from tests.serve.test_dashboard import Live as Live
 
 __all__ = ["browser", "demo_url", "live", "page", "pytestmark"]
 
@@ -38,7 +38,8 @@ def test_the_list_shows_each_storys_first_sentence_under_its_headline(
     # Under the headline: the sentence's box starts below the link's.
     link_box = first.locator("a").bounding_box()
     lead_box = first.locator(".lead").bounding_box()
-    assert link_box is not None and lead_box is not None
+    assert link_box is not None
+    assert lead_box is not None
     assert lead_box["y"] >= link_box["y"] + link_box["height"] - 1
     screenshot(page, f"dashboard-summary-list-{live.backend}")
 
