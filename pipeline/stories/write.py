@@ -91,7 +91,8 @@ def write_plan(
     )
     _refresh_keywords(window, target, stories, chars)
     live = [story_id for story_id, story in stories.items() if story.status == StoryStatus.ACTIVE]
-    refresh_summaries(session, live, _boilerplate(window, target))
+    if live:
+        refresh_summaries(session, live, _boilerplate(window, target))
     gone = [story_id for story_id in stories if story_id not in live]
     if gone:
         session.execute(delete(StorySentence).where(StorySentence.story_id.in_(gone)))

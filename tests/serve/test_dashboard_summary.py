@@ -9,8 +9,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.serve.test_dashboard import Live as Live
 from tests.serve.test_dashboard import (
+    Live,
     browser,
     demo_url,
     live,
