@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,10 @@ __all__ = [
     "summarise",
 ]
 
+TITLES = ("Sgt.", "Lt.", "Capt.", "Det.", "Cpl.", "Ofc.", "Col.", "Supt.", "Insp.", "Dep.", "Ft.")
+"""Abbreviated ranks before a name that spaCy's English exceptions lack, so "police Sgt.
+Tony Chaplin said" stays one sentence (measured: 3 of 80 gva summary sentences were cut
+there)."""
 SENTENCES = 3
 """Sentences in a summary, at most (fewer when the articles have fewer)."""
 LEAD_CHARS = 1200
@@ -131,6 +135,9 @@ def _splitter() -> Language:
     import spacy
 
     nlp = spacy.blank("en")
+    tokenizer: Any = nlp.tokenizer  # spaCy's Tokenizer, a Cython class with no stubs
+    for title in TITLES:
+        tokenizer.add_special_case(title, [{"ORTH": title}])
     nlp.add_pipe("sentencizer")
     return nlp
 

@@ -212,3 +212,10 @@ def test_a_storys_own_copy_is_no_boilerplate(window: list[tuple[int | None, str,
 )
 def test_fragments_are_no_sentences(text: str, kept: list[str]) -> None:
     assert lead_sentences([("Police raid a flat near Paris", text)]) == [kept]
+
+
+def test_a_rank_before_a_name_ends_no_sentence() -> None:
+    text = (
+        "The suspect shot the group near Turk Street, San Francisco police Sgt. Tony Chaplin said."
+    )
+    assert lead_sentences([("Shooting in San Francisco", text)]) == [[text]]
