@@ -1,5 +1,6 @@
 """Writing a story plan: memberships, then each changed story's row, timeline, history
-events, keywords and summary, all in the run's transaction. ``mark_dormant`` is time's own change.
+events, keywords and summary, all in the run's transaction. ``mark_dormant`` is time's own
+change.
 """
 
 from __future__ import annotations
