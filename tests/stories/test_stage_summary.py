@@ -11,7 +11,7 @@ from models import StoryArticle, StorySentence
 from pipeline.db import session_scope
 from pipeline.settings import Settings
 from pipeline.stories.stage import cluster
-from tests.factories import T0, add_article, add_feeds, direction, near
+from tests.factories import T0, add_article, add_feeds, direction, mix, near
 
 OUTLETS = ["Alpha", "Beta", "Gamma", "Delta"]
 LEADS = [
@@ -132,3 +132,33 @@ def test_a_story_made_before_summaries_gets_one_on_the_next_run(
     report = cluster(engine, settings, now=now)
     assert report.skipped
     assert summaries(engine) == expected
+
+
+def test_a_merged_story_loses_its_summary_to_the_survivor(engine: Engine, db_url: str) -> None:
+    # Two groups 0.3 apart in cosine: two stories at link distance 0.6, one at 0.8.
+    feeds = add_feeds(engine, OUTLETS)
+    a = direction(1)
+    b = mix(a, direction(2), 0.3)
+    groups: list[list[int]] = [[], []]
+    for group, (center, count) in enumerate([(a, 2), (b, 3)]):
+        for i in range(count):
+            groups[group].append(
+                add_article(
+                    engine,
+                    feeds[OUTLETS[i]],
+                    f"group {group} article {i}",
+                    T0 + timedelta(hours=i),
+                    near(center, 10 * (group + 1) + i),
+                    summary=LEADS[i + 2 * group],
+                )
+            )
+    now = T0 + timedelta(hours=6)
+    cluster(engine, Settings.load(database_url=db_url), now=now)
+    young, survivor = story_of(engine, groups[0][0]), story_of(engine, groups[1][0])
+    assert young != survivor
+    assert set(summaries(engine)) == {young, survivor}
+    cluster(engine, Settings.load(database_url=db_url, link_distance=0.8), now=now)
+    assert story_of(engine, groups[0][0]) == survivor
+    after = summaries(engine)
+    assert set(after) == {survivor}
+    assert {article for _, article, _ in after[survivor]} <= set(groups[0] + groups[1])
