@@ -256,6 +256,23 @@ class StoryArticle(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_runs.id"))
 
 
+class StorySentence(Base):
+    """One sentence of a story's summary, taken from one of its articles
+    (``pipeline/stories/summary.py``); rewritten whenever the story's membership changes."""
+
+    __tablename__ = "story_sentences"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """1 for the first sentence: the most central."""
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    sentence: Mapped[str] = mapped_column(Text)
+
+
 class SharedParagraph(Base):
     """A paragraph seen at the end of an extracted body, outside the lead's kind of element:
     once a second article's body ends with it, it is a site's boilerplate (an author's
@@ -306,6 +323,7 @@ __all__ = [
     "StoryArticle",
     "StoryEvent",
     "StoryHour",
+    "StorySentence",
 ]
 
 

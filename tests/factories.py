@@ -11,7 +11,16 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from models import Article, Base, ClusterRun, Embedding, Feed, Story, StoryArticle
+from models import (
+    Article,
+    Base,
+    ClusterRun,
+    Embedding,
+    Feed,
+    Story,
+    StoryArticle,
+    StorySentence,
+)
 from pipeline.db import session_scope
 from pipeline.settings import DEFAULT_MODEL
 
@@ -193,7 +202,15 @@ def add_article_rows(engine: Engine) -> ArticleRows:
     return ArticleRows(story, other, page, teaser, loose, tied, old)
 
 
-ALL_TABLES: tuple[type[Base], ...] = (Feed, Article, Embedding, Story, StoryArticle, ClusterRun)
+ALL_TABLES: tuple[type[Base], ...] = (
+    Feed,
+    Article,
+    Embedding,
+    Story,
+    StoryArticle,
+    StorySentence,
+    ClusterRun,
+)
 
 
 def row_counts(engine: Engine, models: tuple[type[Base], ...] = ALL_TABLES) -> dict[str, int]:

@@ -16,7 +16,16 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, func, inspect, select, text
 
-from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
+from models import (
+    Article,
+    ClusterRun,
+    Feed,
+    Story,
+    StoryArticle,
+    StoryEvent,
+    StoryHour,
+    StorySentence,
+)
 from pipeline.db import alembic_config, make_engine, migrate, session_scope
 from pipeline.stories.onset import onset
 from tests.conftest import create_pg_database, drop_pg_database, run_demo
@@ -31,6 +40,7 @@ VIEWS = {
     "trending_stories",
     "story_history",
 }
+"""The views of 0006 and 0008 (0015's ``story_summary_sentences`` is the same SQL on both)."""
 BACKENDS = {"sqlite": (), "postgresql": (pytest.mark.postgres,)}
 """Each backend with the marks its tests carry."""
 
@@ -399,3 +409,31 @@ def test_downgrading_to_0007_drops_the_sqlite_views_and_upgrading_makes_them(
     migrate(engine)
     assert set(inspect(engine).get_view_names()) >= VIEWS
     assert rows(engine, "SELECT * FROM story_summary") == []
+
+
+def test_the_summary_view_gives_each_storys_sentences_with_outlet_and_link(
+    demo: Engine,
+) -> None:
+    with session_scope(demo) as session:
+        expected = {
+            (s.story_id, s.position): (s.sentence, s.article_id, outlet, url)
+            for s, outlet, url in session.execute(
+                select(StorySentence, Feed.outlet, Article.url)
+                .join(Article, Article.id == StorySentence.article_id)
+                .join(Feed, Feed.id == Article.feed_id)
+            )
+        }
+        live = set(session.scalars(select(Story.id).where(Story.status == "active")))
+    found = {
+        (row["story_id"], row["position"]): (
+            row["sentence"],
+            row["article_id"],
+            row["outlet"],
+            row["url"],
+        )
+        for row in rows(demo, "SELECT * FROM story_summary_sentences")
+    }
+    assert found == expected
+    per_story = Counter(story_id for story_id, _ in found)
+    assert set(per_story) == live
+    assert all(2 <= count <= 3 for count in per_story.values())

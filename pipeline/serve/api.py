@@ -372,6 +372,7 @@ def _story_out(detail: queries.StoryDetail, article_limit: int, article_offset: 
     )
     return StoryOut(
         **detail.summary.model_dump(),
+        summary=detail.sentences,
         merged_into_id=detail.merged_into_id,
         merged_from=detail.merged_from,
         split_from=detail.split_from,

@@ -31,7 +31,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session
 
-from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
+from models import (
+    Article,
+    ClusterRun,
+    Feed,
+    Story,
+    StoryArticle,
+    StoryEvent,
+    StoryHour,
+    StorySentence,
+)
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded, folded_contains
 from pipeline.serve.schema import (
     ArticleOut,
@@ -43,6 +52,7 @@ from pipeline.serve.schema import (
     SourceOut,
     StoryRef,
     Summary,
+    SummarySentence,
     TrendingStory,
 )
 from pipeline.stories.history import EventKind
@@ -144,6 +154,8 @@ class StoryDetail:
     summary: Summary
     merged_into_id: int | None
     articles: list[ArticleOut] = field(default_factory=list)
+    sentences: list[SummarySentence] = field(default_factory=list)
+    """The story's summary, first sentence first."""
     """One page of them, newest first."""
     article_total: int = 0
     """All of the story's articles, not only the page's."""
@@ -200,7 +212,8 @@ def list_stories(session: Session, query: StoryQuery, now: datetime) -> StoryPag
         "size": [Story.article_count.desc(), Story.last_seen.desc()],
     }
     rows = session.execute(statement.order_by(*orders[query.order], Story.id)).all()
-    return StoryPage(total=total, items=[_summary(row) for row in rows])
+    leads = _leads(session, [row[0] for row in rows])
+    return StoryPage(total=total, items=[_summary(row, leads.get(row[0])) for row in rows])
 
 
 def story_detail(
@@ -217,9 +230,11 @@ def story_detail(
         return None
     members = _members(story_id)
     sources = _sources(session, members)
+    sentences = summary_sentences(session, [story_id]).get(story_id, [])
     return StoryDetail(
-        summary=_summary(row),
+        summary=_summary(row, sentences[0] if sentences else None),
         merged_into_id=row[9],
+        sentences=sentences,
         articles=_article_page(session, members, article_limit, article_offset),
         article_total=sum(source.articles for source in sources),
         sources=sources,
@@ -557,8 +572,48 @@ def _summaries(now: datetime) -> Select[*tuple[Any, ...]]:
     ).outerjoin(recent, recent.c.story_id == Story.id)
 
 
-def _summary(row: Any) -> Summary:
-    return Summary(**_fields(row))
+def _summary(row: Any, lead: SummarySentence | None = None) -> Summary:
+    return Summary(**_fields(row), lead=lead)
+
+
+def summary_sentences(session: Session, story_ids: list[int]) -> dict[int, list[SummarySentence]]:
+    """The summaries of the stories ``story_ids``, by id, each first sentence first; a
+    story with none is left out."""
+    if not story_ids:
+        return {}
+    rows = session.execute(
+        select(
+            StorySentence.story_id,
+            StorySentence.sentence,
+            StorySentence.article_id,
+            Feed.outlet,
+            Article.url,
+            Article.published_at,
+        )
+        .join(Article, Article.id == StorySentence.article_id)
+        .join(Feed, Feed.id == Article.feed_id)
+        .where(StorySentence.story_id.in_(story_ids))
+        .order_by(StorySentence.story_id, StorySentence.position)
+    )
+    found: dict[int, list[SummarySentence]] = {}
+    for story_id, sentence, article_id, outlet, url, published_at in rows:
+        found.setdefault(story_id, []).append(
+            SummarySentence(
+                sentence=sentence,
+                article_id=article_id,
+                outlet=outlet,
+                url=url,
+                published_at=published_at,
+            )
+        )
+    return found
+
+
+def _leads(session: Session, story_ids: list[int]) -> dict[int, SummarySentence]:
+    """Each story's first summary sentence, by id."""
+    return {
+        story: sentences[0] for story, sentences in summary_sentences(session, story_ids).items()
+    }
 
 
 def _fields(row: Any) -> dict[str, Any]:
@@ -579,7 +634,8 @@ def _fields(row: Any) -> dict[str, Any]:
 def _summary_fields(session: Session, now: datetime, ids: list[int]) -> dict[int, dict[str, Any]]:
     """``_fields`` of the stories ``ids``, by id."""
     rows = session.execute(_summaries(now).where(Story.id.in_(ids)))
-    return {row[0]: _fields(row) for row in rows}
+    leads = _leads(session, ids)
+    return {row[0]: {**_fields(row), "lead": leads.get(row[0])} for row in rows}
 
 
 def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]]:

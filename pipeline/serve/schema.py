@@ -18,6 +18,17 @@ from pydantic import BaseModel
 TextSource = Literal["page", "feed"]
 
 
+class SummarySentence(BaseModel):
+    """One sentence of a story's summary (the ``story_summary_sentences`` view), with the
+    article it is taken from."""
+
+    sentence: str
+    article_id: int
+    outlet: str
+    url: str | None
+    published_at: datetime
+
+
 class Summary(BaseModel):
     """One story in a list: the CLI's ``stories --format json`` and ``GET /api/stories``."""
 
@@ -33,6 +44,9 @@ class Summary(BaseModel):
     last_seen: datetime
     articles_last_24h: int
     """Articles published in the 24 hours up to the pipeline's clock: the ranking's key."""
+    lead: SummarySentence | None = None
+    """The first sentence of the story's summary: the story at a glance; None while it has
+    none (no article with text to take one from)."""
 
 
 class StoryList(BaseModel):
@@ -127,6 +141,9 @@ class StoryRef(BaseModel):
 class StoryOut(Summary):
     """One story (``GET /api/stories/{id}``): its summary, then what it is made of."""
 
+    summary: list[SummarySentence]
+    """Two or three sentences of its articles, the most central first, each with its
+    article, outlet and link; the first is ``lead``."""
     merged_into_id: int | None
     merged_from: list[StoryRef]
     """Stories merged into this one."""

@@ -38,7 +38,7 @@ from pipeline.stories.state import (
     models_with_vectors,
 )
 from pipeline.stories.status import RunStatus
-from pipeline.stories.write import mark_dormant, write_plan
+from pipeline.stories.write import mark_dormant, summarise_unsummarised, write_plan
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
             .order_by(ClusterRun.id.desc())
         ).first()
         if last is not None and last.input_hash == digest:
+            summarise_unsummarised(session, window)
             return _unchanged(session, last, len(window), waiting, mark_dormant(session, now, idle))
 
     vectors = (
@@ -117,6 +118,7 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
             session, run, window, state.current, plan_stories(state), knobs.text_chars
         )
         session.flush()
+        summarise_unsummarised(session, window)
         dormant = mark_dormant(session, now, idle)
         run.status = RunStatus.OK
         run.finished_at = datetime.now(UTC)

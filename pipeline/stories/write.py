@@ -1,20 +1,31 @@
 """Writing a story plan: memberships, then each changed story's row, timeline, history
-events and keywords, all in the run's transaction. ``mark_dormant`` is time's own change.
+events, keywords and summary, all in the run's transaction. ``mark_dormant`` is time's own
+change.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from models import Article, ClusterRun, Embedding, Feed, Story, StoryArticle, StoryEvent, StoryHour
+from models import (
+    Article,
+    ClusterRun,
+    Embedding,
+    Feed,
+    Story,
+    StoryArticle,
+    StoryEvent,
+    StoryHour,
+    StorySentence,
+)
 from pipeline.stories.clustering.vectors import centroid
 from pipeline.stories.history import EventKind, membership_events
 from pipeline.stories.history import StoryEvent as HistoryEvent
@@ -22,6 +33,7 @@ from pipeline.stories.keywords import story_keywords
 from pipeline.stories.plan import PLANNED, StoryPlan
 from pipeline.stories.state import WindowArticle
 from pipeline.stories.status import StoryStatus
+from pipeline.stories.summary import Boilerplate, SummaryArticle, summarise
 from pipeline.text import article_text, headline_without_site, informative_title, lead_title
 
 KEYWORDS = 8
@@ -80,6 +92,12 @@ def write_plan(
         stories,
     )
     _refresh_keywords(window, target, stories, chars)
+    live = [story_id for story_id, story in stories.items() if story.status == StoryStatus.ACTIVE]
+    if live:
+        refresh_summaries(session, live, _boilerplate(window, target))
+    gone = [story_id for story_id in stories if story_id not in live]
+    if gone:
+        session.execute(delete(StorySentence).where(StorySentence.story_id.in_(gone)))
     return len(real), len(moves.touched)
 
 
@@ -156,6 +174,106 @@ def _refresh_keywords(
     for story_id, story in stories.items():
         if story_id in keywords and story.status == StoryStatus.ACTIVE:
             story.keywords = keywords[story_id]
+
+
+def _boilerplate(window: list[WindowArticle], target: Mapping[int, int | None]) -> Boilerplate:
+    """The sentences the window's articles print across stories and headlines."""
+    return Boilerplate(
+        (target.get(article.id), article.title, article.summary) for article in window
+    )
+
+
+def refresh_summaries(
+    session: Session, story_ids: Collection[int], boilerplate: Boilerplate
+) -> int:
+    """Summarise the stories ``story_ids`` from their members (``summary.summarise``) and
+    store each summary that differs from the one stored; returns how many changed.
+
+    Idempotent: the same members and window give the same sentences, and nothing is
+    written then.
+    """
+    if not story_ids:
+        return 0
+    rows = session.execute(
+        select(
+            StoryArticle.story_id,
+            Article.id,
+            Feed.outlet,
+            Article.url,
+            Article.title,
+            Article.text,
+            Embedding.vector,
+            Article.published_at,
+        )
+        .join(Article, Article.id == StoryArticle.article_id)
+        .join(Feed, Feed.id == Article.feed_id)
+        .join(Story, Story.id == StoryArticle.story_id)
+        .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == Story.model))
+        .where(StoryArticle.story_id.in_(story_ids))
+        .order_by(StoryArticle.story_id, Article.id)
+    ).all()
+    members: dict[int, list[SummaryArticle]] = defaultdict(list)
+    for story_id, article_id, outlet, url, title, text, vector, published in rows:
+        members[story_id].append(
+            SummaryArticle(article_id, outlet, url, title or "", text or "", vector, published)
+        )
+    stored: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for story_id, article_id, sentence in session.execute(
+        select(StorySentence.story_id, StorySentence.article_id, StorySentence.sentence)
+        .where(StorySentence.story_id.in_(story_ids))
+        .order_by(StorySentence.story_id, StorySentence.position)
+    ):
+        stored[story_id].append((article_id, sentence))
+    changed = 0
+    for story_id in sorted(story_ids):
+        summary = [
+            (s.article_id, s.sentence) for s in summarise(members.get(story_id, []), boilerplate)
+        ]
+        if summary == stored.get(story_id, []):
+            continue
+        changed += 1
+        session.execute(delete(StorySentence).where(StorySentence.story_id == story_id))
+        session.add_all(
+            StorySentence(story_id=story_id, position=position, article_id=article, sentence=text)
+            for position, (article, text) in enumerate(summary, start=1)
+        )
+    return changed
+
+
+def summarise_unsummarised(session: Session, window: list[WindowArticle]) -> int:
+    """Summarise the live stories that have none yet but have text to summarise: those
+    made before summaries were (migration 0015), on any cluster run, even one that skips an
+    unchanged window. A story whose text gives no sentence is tried again on each run, at
+    the cost of reading its members."""
+    text = func.length(func.coalesce(Article.body, Article.summary)) > 0
+    has_text = exists().where(
+        StoryArticle.story_id == Story.id, Article.id == StoryArticle.article_id, text
+    )
+    has_summary = exists().where(StorySentence.story_id == Story.id)
+    missing = list(
+        session.scalars(
+            select(Story.id).where(
+                Story.status.in_((StoryStatus.ACTIVE, StoryStatus.DORMANT)),
+                Story.article_count > 0,
+                has_text,
+                ~has_summary,
+            )
+        )
+    )
+    if not missing:
+        return 0
+    groups: dict[int, int | None] = {}
+    ids = [article.id for article in window]
+    for start in range(0, len(ids), 5000):
+        groups.update(
+            (article_id, story_id)
+            for article_id, story_id in session.execute(
+                select(StoryArticle.article_id, StoryArticle.story_id).where(
+                    StoryArticle.article_id.in_(ids[start : start + 5000])
+                )
+            )
+        )
+    return refresh_summaries(session, missing, _boilerplate(window, groups))
 
 
 def mark_dormant(session: Session, now: datetime, idle: timedelta) -> list[int]:

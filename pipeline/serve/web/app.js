@@ -482,7 +482,8 @@
         el("td", { class: "num rank" }, page.offset + index + 1),
         el("th", { scope: "row", class: "title" },
           el("a", { href: storyHref(story.id) }, story.title),
-          story.status === "active" ? null : el("span", { class: "badge" }, story.status)),
+          story.status === "active" ? null : el("span", { class: "badge" }, story.status),
+          story.lead ? el("p", { class: "lead" }, story.lead.sentence) : null),
         el("td", { class: "kw" }, keywords),
         el("td", { class: "num articles", "data-label": "articles" }, story.articles,
           story.articles_last_24h
@@ -613,7 +614,7 @@
     $("story-title").textContent = `No story ${id}`;
     $("story-meta").textContent = "There is no such story: the link may be mistyped, or the story never existed.";
     $("story-body").hidden = true;
-    for (const part of ["story-keywords", "story-outlets", "story-articles", "story-history",
+    for (const part of ["story-summary", "story-keywords", "story-outlets", "story-articles", "story-history",
       "story-related", "story-lineage", "articles-pager", "articles-count"]) {
       clear($(part));
     }
@@ -638,6 +639,7 @@
     notice.hidden = mergedInto === null;
     if (mergedInto !== null) append(notice, ["Merged into ", storyLink(mergedInto), "."]);
 
+    renderSummary(story.summary);
     append(clear($("story-keywords")), story.keywords.map((word) => el("li", null, word)));
 
     renderLineage(story, mergedInto);
@@ -678,6 +680,18 @@
         : null)));
 
     drawChart(story.timeline);
+  }
+
+  // The story's summary: each sentence with its outlet, linked to the article it is from.
+  function renderSummary(sentences) {
+    append(clear($("story-summary")), sentences.map((part) => {
+      const href = part.url ? safeUrl(part.url) : null;
+      const outlet = href
+        ? el("a", { href, target: "_blank", rel: "noopener noreferrer", title: "The article this sentence is from" }, part.outlet)
+        : el("span", null, part.outlet);
+      return el("li", { "data-article-id": part.article_id },
+        el("q", null, part.sentence), el("span", { class: "detail" }, " · ", outlet));
+    }));
   }
 
   function renderLineage(story, mergedInto) {
