@@ -604,17 +604,30 @@ def maintenance(now: str | None, fmt: str, db: str | None) -> None:
     type=click.Choice(["active", "dormant", "merged", "dissolved"]),
     help="Only stories of this status (repeatable) [default: active and dormant].",
 )
+@click.option(
+    "--entity",
+    type=click.IntRange(min=1, max=2**31 - 1),
+    metavar="ID",
+    help="Only stories with an article naming this entity (an id of `entities`).",
+)
 @db_option
 @handle_errors
-def stories(limit: int | None, fmt: str, statuses: tuple[str, ...], db: str | None) -> None:
+def stories(
+    limit: int | None, fmt: str, statuses: tuple[str, ...], entity: int | None, db: str | None
+) -> None:
     """Print the stories ranked as the API ranks them: most articles in the last 24 hours,
-    then outlets, articles, last seen. JSON: the items of GET /api/stories."""
+    then outlets, articles, last seen. JSON: the items of GET /api/stories, with each
+    story's top people, places and organisations."""
     ctx = Context(db)
-    _print_stories(ctx.ready_engine(), limit, fmt, statuses)
+    _print_stories(ctx.ready_engine(), limit, fmt, statuses, entity)
 
 
 def _print_stories(
-    engine: Engine, limit: int | None, fmt: str, statuses: tuple[str, ...] = ()
+    engine: Engine,
+    limit: int | None,
+    fmt: str,
+    statuses: tuple[str, ...] = (),
+    entity: int | None = None,
 ) -> None:
     from pipeline.serve import queries
     from pipeline.stories.status import StoryStatus
@@ -622,7 +635,8 @@ def _print_stories(
     wanted = tuple(StoryStatus(status) for status in statuses) or queries.DEFAULT_STATUSES
     with session_scope(engine) as session:
         now = queries.pipeline_clock(session).at(datetime.now(UTC))
-        page = queries.list_stories(session, queries.StoryQuery(statuses=wanted, limit=limit), now)
+        query = queries.StoryQuery(statuses=wanted, limit=limit, entity=entity)
+        page = queries.list_stories(session, query, now)
     if fmt == "json":
         listed = [summary.model_dump(mode="json") for summary in page.items]
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))

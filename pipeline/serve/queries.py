@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded, folded_contains
+from pipeline.serve.entities import names_entity, top_entities
 from pipeline.serve.schema import (
     ArticleOut,
     EventOut,
@@ -68,6 +69,8 @@ class StoryQuery:
     """Stories with at least one article from this outlet (exact name)."""
     text: str | None = None
     """Case-insensitive substring of the title or of one keyword."""
+    entity: int | None = None
+    """Stories with an article that names this entity (``entities.id``)."""
     order: StoryOrder = "rank"
     limit: int | None = 20
     """None: every story that matches (the command line's default)."""
@@ -198,7 +201,11 @@ def list_stories(session: Session, query: StoryQuery, now: datetime) -> StoryPag
         "size": [Story.article_count.desc(), Story.last_seen.desc()],
     }
     rows = session.execute(statement.order_by(*orders[query.order], Story.id)).all()
-    return StoryPage(total=total, items=[_summary(row) for row in rows])
+    named = top_entities(session, [row[0] for row in rows])
+    return StoryPage(
+        total=total,
+        items=[_summary(row).model_copy(update={"entities": named[row[0]]}) for row in rows],
+    )
 
 
 def story_detail(
@@ -216,7 +223,9 @@ def story_detail(
     members = _members(story_id)
     sources = _sources(session, members)
     return StoryDetail(
-        summary=_summary(row),
+        summary=_summary(row).model_copy(
+            update={"entities": top_entities(session, [story_id])[story_id]}
+        ),
         merged_into_id=row[9],
         articles=_article_page(session, members, article_limit, article_offset),
         article_total=sum(source.articles for source in sources),
@@ -523,6 +532,9 @@ def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]
             .where(Feed.id == Article.feed_id)
             .where(Feed.outlet == query.outlet)
         )
+    if query.entity is not None:
+        known = 1 <= query.entity <= MAX_ID
+        conditions.append(names_entity(query.entity) if known else false())
     if query.text:
         pattern = fold(query.text)
         in_keywords = _keyword_contains(session.get_bind().dialect.name, pattern)

@@ -18,6 +18,32 @@ from pydantic import BaseModel
 TextSource = Literal["page", "feed"]
 
 
+EntityKind = Literal["person", "organisation", "place"]
+
+
+class EntityOut(BaseModel):
+    """A person, place or organisation a story's articles name (the ``story_entities``
+    view): how many of its articles and outlets name it."""
+
+    id: int
+    kind: EntityKind
+    name: str
+    articles: int
+    outlets: int
+
+
+class EntityDetail(BaseModel):
+    """One entity (``GET /api/entities/{id}``): what it is, and how much names it."""
+
+    id: int
+    kind: EntityKind
+    name: str
+    articles: int
+    """Articles that name it."""
+    stories: int
+    """Live stories (active or dormant) with an article that names it."""
+
+
 class Summary(BaseModel):
     """One story in a list: the CLI's ``stories --format json`` and ``GET /api/stories``."""
 
@@ -33,6 +59,9 @@ class Summary(BaseModel):
     last_seen: datetime
     articles_last_24h: int
     """Articles published in the 24 hours up to the pipeline's clock: the ranking's key."""
+    entities: list[EntityOut] = []
+    """Its people, places and organisations, the most named first within each kind (at most
+    a few of each), people first, then places, then organisations."""
 
 
 class StoryList(BaseModel):
