@@ -52,7 +52,7 @@ _EDGE = re.compile(r"^[^\w]+|[^\w.]+$|(?<!\b\w)\.$")
 """Punctuation at either end (a trailing full stop is kept after an initial: "Jr.", "U.S.")."""
 _SPACE = re.compile(r"\s+")
 _LETTER = re.compile(r"[^\W\d_]")
-_SHOUTED = 5
+_SHOUTED = 4
 """An all-capital word longer than this is a headline's shouting ("BREAKING", "WATCH",
 "UPDATE") or a name set in capitals, not an acronym ("FBI", "NATO", "ISIS")."""
 _TITLE_SEPARATORS = re.compile("\\s+[-|\u2013\u2014:\u00bb]\\s+")

@@ -67,18 +67,24 @@ class Text:
 
 
 TITLE_BREAK = "\n\n"
-"""Between the headline and the text: the recogniser sees a paragraph break, not a sentence
-that runs on."""
+"""Between the headline and the text, after a full stop: the recogniser would otherwise
+read a headline and the first words of the text as one name ("Hollande to visit
+Washington" then "Hollande will meet..." gave the organisation "Washington Hollande")."""
+_ENDS_SENTENCE = (".", "!", "?", "\u2026")
+
+
+def _document(head: str, text: str) -> str:
+    if not head:
+        return text
+    stop = "" if head.rstrip().endswith(_ENDS_SENTENCE) else "."
+    return f"{head}{stop}{TITLE_BREAK}{text}"
 
 
 def entities(nlp: Language, texts: Sequence[Text], batch_size: int = 64) -> Iterator[list[Found]]:
     """The entities each of ``texts`` names (``names.resolve``), in order, the recogniser run
     over them in batches of ``batch_size``."""
     heads = [headline(text.title, text.sites) for text in texts]
-    documents = (
-        f"{head}{TITLE_BREAK}{text.text}" if head else text.text
-        for head, text in zip(heads, texts, strict=True)
-    )
+    documents = (_document(head, text.text) for head, text in zip(heads, texts, strict=True))
     for head, text, doc in zip(
         heads, texts, nlp.pipe(documents, batch_size=batch_size), strict=True
     ):

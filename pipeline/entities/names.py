@@ -82,8 +82,10 @@ def resolve(mentions: Sequence[Mention]) -> list[Found]:
     Mentions with one key are one entity, of the kind most of them were given (the
     recogniser may call "Hollande" a person in one sentence and an organisation in the next;
     a tie goes to the kind named first), and a longer "organisation" that ends with a
-    person's name is that person. A person's or organisation's mention whose words end
-    exactly one longer person's name of the article is that person.
+    person's name is that person. A mention of any kind whose words end exactly one longer
+    person's name of the article is that person: the recogniser calls a lone surname a
+    place or an organisation now and then ("Abdeslam, 26, rented a car" is a place to it),
+    far more often than an article names both "George Washington" and "Washington".
     """
     from pipeline.entities.mentions import Kind
 
@@ -104,9 +106,7 @@ def resolve(mentions: Sequence[Mention]) -> list[Found]:
             kinds[key] = Kind.PERSON
     persons = [key for key, kind in kinds.items() if kind == Kind.PERSON and " " in key]
     target: dict[str, str] = {}
-    for key, kind in kinds.items():
-        if kind == Kind.PLACE:
-            continue
+    for key in kinds:
         longer = [other for other in persons if other != key and other.endswith(" " + key)]
         if len(longer) == 1:
             target[key] = longer[0]
