@@ -142,6 +142,7 @@ def test_each_stage_command(db_url: str, feeds_file: Path) -> None:
         "first_seen",
         "last_seen",
         "articles_last_24h",
+        "entities",
     ]
     table = ok("stories", "--db", db_url).stdout
     assert quake[0]["title"][:40] in table

@@ -9,7 +9,7 @@ from pipeline.entities.model import UNUSED, Text, entities, load_ner
 from pipeline.errors import ModelError
 from pipeline.settings import Settings
 
-P, O, L = Kind.PERSON, Kind.ORGANISATION, Kind.PLACE
+P, ORG, L = Kind.PERSON, Kind.ORGANISATION, Kind.PLACE
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pipeline.entities.names import (
     without_title,
 )
 
-P, O, L = Kind.PERSON, Kind.ORGANISATION, Kind.PLACE
+P, ORG, L = Kind.PERSON, Kind.ORGANISATION, Kind.PLACE
 
 
 @pytest.mark.parametrize(
@@ -81,13 +81,13 @@ def found(items: list[Found]) -> list[tuple[Kind, str, str, int, bool]]:
             [(P, "francois hollande", "François Hollande", 2, False)],
         ),
         (
-            [Mention(O, "François Hollande", False), Mention(P, "Hollande", False)],
+            [Mention(ORG, "François Hollande", False), Mention(P, "Hollande", False)],
             [(P, "francois hollande", "François Hollande", 2, False)],
         ),
         (
-            [Mention(P, "Hollande", False), Mention(O, "Hollande", False),
-             Mention(O, "Hollande", False)],
-            [(O, "hollande", "Hollande", 3, False)],
+            [Mention(P, "Hollande", False), Mention(ORG, "Hollande", False),
+             Mention(ORG, "Hollande", False)],
+            [(ORG, "hollande", "Hollande", 3, False)],
         ),
         (
             [Mention(P, "Salah Abdeslam", False), Mention(P, "Brahim Abdeslam", False),

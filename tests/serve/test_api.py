@@ -106,6 +106,7 @@ def test_list_is_ranked_by_the_last_day_then_outlets(demo: TestClient) -> None:
         "first_seen",
         "last_seen",
         "articles_last_24h",
+        "entities",
     }
 
 
