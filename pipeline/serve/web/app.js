@@ -526,14 +526,16 @@
       clear(note);
       return;
     }
-    let entity = { id: filters.entity, kind: "entity", name: `entity ${filters.entity}`, articles: 0 };
+    let entity = null;
     try {
       entity = await getJson(`/api/entities/${filters.entity}`);
     } catch (err) {
       if (!(err instanceof HttpError && err.status === 404)) throw err;
     }
     if (route !== state.route) return;
-    append(clear(note), ["Stories naming ", entityChips([entity], "Filtered by"), " · ",
+    const what = entity ? ["Stories naming ", entityChips([entity], "Filtered by")]
+      : [`No person, place or organisation has the id ${filters.entity}`];
+    append(clear(note), [...what, " · ",
       el("a", { href: listHash({ ...filters, entity: null }) }, "show all stories")]);
     note.hidden = false;
   }
