@@ -51,6 +51,11 @@ _POSSESSIVE = re.compile("(?:['\u2019]s|(?<=s)['\u2019])$", re.IGNORECASE)
 _EDGE = re.compile(r"^[^\w]+|[^\w.]+$|(?<!\b\w)\.$")
 """Punctuation at either end (a trailing full stop is kept after an initial: "Jr.", "U.S.")."""
 _SPACE = re.compile(r"\s+")
+_LABEL = re.compile(
+    r"^(?:photo|video|watch|read|source|credit|update|updated|breaking)s?:\s*", re.I
+)
+"""A caption's or a page's label before a name ("Photo: Detroit Free Press")."""
+_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)+")
 _LETTER = re.compile(r"[^\W\d_]")
 _SHOUTED = 4
 """An all-capital word longer than this is a headline's shouting ("BREAKING", "WATCH",
@@ -69,7 +74,7 @@ def clean(text: str) -> str | None:
     for _ in range(3):  # a quoted "the Kremlin's": quotes, then the article, then the possessive
         before = name
         name = _EDGE.sub("", name).strip()
-        name = _LEADING.sub("", name)
+        name = _LEADING.sub("", _LABEL.sub("", name))
         name = _POSSESSIVE.sub("", name).strip()
         if name == before:
             break
@@ -87,10 +92,15 @@ def clean(text: str) -> str | None:
 def site_names(outlets: Iterable[str]) -> frozenset[str]:
     """The folded names a site goes by, from its outlet and feed names: each whole name and
     its parts between spaced separators ("NBC12 - WWBT" gives "nbc12 wwbt", "nbc12", "wwbt";
-    a feed's "wwbt-news" gives "wwbt news"), without a leading "the"."""
+    a feed's "wwbt-news" gives "wwbt news"; a host "www.local10.com" gives "local10 com" and
+    "local10"), without a leading "the"."""
     keys: set[str] = set()
     for outlet in outlets:
-        for part in [outlet, *_TITLE_SEPARATORS.split(outlet)]:
+        parts = [outlet, *_TITLE_SEPARATORS.split(outlet)]
+        if _HOST.fullmatch(outlet.strip()):  # "www.local10.com" is "local10.com", "local10"
+            host = re.sub(r"^www\d*\.", "", outlet.strip().lower())
+            parts += [host, host.split(".")[0]]
+        for part in parts:
             key = fold(_LEADING.sub("", part.strip()))
             if len(key) >= 2:
                 keys.add(key)

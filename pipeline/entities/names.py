@@ -93,7 +93,7 @@ def resolve(mentions: Sequence[Mention]) -> list[Found]:
     for mention in mentions:
         name = without_title(mention.name) if mention.kind == Kind.PERSON else mention.name
         key = fold(name)
-        if key:
+        if key and not (mention.kind == Kind.PERSON and key.replace(" ", "") in TITLES):
             groups[key].append(
                 mention
                 if name == mention.name

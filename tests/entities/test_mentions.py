@@ -31,6 +31,7 @@ from pipeline.entities.mentions import Kind, Mention, clean, headline, mentions,
         ("", None),
         ("defence ministry", None),
         ("the", None),
+        ("Photo: Detroit Free Press", "Detroit Free Press"),
     ],
     ids=[
         "plain",
@@ -54,6 +55,7 @@ from pipeline.entities.mentions import Kind, Mention, clean, headline, mentions,
         "empty",
         "lower-case-description",
         "article-alone",
+        "caption-label",
     ],
 )
 def test_clean(text: str, expected: str | None) -> None:
@@ -61,8 +63,9 @@ def test_clean(text: str, expected: str | None) -> None:
 
 
 def test_site_names_are_the_outlet_its_parts_and_its_feed() -> None:
-    names = site_names(["NBC12 - WWBT", "wwbt-news", "The Atlas Post"])
+    names = site_names(["NBC12 - WWBT", "wwbt-news", "The Atlas Post", "www.local10.com"])
     assert {"nbc12 wwbt", "nbc12", "wwbt", "wwbt news", "atlas post"} <= names
+    assert {"local10 com", "local10"} <= names
     assert "news" not in names  # a feed's slug is one name, not a list of words
 
 

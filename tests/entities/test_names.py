@@ -104,6 +104,10 @@ def found(items: list[Found]) -> list[tuple[Kind, str, str, int, bool]]:
             [Mention(P, "Martin Luther King", False), Mention(P, "Luther King", False)],
             [(P, "martin luther king", "Martin Luther King", 2, False)],
         ),
+        (
+            [Mention(P, "Sgt", False), Mention(P, "Todd Johnson", False)],
+            [(P, "todd johnson", "Todd Johnson", 1, False)],
+        ),
         ([], []),
     ],
     ids=[
@@ -114,6 +118,7 @@ def found(items: list[Found]) -> list[tuple[Kind, str, str, int, bool]]:
         "two-brothers-leave-the-surname-alone",
         "a-surname-taken-for-a-place-joins-the-person",
         "two-word-short-name",
+        "a-title-alone-is-nobody",
         "empty",
     ],
 )  # fmt: skip
