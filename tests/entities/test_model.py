@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from spacy.language import Language
 
 from pipeline.entities.mentions import Kind, site_names
 from pipeline.entities.model import UNUSED, Text, entities, load_ner
@@ -13,11 +14,11 @@ P, ORG, L = Kind.PERSON, Kind.ORGANISATION, Kind.PLACE
 
 
 @pytest.fixture(scope="module")
-def nlp():  # type: ignore[no-untyped-def]
+def nlp() -> Language:
     return load_ner(Settings.load().entities_model)
 
 
-def test_only_the_recogniser_runs(nlp) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_recogniser_runs(nlp: Language) -> None:
     assert nlp.pipe_names == ["tok2vec", "ner"]
     assert not set(UNUSED) & set(nlp.component_names)
     assert load_ner(Settings.load().entities_model) is nlp  # once per process
@@ -60,7 +61,7 @@ CASES = [
     ids=["surname-taken-for-a-place", "surnames-to-full-names", "site-name-and-suffix-dropped"],
 )
 def test_entities_of_real_sentences(
-    nlp,  # type: ignore[no-untyped-def]
+    nlp: Language,
     text: Text,
     expected: set[tuple[Kind, str, bool]],
 ) -> None:
@@ -73,7 +74,7 @@ def test_entities_of_real_sentences(
     assert not {"Abdeslam", "Putin", "NBC12", "WWBT", "Monday", "26", "Belgian"} & set(names)
 
 
-def test_batches_give_what_one_by_one_gives(nlp) -> None:  # type: ignore[no-untyped-def]
+def test_batches_give_what_one_by_one_gives(nlp: Language) -> None:
     texts = [case[0] for case in CASES] * 3
     together = list(entities(nlp, texts, batch_size=4))
     alone = [next(entities(nlp, [text])) for text in texts]
