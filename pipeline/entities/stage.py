@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, Row, delete, insert, select, update
+from sqlalchemy import Engine, Row, delete, select, update
 from sqlalchemy.orm import Session
 
 from models import Article, ArticleEntity, Entity, EntityReading, Feed
@@ -178,11 +178,13 @@ def _store(
                 link_row["mentions"] = int(str(link_row["mentions"])) + item.mentions
                 link_row["in_title"] = bool(link_row["in_title"]) or item.in_title
         links.extend(merged.values())
-    if links:
-        session.execute(insert(ArticleEntity), links)
+    # Ignoring conflicts: a concurrent run (the CLI beside the DAG) that stored the same
+    # article's reading first wins, rather than failing this batch.
+    insert_ignore(session, ArticleEntity.__table__, links)  # type: ignore[arg-type]
     now = datetime.now(UTC)
-    session.execute(
-        insert(EntityReading),
+    insert_ignore(
+        session,
+        EntityReading.__table__,  # type: ignore[arg-type]
         [
             {"article_id": row.id, "read_hash": row.read_hash, "model": model, "read_at": now}
             for row in batch
