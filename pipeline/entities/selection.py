@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypeVarTuple
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, or_
 
 from models import Article, EntityReading
 
@@ -20,13 +20,8 @@ def needing_entities(query: Select[*Columns], model: str) -> Select[*Columns]:
         .where(
             or_(
                 EntityReading.article_id.is_(None),
-                and_(
-                    EntityReading.article_id.is_not(None),
-                    or_(
-                        EntityReading.read_hash != Article.read_hash,
-                        EntityReading.model != model,
-                    ),
-                ),
+                EntityReading.read_hash != Article.read_hash,
+                EntityReading.model != model,
             )
         )
         .order_by(Article.id)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select, update
 
 from models import Article, ArticleEntity, Entity, EntityReading
 from pipeline.db import session_scope
+from pipeline.entities.model import load_ner
 from pipeline.entities.stage import tag_entities
 from pipeline.settings import Settings
 from tests.factories import T0, add_feeds
@@ -155,3 +156,15 @@ def test_a_missing_model_stops_before_any_write(engine: Engine, db_url: str, mod
     with pytest.raises(ModelError, match="no_such_pipeline"):
         tag_entities(engine, Settings.load(database_url=db_url, entities_model=model))
     assert named(engine) == {}
+
+
+def test_another_model_reads_every_article_again(engine: Engine, db_url: str) -> None:
+    settings = Settings.load(database_url=db_url)
+    add_articles(engine, ARTICLES[:2])
+    nlp = load_ner(settings.entities_model)
+    assert tag_entities(engine, settings, nlp=nlp).articles == 2
+    other = Settings.load(database_url=db_url, entities_model="another_pipeline")
+    assert tag_entities(engine, other, nlp=nlp).articles == 2
+    assert tag_entities(engine, other, nlp=nlp).articles == 0
+    with session_scope(engine) as session:
+        assert set(session.scalars(select(EntityReading.model))) == {"another_pipeline"}
