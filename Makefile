@@ -58,6 +58,7 @@ bench: install
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.extract $(if $(wildcard $(AEB_METRIC)),--metric $(AEB_METRIC))
 	$(BIN)/python -m bench.embed
+	$(BIN)/python -m bench.entities
 	$(BIN)/python -m bench.cluster --sizes 2000,10000
 	$(BIN)/python -m bench.older --stories 2000,20000
 	$(BIN)/python -m bench.dags --db sqlite

@@ -7,6 +7,10 @@ pages due were read), so an article is embedded with its page's text when it has
   split into batches of at most ``embed_task_batch``;
 * ``embed_batch`` is mapped over the batches, so several workers share the work: each
   embeds its articles (one transaction per ``embed_batch_size``);
+* ``tag_entities`` then finds the people, places and organisations of every article not
+  read for them yet (new, or whose text changed; its own selection, so a database migrated
+  from before entities is caught up too), whether or not every embed task succeeded: the
+  entities do not depend on the vectors, and the cluster run's keywords leave them out;
 * ``publish`` marks the ``storyline_embeddings`` asset, which starts
   ``storyline_cluster``, when the plan had work; otherwise it is skipped.
 
@@ -59,8 +63,16 @@ def storyline_embed() -> None:
             report = embed(engine, settings, article_ids=article_ids)
         return {**as_json(report), "articles": len(article_ids)}
 
+    @task(trigger_rule="all_done")
+    def tag_entities() -> dict[str, Any]:
+        """Find the entities of the articles whose text was not read for them yet."""
+        from pipeline.entities.stage import tag_entities as run_entities
+
+        with stories_db() as (settings, engine):
+            return as_json(run_entities(engine, settings))
+
     @task(outlets=[EMBEDDINGS])
-    def publish(batches: Any, reports: Any) -> dict[str, Any]:
+    def publish(batches: Any, reports: Any, named: Any) -> dict[str, Any]:
         """Mark ``storyline_embeddings`` when this run had articles to embed; else skip."""
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -72,6 +84,7 @@ def storyline_embed() -> None:
             "embedded": sum(r["embedded"] for r in reports),
             "refreshed": sum(r["refreshed"] for r in reports),
             "articles_per_task": [len(batch) for batch in batches],
+            "entities_read": named["articles"],
         }
         # Decided on the plan, not on the counts: a retried task whose earlier attempt
         # embedded everything reports 0, yet the run made those embeddings.
@@ -83,7 +96,10 @@ def storyline_embed() -> None:
         return summary
 
     batches = plan_batches()
-    publish(batches, embed_batch.expand(article_ids=batches))
+    embedded = embed_batch.expand(article_ids=batches)
+    named = tag_entities()
+    embedded >> named
+    publish(batches, embedded, named)
 
 
 storyline_embed()

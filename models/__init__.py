@@ -290,6 +290,51 @@ class SharedParagraph(Base):
     """Whether a second article's body had it too."""
 
 
+class Entity(Base):
+    """A person, place or organisation, one per kind and folded name (``pipeline/entities``)."""
+
+    __tablename__ = "entities"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``person``, ``organisation`` or ``place``."""
+    name: Mapped[str] = mapped_column(String(300))
+    """The name shown: the best-spelt seen ("François Hollande" over "Francois Hollande")."""
+    key: Mapped[str] = mapped_column(String(300))
+    """The name folded: accents, case, punctuation and a person's title gone."""
+
+
+class ArticleEntity(Base):
+    """An entity an article names: how often, and whether in its title."""
+
+    __tablename__ = "article_entities"
+    __table_args__ = (Index("ix_article_entities_entity_id", "entity_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True
+    )
+    mentions: Mapped[int] = mapped_column(Integer)
+    in_title: Mapped[bool] = mapped_column(Boolean)
+
+
+class EntityReading(Base):
+    """Which text of an article its entities were found in, and by which model: the entity
+    stage reads the article again when either changes (as ``Embedding.content_hash``)."""
+
+    __tablename__ = "entity_readings"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_hash: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(300))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ClusterRun(Base):
     """One re-clustering of the recent window: its inputs, parameters and outcome."""
 
@@ -314,9 +359,12 @@ class ClusterRun(Base):
 
 __all__ = [
     "Article",
+    "ArticleEntity",
     "Base",
     "ClusterRun",
     "Embedding",
+    "Entity",
+    "EntityReading",
     "Feed",
     "SharedParagraph",
     "Story",

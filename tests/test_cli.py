@@ -143,6 +143,7 @@ def test_each_stage_command(db_url: str, feeds_file: Path) -> None:
         "last_seen",
         "articles_last_24h",
         "lead",
+        "entities",
     ]
     table = ok("stories", "--db", db_url).stdout
     assert quake[0]["title"][:40] in table
@@ -500,10 +501,12 @@ def test_every_summary_has_a_json_form(db_url: str, feeds_file: Path) -> None:
     assert (ingested["feeds"], ingested["new_articles"], ingested["errors"]) == (3, 6, {})
     assert report("extract")["articles"] == 0
     assert report("embed")["embedded"] == 6
+    assert report("entities")["articles"] == 6
     clustered = report("cluster", "--now", NOW.isoformat())
     assert (clustered["stories_created"], clustered["skipped"]) == (1, False)
     everything = report("run", "--feeds", str(feeds_file), "--now", NOW.isoformat())
-    assert set(everything) == {"feeds", "ingest", "extract", "embed", "cluster"}
+    assert set(everything) == {"feeds", "ingest", "extract", "embed", "entities", "cluster"}
+    assert everything["entities"]["articles"] == 0  # read once, not again
     assert everything["cluster"]["skipped"] is True
     assert everything["feeds"]["unchanged"] == 3
 

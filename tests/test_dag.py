@@ -213,11 +213,13 @@ def test_embed_runs_on_new_texts_mapped_over_batches(parsed: dict[str, Any]) -> 
     dag = parsed["dags"]["storyline_embed"]
     assert dag["timetable"]["__type"] == "airflow.timetables.simple.AssetTriggeredTimetable"
     assert _assets(dag["timetable"]) == ["storyline_texts"]
-    assert dag["topological"] == ["plan_batches", "embed_batch", "publish"]
+    assert dag["topological"] == ["plan_batches", "embed_batch", "tag_entities", "publish"]
     tasks = dag["tasks"]
     assert tasks["embed_batch"]["mapped"] is True
     assert "article_ids" in tasks["embed_batch"]["map_index_template"]
-    assert tasks["publish"]["upstream"] == ["embed_batch", "plan_batches"]
+    assert tasks["publish"]["upstream"] == ["embed_batch", "plan_batches", "tag_entities"]
+    assert tasks["tag_entities"]["upstream"] == ["embed_batch"]
+    assert tasks["tag_entities"]["trigger_rule"] == "all_done"
     assert tasks["publish"]["outlets"] == ["storyline_embeddings"]
 
 
@@ -662,8 +664,10 @@ def test_dags_run_end_to_end(
     assert tasks_of(embed) == {
         "plan_batches": "success",
         "embed_batch": ["success"] * 3,
+        "tag_entities": "success",
         "publish": "success",
     }
+    assert embed["tasks"]["tag_entities"]["xcom"]["articles"] == 15
     batches = embed["tasks"]["embed_batch"]
     assert [ti["xcom"]["articles"] for ti in batches] == [5, 5, 5]
     assert [ti["xcom"]["embedded"] for ti in batches] == [5, 5, 5]

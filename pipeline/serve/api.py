@@ -38,9 +38,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline.db import display_url, make_engine, session_scope
 from pipeline.errors import first_line
 from pipeline.serve import queries
+from pipeline.serve.entities import entity_detail
 from pipeline.serve.schema import (
     ArticleList,
     ArticlePage,
+    EntityDetail,
     Health,
     OutletList,
     Problem,
@@ -186,6 +188,14 @@ def list_stories(
         str | None,
         Query(max_length=200, description="Substring of the title or a keyword, any case."),
     ] = None,
+    entity: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=queries.MAX_ID,
+            description="Stories with an article that names this entity (its id).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     order: Annotated[
@@ -204,6 +214,7 @@ def list_stories(
         until=_query_time("until", until),
         outlet=outlet,
         text=q,
+        entity=entity,
         order=order,
         limit=limit,
         offset=offset,
@@ -217,6 +228,17 @@ def list_stories(
         updated_at=clock.finished_at,
         items=page.items,
     )
+
+
+@router.get("/api/entities/{entity_id}", response_model=EntityDetail, responses=NOT_FOUND)
+def get_entity(entity_id: int, db: SessionDep) -> EntityDetail:
+    """One person, place or organisation, with how many articles and live stories name it."""
+    found = None
+    if 1 <= entity_id <= queries.MAX_ID:
+        found = entity_detail(db, entity_id, queries.DEFAULT_STATUSES)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"entity {entity_id} not found")
+    return found
 
 
 @router.get("/api/stories/{story_id}", response_model=StoryOut, responses=NOT_FOUND)

@@ -42,6 +42,7 @@ from models import (
     StorySentence,
 )
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded, folded_contains
+from pipeline.serve.entities import names_entity, top_entities
 from pipeline.serve.schema import (
     ArticleOut,
     EventOut,
@@ -80,6 +81,8 @@ class StoryQuery:
     """Stories with at least one article from this outlet (exact name)."""
     text: str | None = None
     """Case-insensitive substring of the title or of one keyword."""
+    entity: int | None = None
+    """Stories with an article that names this entity (``entities.id``)."""
     order: StoryOrder = "rank"
     limit: int | None = 20
     """None: every story that matches (the command line's default)."""
@@ -213,7 +216,14 @@ def list_stories(session: Session, query: StoryQuery, now: datetime) -> StoryPag
     }
     rows = session.execute(statement.order_by(*orders[query.order], Story.id)).all()
     leads = _leads(session, [row[0] for row in rows])
-    return StoryPage(total=total, items=[_summary(row, leads.get(row[0])) for row in rows])
+    named = top_entities(session, [row[0] for row in rows])
+    return StoryPage(
+        total=total,
+        items=[
+            _summary(row, leads.get(row[0])).model_copy(update={"entities": named[row[0]]})
+            for row in rows
+        ],
+    )
 
 
 def story_detail(
@@ -232,7 +242,9 @@ def story_detail(
     sources = _sources(session, members)
     sentences = summary_sentences(session, [story_id]).get(story_id, [])
     return StoryDetail(
-        summary=_summary(row, sentences[0] if sentences else None),
+        summary=_summary(row, sentences[0] if sentences else None).model_copy(
+            update={"entities": top_entities(session, [story_id])[story_id]}
+        ),
         merged_into_id=row[9],
         sentences=sentences,
         articles=_article_page(session, members, article_limit, article_offset),
@@ -652,6 +664,9 @@ def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]
             .where(Feed.id == Article.feed_id)
             .where(Feed.outlet == query.outlet)
         )
+    if query.entity is not None:
+        known = 1 <= query.entity <= MAX_ID
+        conditions.append(names_entity(query.entity) if known else false())
     if query.text:
         pattern = fold(query.text)
         in_keywords = _keyword_contains(session.get_bind().dialect.name, pattern)

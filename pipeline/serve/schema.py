@@ -29,6 +29,32 @@ class SummarySentence(BaseModel):
     published_at: datetime
 
 
+EntityKind = Literal["person", "organisation", "place"]
+
+
+class EntityOut(BaseModel):
+    """A person, place or organisation a story's articles name (the ``story_entities``
+    view): how many of its articles and outlets name it."""
+
+    id: int
+    kind: EntityKind
+    name: str
+    articles: int
+    outlets: int
+
+
+class EntityDetail(BaseModel):
+    """One entity (``GET /api/entities/{id}``): what it is, and how much names it."""
+
+    id: int
+    kind: EntityKind
+    name: str
+    articles: int
+    """Articles that name it."""
+    stories: int
+    """Live stories (active or dormant) with an article that names it."""
+
+
 class Summary(BaseModel):
     """One story in a list: the CLI's ``stories --format json`` and ``GET /api/stories``."""
 
@@ -47,6 +73,9 @@ class Summary(BaseModel):
     lead: SummarySentence | None = None
     """The first sentence of the story's summary: the story at a glance; None while it has
     none (no article with text to take one from)."""
+    entities: list[EntityOut] = []
+    """Its people, places and organisations, the most named first within each kind (at most
+    a few of each), people first, then places, then organisations."""
 
 
 class StoryList(BaseModel):

@@ -12,9 +12,12 @@ takes the place of its words, which are not listed again on their own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from pipeline.entities.names import fold
 
 _TOKEN = re.compile(r"(?u)\b[\w'-]+\b")
 _WORD = re.compile(r"(?u)[^\W\d_][\w'-]{2,}")
@@ -33,9 +36,16 @@ iquique", "iquique quake") stay words."""
 
 
 def story_keywords(
-    texts_by_story: Mapping[int, Sequence[str]], top_n: int = 8
+    texts_by_story: Mapping[int, Sequence[str]],
+    top_n: int = 8,
+    without: Mapping[int, Collection[str]] | None = None,
 ) -> dict[int, list[str]]:
-    """The ``top_n`` keywords of each story, best first; ties break alphabetically."""
+    """The ``top_n`` keywords of each story, best first; ties break alphabetically.
+
+    ``without`` gives, per story, words (folded: ``pipeline.entities.names.fold``) no keyword
+    of it may hold: its people's, places' and organisations' names, which are shown apart,
+    the outlets' names, and the window's boilerplate (``boilerplate_words``).
+    """
     from sklearn.feature_extraction.text import CountVectorizer
 
     ids = sorted(texts_by_story)
@@ -60,9 +70,11 @@ def story_keywords(
             together = counts[:, index]
             weights[:, index] *= (together >= PHRASE_MIN_COUNT) & (together >= PHRASE_SHARE * uses)
     result: dict[int, list[str]] = {}
+    folded = [set(fold(str(term)).split(" ")) for term in terms]
     for row, story in enumerate(ids):
+        banned = set((without or {}).get(story, ()))
         order = sorted(
-            (index for index in np.flatnonzero(weights[row] > 0)),
+            (index for index in np.flatnonzero(weights[row] > 0) if not folded[index] & banned),
             key=lambda index: (-weights[row, index], terms[index]),
         )
         result[story] = _phrases_over_words([str(terms[index]) for index in order], top_n)
@@ -112,3 +124,38 @@ def _phrases_over_words(ranked: list[str], top_n: int) -> list[str]:
         else:
             chosen.append(term)
     return chosen[:top_n]
+
+
+BOILERPLATE_STORIES = 3
+"""A word one outlet alone uses, in this many stories of the window or more, is that outlet's
+furniture (its paywall's "check your email to activate", its station's "nbc12 wwbt"), not
+news."""
+
+
+def boilerplate_words(
+    texts: Iterable[tuple[str, int, str]], min_stories: int = BOILERPLATE_STORIES
+) -> frozenset[str]:
+    """The folded words of a window's ``texts`` (outlet, story, text) that only one outlet
+    uses, in at least ``min_stories`` of its stories: words a site puts around every
+    article. A word two outlets use is never one."""
+    outlets: dict[str, set[str]] = defaultdict(set)
+    stories: dict[str, set[int]] = defaultdict(set)
+    analyze = _terms()
+    for outlet, story, text in texts:
+        for term in analyze(text):
+            if " " in term:
+                continue
+            for word in fold(term).split(" "):
+                outlets[word].add(outlet)
+                stories[word].add(story)
+    return frozenset(
+        word
+        for word, used_by in outlets.items()
+        if len(used_by) == 1 and len(stories[word]) >= min_stories
+    )
+
+
+def name_words(names: Iterable[str]) -> frozenset[str]:
+    """The folded words of ``names`` (people, places, organisations, outlets), which no
+    keyword holds: "François Hollande" gives "francois", "hollande"."""
+    return frozenset(word for name in names for word in fold(name).split(" ") if word)

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from models import (
     Article,
+    ArticleEntity,
     ClusterRun,
     Embedding,
+    Entity,
     Feed,
     Story,
     StoryArticle,
@@ -29,7 +31,7 @@ from models import (
 from pipeline.stories.clustering.vectors import centroid
 from pipeline.stories.history import EventKind, membership_events
 from pipeline.stories.history import StoryEvent as HistoryEvent
-from pipeline.stories.keywords import story_keywords
+from pipeline.stories.keywords import boilerplate_words, name_words, story_keywords
 from pipeline.stories.plan import PLANNED, StoryPlan
 from pipeline.stories.state import WindowArticle
 from pipeline.stories.status import StoryStatus
@@ -91,7 +93,7 @@ def write_plan(
         ),
         stories,
     )
-    _refresh_keywords(window, target, stories, chars)
+    _refresh_keywords(session, window, target, stories, chars)
     live = [story_id for story_id, story in stories.items() if story.status == StoryStatus.ACTIVE]
     if live:
         refresh_summaries(session, live, _boilerplate(window, target))
@@ -157,7 +159,52 @@ def _event(
     )
 
 
+def _names_and_boilerplate(
+    session: Session,
+    window: list[WindowArticle],
+    target: Mapping[int, int | None],
+    chars: int,
+) -> dict[int, frozenset[str]]:
+    """Per story, the words its keywords must not hold: its entities' names (shown apart),
+    the window's outlets' and feeds' names, and the words one outlet puts around its
+    articles (``boilerplate_words``)."""
+    ids = [article.id for article in window if target.get(article.id) is not None]
+    outlet_of: dict[int, str] = {}
+    sites: set[str] = set()
+    named: dict[int, set[str]] = defaultdict(set)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for article_id, outlet, feed in session.execute(
+            select(Article.id, Feed.outlet, Feed.name)
+            .join(Feed, Feed.id == Article.feed_id)
+            .where(Article.id.in_(chunk))
+        ):
+            outlet_of[article_id] = outlet
+            sites.update((outlet, feed.replace("-", " ")))
+        for article_id, name in session.execute(
+            select(ArticleEntity.article_id, Entity.name)
+            .join(Entity, Entity.id == ArticleEntity.entity_id)
+            .where(ArticleEntity.article_id.in_(chunk))
+        ):
+            story_id = target[article_id]
+            if story_id is not None:
+                named[story_id].add(name)
+    furniture = boilerplate_words(
+        (outlet_of[article.id], story_id, article_text(article.title, article.summary, chars))
+        for article in window
+        if (story_id := target.get(article.id)) is not None and article.id in outlet_of
+    )
+    common = name_words(sites) | furniture
+    stories = {story_id for story_id in target.values() if story_id is not None}
+    return {story_id: common | name_words(named[story_id]) for story_id in stories}
+
+
+_CHUNK = 5000
+"""Article ids per ``IN (...)``: below SQLite's limit of bound parameters."""
+
+
 def _refresh_keywords(
+    session: Session,
     window: list[WindowArticle],
     target: dict[int, int | None],
     stories: dict[int, Story],
@@ -170,7 +217,9 @@ def _refresh_keywords(
         if story_id is not None:
             # The headline twice: it names the story; the lead adds what the headline lacks.
             texts[story_id] += [article.title, article_text(article.title, article.summary, chars)]
-    keywords = story_keywords(texts, top_n=KEYWORDS)
+    keywords = story_keywords(
+        texts, top_n=KEYWORDS, without=_names_and_boilerplate(session, window, target, chars)
+    )
     for story_id, story in stories.items():
         if story_id in keywords and story.status == StoryStatus.ACTIVE:
             story.keywords = keywords[story_id]

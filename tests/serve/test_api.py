@@ -107,6 +107,7 @@ def test_list_is_ranked_by_the_last_day_then_outlets(demo: TestClient) -> None:
         "last_seen",
         "articles_last_24h",
         "lead",
+        "entities",
     }
 
 
@@ -343,9 +344,20 @@ def test_openapi_lists_the_paths(demo: TestClient) -> None:
         "/api/stories/{story_id}",
         "/api/stories/{story_id}/related",
         "/api/trending",
+        "/api/entities/{entity_id}",
     } <= set(schema["paths"])
     parameters = {p["name"] for p in schema["paths"]["/api/stories"]["get"]["parameters"]}
-    assert parameters == {"status", "since", "until", "outlet", "q", "limit", "offset", "order"}
+    assert parameters == {
+        "status",
+        "since",
+        "until",
+        "outlet",
+        "q",
+        "entity",
+        "limit",
+        "offset",
+        "order",
+    }
 
 
 def test_openapi_lists_every_story_status(demo: TestClient) -> None:

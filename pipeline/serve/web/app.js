@@ -274,7 +274,14 @@
       since: day("since"),
       until: day("until"),
       order: ORDERS.includes(order) ? order : "rank",
+      entity: entityOf(query),
     };
+  }
+
+  // The entity the list is narrowed to (a chip clicked), or null; only a plain id counts.
+  function entityOf(query) {
+    const value = query.get("entity") || "";
+    return /^[1-9]\d{0,9}$/.test(value) && Number(value) <= 2147483647 ? Number(value) : null;
   }
 
   function isDefaultStatuses(statuses) {
@@ -291,6 +298,7 @@
     if (filters.since) query.set("since", filters.since);
     if (filters.until) query.set("until", filters.until);
     if (filters.order !== "rank") query.set("order", filters.order);
+    if (filters.entity) query.set("entity", String(filters.entity));
     if (offset) query.set("offset", String(offset));
     const text = query.toString();
     return text ? `#/?${text}` : "#/";
@@ -322,6 +330,7 @@
     filters.statuses.forEach((s) => query.append("status", s));
     if (filters.since) query.set("since", dayStart(filters.since));
     if (filters.until) query.set("until", dayEnd(filters.until));
+    if (filters.entity) query.set("entity", String(filters.entity));
     return `/api/stories?${query}`;
   }
 
@@ -422,6 +431,7 @@
       since: isDay(form.elements.since.value) ? form.elements.since.value : "",
       until: isDay(form.elements.until.value) ? form.elements.until.value : "",
       order: form.elements.order.value,
+      entity: listFilters(parseHash().query).entity,
     };
   }
 
@@ -448,6 +458,8 @@
     }
     if (route !== state.route) return;
     renderUnclustered(unclustered.total);
+    await renderEntityFilter(route, filters);
+    if (route !== state.route) return;
     const key = JSON.stringify([state.clock, page.total, page.offset, page.items, filters]);
     if (key !== state.viewKey) {
       state.viewKey = key;
@@ -469,7 +481,8 @@
   }
 
   function filtered(filters) {
-    return Boolean(filters.q || filters.outlet || filters.since || filters.until || !isDefaultStatuses(filters.statuses));
+    return Boolean(filters.q || filters.outlet || filters.since || filters.until || filters.entity ||
+      !isDefaultStatuses(filters.statuses));
   }
 
   function renderList(page, filters) {
@@ -478,13 +491,14 @@
     page.items.forEach((story, index) => {
       const keywords = el("ul", { class: "keywords", "aria-label": "Keywords" },
         story.keywords.map((word) => el("li", null, word)));
+      const names = entityChips(story.entities, `People, places and organisations of “${story.title}”`);
       body.append(el("tr", { "data-story-id": story.id },
         el("td", { class: "num rank" }, page.offset + index + 1),
         el("th", { scope: "row", class: "title" },
           el("a", { href: storyHref(story.id) }, story.title),
           story.status === "active" ? null : el("span", { class: "badge" }, story.status),
           story.lead ? el("p", { class: "lead" }, story.lead.sentence) : null),
-        el("td", { class: "kw" }, keywords),
+        el("td", { class: "kw" }, names, keywords),
         el("td", { class: "num articles", "data-label": "articles" }, story.articles,
           story.articles_last_24h
             ? el("span", { class: "recent", title: "in the last 24 hours" }, ` +${story.articles_last_24h}`,
@@ -515,6 +529,51 @@
       recent: "Stories seen most recently first",
       size: "Stories with the most articles first",
     }[filters.order];
+  }
+
+  // --- people, places and organisations --------------------------------------------------
+
+  const KIND_LABELS = { person: "person", place: "place", organisation: "organisation" };
+
+  // A story's entities as chips, each a link to the stories that name it. The kind is
+  // told three ways: a visible symbol, the chip's border (solid, dashed, double) and its
+  // colour, and said in words to screen readers ("person: Salah Abdeslam").
+  function entityChips(entities, label, id) {
+    const list = el("ul", { class: "entities", "aria-label": label, id: id || null });
+    for (const entity of entities || []) {
+      const kind = KIND_LABELS[entity.kind] || "entity";
+      list.append(el("li", null, el("a", {
+        class: `chip chip-${entity.kind}`,
+        href: listHash({ ...listFilters(new URLSearchParams()), entity: entity.id }),
+        "data-entity-id": entity.id,
+        "data-kind": entity.kind,
+        title: `Stories naming ${entity.name} (${kind}, in ${plural(entity.articles, "article")})`,
+      }, el("span", { class: "chip-kind", "aria-hidden": "true" }),
+      el("span", { class: "visually-hidden" }, `${kind}: `), entity.name)));
+    }
+    return list;
+  }
+
+  // "Stories naming [person: Salah Abdeslam] · show all": the entity filter, with its way out.
+  async function renderEntityFilter(route, filters) {
+    const note = $("entity-filter");
+    if (!filters.entity) {
+      note.hidden = true;
+      clear(note);
+      return;
+    }
+    let entity = null;
+    try {
+      entity = await getJson(`/api/entities/${filters.entity}`);
+    } catch (err) {
+      if (!(err instanceof HttpError && err.status === 404)) throw err;
+    }
+    if (route !== state.route) return;
+    const what = entity ? ["Stories naming ", entityChips([entity], "Filtered by")]
+      : [`No person, place or organisation has the id ${filters.entity}`];
+    append(clear(note), [...what, " · ",
+      el("a", { href: listHash({ ...filters, entity: null }) }, "show all stories")]);
+    note.hidden = false;
   }
 
   // --- breaking --------------------------------------------------------------------------
@@ -641,6 +700,8 @@
 
     renderSummary(story.summary);
     append(clear($("story-keywords")), story.keywords.map((word) => el("li", null, word)));
+    const named = $("story-entities");
+    named.replaceWith(entityChips(story.entities, "People, places and organisations", "story-entities"));
 
     renderLineage(story, mergedInto);
 
