@@ -235,9 +235,16 @@ def test_one_story(demo: TestClient, demo_engine: Engine) -> None:
     outlets = story["sources"]
     assert len(outlets) == sources
     assert sum(o["articles"] for o in outlets) == count
-    firsts = [o["first_article_at"] for o in outlets]
-    assert firsts == sorted(firsts)
-    assert firsts[0] == min(published)
+    # The outlets that reported the story's event in the order they did, then those with
+    # only background from before it (no first report).
+    reports = [o["first_report_at"] for o in outlets]
+    reported = [at for at in reports if at is not None]
+    assert reports == reported + [None] * (len(reports) - len(reported))
+    assert reported == sorted(reported)
+    assert [o["arrival_rank"] for o in outlets][: len(reported)] == sorted(
+        o["arrival_rank"] for o in outlets if o["arrival_rank"] is not None
+    )
+    assert min(o["first_article_at"] for o in outlets) == min(published)
     timeline = story["timeline"]
     assert [h["hour"] for h in timeline] == sorted(h["hour"] for h in timeline)
     assert sum(h["articles"] for h in timeline) == sum(h.article_count for h in hours)
