@@ -222,11 +222,42 @@ def require_schema(engine: Engine) -> None:
             f"database file {path} does not exist; run `storyline init` first (or pass --db)"
         )
     check_connection(engine)
-    if current_revision(engine) is None:
+    revision = current_revision(engine)
+    if revision is None:
         raise DatabaseError(
             f"database {display_url(str(engine.url))} has no Storyline schema; "
             "run `storyline init` first"
         )
+    newest = head_revision()
+    if revision not in known_revisions():
+        raise DatabaseError(
+            f"database {display_url(str(engine.url))} has schema revision {revision}, newer "
+            f"than this Storyline's {newest}; run a Storyline as new as the one that wrote it"
+        )
+    if revision != newest:
+        # An older schema lacks tables this code writes: say so before a query fails on one.
+        raise DatabaseError(
+            f"database {display_url(str(engine.url))} has schema revision {revision}, and this "
+            f"Storyline needs {newest}; run `storyline init` to upgrade it (it keeps every row)"
+        )
+
+
+def known_revisions() -> set[str]:
+    """Every migration shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "sql/migrations holds no migration"
+    return head
 
 
 @contextmanager

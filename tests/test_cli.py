@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from pipeline.cli import cli
-from pipeline.db import make_engine
+from pipeline.db import alembic_config, make_engine
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
 from tests.factories import add_article_rows
@@ -591,3 +592,25 @@ def test_articles_of_a_story_or_in_none_not_both(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--story and --unclustered exclude each other" in result.stderr
+
+
+def test_older_or_newer_schema_says_what_to_run(db_url: str) -> None:
+    assert invoke("init", "--db", db_url).exit_code == 0
+    engine = make_engine(db_url)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0012")
+    older = invoke("stories", "--db", db_url)
+    assert older.exit_code == 1
+    assert "has schema revision 0012, and this Storyline needs" in older.stderr
+    assert "run `storyline init` to upgrade it" in older.stderr
+    assert older.stderr.count("\n") == 1
+    assert invoke("init", "--db", db_url).exit_code == 0
+    assert invoke("stories", "--db", db_url).exit_code == 0
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE storyline_alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    newer = invoke("stories", "--db", db_url)
+    assert newer.exit_code == 1
+    assert "has schema revision 9999, newer than this Storyline's" in newer.stderr
