@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -28,6 +29,7 @@ SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 INSERT_CHUNK = 500
 SQLITE_FOLD = "storyline_fold"
 SQLITE_ANY_CONTAINS = "storyline_any_contains"
+SEARCH_FOLD = "storyline_search_fold"
 FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
 
 
@@ -70,6 +72,14 @@ def fold(text: str) -> str:
     """Text as searches compare it: lower case for all of Unicode, final sigma as sigma
     (so "ΣΕΙΣΜΌΣ" and "σεισμός" meet). The same as ``folded`` computes in SQL."""
     return text.lower().replace(FINAL_SIGMA, SIGMA)
+
+
+def search_fold(text: str) -> str:
+    """Text as the outlet filter compares it: case folded (``ß`` as ``ss``, final sigma as
+    sigma) and without accents. SQLite's ``storyline_search_fold``; PostgreSQL's, of the same
+    name, is ``unaccent`` and ``lower`` (migration 0013), which also unfolds ``ł`` and ``œ``."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 class folded(GenericFunction[str]):  # noqa: N801 (SQLAlchemy names functions so)
@@ -139,8 +149,13 @@ def any_element_contains(document: object, pattern: object) -> int:
     return int(any(isinstance(e, str) and pattern in fold(e) for e in elements))
 
 
+def _python_search_fold(value: object) -> object:
+    return search_fold(value) if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_function(SQLITE_FOLD, 1, _python_fold, deterministic=True)
+    dbapi_connection.create_function(SEARCH_FOLD, 1, _python_search_fold, deterministic=True)
     dbapi_connection.create_function(
         SQLITE_ANY_CONTAINS, 2, any_element_contains, deterministic=True
     )

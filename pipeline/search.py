@@ -1,0 +1,127 @@
+"""Full-text search over the articles' titles and the text read, with each database's own
+index (migration 0013), and the outlet filter by part of a name.
+
+A query is its words: runs of letters and digits. Everything else separates them, so
+quotes, operators (``AND``, ``NEAR(``, ``-``, ``*``) and hyphens are never syntax, and
+"saint-denis" asks for "saint" and "denis" as "Saint Denis" does (the indexes split
+"Saint-Denis" into the same two words). An article matches when its title and text hold
+every word, in any case and without regard to accents; the last word also matches as the
+start of a longer one ("beyon", "raid" for "raids"), for a search typed word by word. A
+query without a word matches no article.
+
+* PostgreSQL: ``articles.search_vector @@`` a ``tsquery`` made by ``plainto_tsquery`` (which
+  takes any text) of the words folded as the vector's (``storyline_search_fold``: unaccent,
+  lower case, final sigma as sigma), its last word then a prefix; computed once per query.
+* SQLite: the FTS5 table ``article_search`` ``MATCH`` each word as a quoted string, the last
+  with ``*``; its ``unicode61 remove_diacritics 2`` tokenizer folds case and Latin accents
+  alike in the articles and in the query. (PostgreSQL's unaccent reaches further: "lodz"
+  finds "Łódź" and "σεισμος" finds "σεισμός" there only.)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    case,
+    cast,
+    column,
+    false,
+    func,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+
+from models import SEARCH_COLUMN, SEARCH_TABLE, Article, Story, StoryArticle
+from pipeline.db import SEARCH_FOLD, search_fold
+
+_WORD = re.compile(r"[^\W_]+")
+_CONFIG = literal_column("'pg_catalog.simple'::regconfig")
+"""The vector's text search configuration: words as they are, no stemming, no stop words."""
+
+
+def search_words(query: str) -> list[str]:
+    """The words of ``query``: runs of letters and digits (NFC: an accent typed as a
+    combining mark stays on its letter)."""
+    return _WORD.findall(unicodedata.normalize("NFC", query))
+
+
+def fts5_query(words: list[str]) -> str:
+    """An FTS5 query for every one of ``words``, the last as a prefix. Words hold letters
+    and digits only, so quoting each makes it a plain string, never an operator."""
+    quoted = [f'"{word}"' for word in words]
+    return " ".join(quoted) + "*" if quoted else ""
+
+
+def matching_article_ids(dialect: str, query: str) -> Select[tuple[int]] | None:
+    """The ids of the articles whose title and text match ``query``; None when it has no
+    word (nothing matches)."""
+    words = search_words(query)
+    if not words:
+        return None
+    if dialect == "postgresql":
+        return select(Article.id).where(_vector_matches(words))
+    index = table(SEARCH_TABLE, column("rowid"))
+    return select(index.c.rowid).where(literal_column(SEARCH_TABLE).match(fts5_query(words)))
+
+
+def article_matches(dialect: str, query: str) -> ColumnElement[bool]:
+    """A condition on ``Article``: its title and text match ``query``."""
+    words = search_words(query)
+    if not words:
+        return false()
+    if dialect == "postgresql":
+        return _vector_matches(words)
+    ids = matching_article_ids(dialect, query)
+    return Article.id.in_(ids) if ids is not None else false()
+
+
+def story_articles_match(dialect: str, query: str) -> ColumnElement[bool]:
+    """A condition on ``Story``: one of its articles matches ``query``."""
+    ids = matching_article_ids(dialect, query)
+    if ids is None:
+        return false()
+    members = select(StoryArticle.story_id).where(StoryArticle.article_id.in_(ids))
+    return Story.id.in_(members)
+
+
+def _vector_matches(words: list[str]) -> ColumnElement[bool]:
+    """PostgreSQL: the article's vector matches the words, the last as a prefix.
+
+    The query is a scalar subquery, evaluated once (an InitPlan) rather than per row:
+    ``storyline_search_fold`` is STABLE, so a plain expression would be recomputed for
+    every row a sequential scan reads."""
+    plain = func.plainto_tsquery(_CONFIG, getattr(func, SEARCH_FOLD)(" ".join(words)))
+    # plainto_tsquery prints as 'a' & 'b' (lexemes quoted and escaped): ':*' after it makes
+    # the last one a prefix. An empty query (no lexeme left) stays empty.
+    prefixed = cast(cast(plain, Text).concat(":*"), TSQUERY)
+    tsquery = select(case((func.numnode(plain) == 0, plain), else_=prefixed)).scalar_subquery()
+    vector = literal_column(f"{Article.__tablename__}.{SEARCH_COLUMN}", TSVECTOR)
+    matches: ColumnElement[bool] = vector.op("@@")(tsquery)
+    return matches
+
+
+def outlet_matches(dialect: str, outlet: ColumnElement[str], name: str) -> ColumnElement[bool]:
+    """``outlet`` holds every word of ``name`` (in any case, without regard to accents):
+    "harbor daily" finds "Harbor Daily" and "The Harbor Daily Tribune". A name without a word
+    ("-") must be the outlet's exact name."""
+    words = search_words(name)
+    if not words:
+        return outlet == name
+    fold = getattr(func, SEARCH_FOLD)
+    folded_outlet = fold(outlet)
+    # Words hold letters and digits only: no LIKE wildcard to escape.
+    if dialect == "postgresql":
+        parts = [folded_outlet.contains(fold(word)) for word in words]
+    else:
+        parts = [folded_outlet.contains(search_fold(word)) for word in words]
+    condition = parts[0]
+    for part in parts[1:]:
+        condition = condition & part
+    return condition
