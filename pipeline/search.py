@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
+    and_,
     case,
     cast,
     column,
@@ -37,12 +39,13 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.orm import QueryableAttribute
 
 from models import SEARCH_COLUMN, SEARCH_TABLE, Article, Story, StoryArticle
 from pipeline.db import SEARCH_FOLD, search_fold
 
 _WORD = re.compile(r"[^\W_]+")
-_CONFIG = literal_column("'pg_catalog.simple'::regconfig")
+_CONFIG: ColumnElement[Any] = literal_column("'pg_catalog.simple'::regconfig")
 """The vector's text search configuration: words as they are, no stemming, no stop words."""
 
 
@@ -59,7 +62,7 @@ def fts5_query(words: list[str]) -> str:
     return " ".join(quoted) + "*" if quoted else ""
 
 
-def matching_article_ids(dialect: str, query: str) -> Select[tuple[int]] | None:
+def matching_article_ids(dialect: str, query: str) -> Select[Any] | None:
     """The ids of the articles whose title and text match ``query``; None when it has no
     word (nothing matches)."""
     words = search_words(query)
@@ -107,7 +110,9 @@ def _vector_matches(words: list[str]) -> ColumnElement[bool]:
     return matches
 
 
-def outlet_matches(dialect: str, outlet: ColumnElement[str], name: str) -> ColumnElement[bool]:
+def outlet_matches(
+    dialect: str, outlet: ColumnElement[str] | QueryableAttribute[str], name: str
+) -> ColumnElement[bool]:
     """``outlet`` holds every word of ``name`` (in any case, without regard to accents):
     "harbor daily" finds "Harbor Daily" and "The Harbor Daily Tribune". A name without a word
     ("-") must be the outlet's exact name."""
@@ -115,13 +120,8 @@ def outlet_matches(dialect: str, outlet: ColumnElement[str], name: str) -> Colum
     if not words:
         return outlet == name
     fold = getattr(func, SEARCH_FOLD)
-    folded_outlet = fold(outlet)
-    # Words hold letters and digits only: no LIKE wildcard to escape.
-    if dialect == "postgresql":
-        parts = [folded_outlet.contains(fold(word)) for word in words]
-    else:
-        parts = [folded_outlet.contains(search_fold(word)) for word in words]
-    condition = parts[0]
-    for part in parts[1:]:
-        condition = condition & part
-    return condition
+    folded_outlet: ColumnElement[str] = fold(outlet)
+    # Words hold letters and digits only: no LIKE wildcard to escape. PostgreSQL folds them
+    # as it folds the name (its unaccent reaches further than Python's decomposition).
+    folded_words = [fold(word) if dialect == "postgresql" else search_fold(word) for word in words]
+    return and_(*(folded_outlet.contains(word) for word in folded_words))

@@ -66,17 +66,19 @@ def _upgrade_postgresql() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     # The dictionary by its schema: a trigger runs under the writer's search_path.
     schema = op.get_bind().scalar(
-        text("SELECT quote_ident(extnamespace::regnamespace::text) FROM pg_extension "
-             "WHERE extname = 'unaccent'")
+        text(
+            "SELECT quote_ident(extnamespace::regnamespace::text) FROM pg_extension "
+            "WHERE extname = 'unaccent'"
+        )
     )
     op.execute(
         f"""
         CREATE FUNCTION storyline_search_fold(value text) RETURNS text
         LANGUAGE sql STABLE PARALLEL SAFE STRICT AS $$
             SELECT translate(lower({schema}.unaccent('{schema}.unaccent'::regdictionary, value)),
-                             'ς', 'σ')
+                             'ς', 'σ')  -- final sigma as sigma
         $$
-        """
+        """  # noqa: RUF001 (Greek on purpose)
     )
     op.execute("ALTER TABLE articles ADD COLUMN search_vector tsvector")
     op.execute(
