@@ -11,7 +11,8 @@ query without a word matches no article.
 
 * PostgreSQL: ``articles.search_vector @@`` a ``tsquery`` made by ``plainto_tsquery`` (which
   takes any text) of the words folded as the vector's (``storyline_search_fold``: unaccent,
-  lower case, final sigma as sigma), its last word then a prefix; computed once per query.
+  lower case, final sigma as sigma), its last word then a prefix; asked for first, then
+  sent as a value the planner can weigh.
 * SQLite: the FTS5 table ``article_search`` ``MATCH`` each word as a quoted string, the last
   with ``*``; its ``unicode61 remove_diacritics 2`` tokenizer folds case and Latin accents
   alike in the articles and in the query. (PostgreSQL's unaccent reaches further: "lodz"
@@ -29,17 +30,17 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
-    case,
     cast,
     column,
     false,
     func,
+    literal,
     literal_column,
     select,
     table,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from models import SEARCH_COLUMN, SEARCH_TABLE, Article, Story, StoryArticle
 from pipeline.db import SEARCH_FOLD, search_fold
@@ -62,51 +63,58 @@ def fts5_query(words: list[str]) -> str:
     return " ".join(quoted) + "*" if quoted else ""
 
 
-def matching_article_ids(dialect: str, query: str) -> Select[Any] | None:
-    """The ids of the articles whose title and text match ``query``; None when it has no
-    word (nothing matches)."""
+def matching_article_ids(session: Session, query: str) -> Select[Any] | None:
+    """The ids of the articles whose title and text match ``query``; None when nothing can
+    (no word)."""
     words = search_words(query)
     if not words:
         return None
-    if dialect == "postgresql":
-        return select(Article.id).where(_vector_matches(words))
+    if _dialect(session) == "postgresql":
+        matches = _vector_matches(session, words)
+        return None if matches is None else select(Article.id).where(matches)
     index = table(SEARCH_TABLE, column("rowid"))
     return select(index.c.rowid).where(literal_column(SEARCH_TABLE).match(fts5_query(words)))
 
 
-def article_matches(dialect: str, query: str) -> ColumnElement[bool]:
+def article_matches(session: Session, query: str) -> ColumnElement[bool]:
     """A condition on ``Article``: its title and text match ``query``."""
     words = search_words(query)
-    if not words:
-        return false()
-    if dialect == "postgresql":
-        return _vector_matches(words)
-    ids = matching_article_ids(dialect, query)
-    return Article.id.in_(ids) if ids is not None else false()
+    if words and _dialect(session) == "postgresql":
+        matches = _vector_matches(session, words)
+        return false() if matches is None else matches
+    ids = matching_article_ids(session, query)
+    return false() if ids is None else Article.id.in_(ids)
 
 
-def story_articles_match(dialect: str, query: str) -> ColumnElement[bool]:
+def story_articles_match(session: Session, query: str) -> ColumnElement[bool]:
     """A condition on ``Story``: one of its articles matches ``query``."""
-    ids = matching_article_ids(dialect, query)
+    ids = matching_article_ids(session, query)
     if ids is None:
         return false()
     members = select(StoryArticle.story_id).where(StoryArticle.article_id.in_(ids))
     return Story.id.in_(members)
 
 
-def _vector_matches(words: list[str]) -> ColumnElement[bool]:
-    """PostgreSQL: the article's vector matches the words, the last as a prefix.
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
-    The query is a scalar subquery, evaluated once (an InitPlan) rather than per row:
-    ``storyline_search_fold`` is STABLE, so a plain expression would be recomputed for
-    every row a sequential scan reads."""
+
+def _vector_matches(session: Session, words: list[str]) -> ColumnElement[bool] | None:
+    """PostgreSQL: the article's vector matches the words, the last as a prefix; None when
+    the words fold to no lexeme.
+
+    The ``tsquery`` is asked for first and sent back as a value: the planner then weighs it
+    against the column's statistics (a rare word: the GIN index; a common one: the newest
+    articles first, until the page is full), which it cannot do for an expression computed
+    while the query runs (``storyline_search_fold`` is STABLE)."""
     plain = func.plainto_tsquery(_CONFIG, getattr(func, SEARCH_FOLD)(" ".join(words)))
     # plainto_tsquery prints as 'a' & 'b' (lexemes quoted and escaped): ':*' after it makes
-    # the last one a prefix. An empty query (no lexeme left) stays empty.
-    prefixed = cast(cast(plain, Text).concat(":*"), TSQUERY)
-    tsquery = select(case((func.numnode(plain) == 0, plain), else_=prefixed)).scalar_subquery()
+    # the last one a prefix.
+    tsquery = session.scalar(select(cast(plain, Text)))
+    if not tsquery:
+        return None
     vector = literal_column(f"{Article.__tablename__}.{SEARCH_COLUMN}", TSVECTOR)
-    matches: ColumnElement[bool] = vector.op("@@")(tsquery)
+    matches: ColumnElement[bool] = vector.op("@@")(cast(literal(tsquery + ":*"), TSQUERY))
     return matches
 
 

@@ -236,7 +236,7 @@ def story_detail(
 def list_articles(session: Session, query: ArticleQuery) -> ArticleListing:
     """One page of the articles matching ``query``, newest first (ties: the newer id), and
     how many match. An unknown story has no articles: an empty page, not an error."""
-    conditions = _article_conditions(query, session.get_bind().dialect.name)
+    conditions = _article_conditions(session, query)
     page = (
         _with_story_and_outlet(select(*LISTED_COLUMNS))
         .where(*conditions)
@@ -261,7 +261,8 @@ def _with_story_and_outlet(statement: Select[*tuple[Any, ...]]) -> Select[*tuple
     )
 
 
-def _article_conditions(query: ArticleQuery, dialect: str) -> list[ColumnElement[bool]]:
+def _article_conditions(session: Session, query: ArticleQuery) -> list[ColumnElement[bool]]:
+    dialect = session.get_bind().dialect.name
     conditions: list[ColumnElement[bool]] = []
     if query.story is not None:
         # An id no row can have matches nothing, without asking the database (it would
@@ -277,7 +278,7 @@ def _article_conditions(query: ArticleQuery, dialect: str) -> list[ColumnElement
     if query.until is not None:
         conditions.append(Article.published_at <= query.until)
     if query.text:
-        conditions.append(article_matches(dialect, query.text))
+        conditions.append(article_matches(session, query.text))
     return conditions
 
 
@@ -537,7 +538,7 @@ def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]
                 (keywords_text.contains(pattern, autoescape=True), in_keywords), else_=False
             )
         in_title = folded(Story.title).contains(pattern, autoescape=True)
-        conditions.append(in_title | in_keywords | story_articles_match(dialect, query.text))
+        conditions.append(in_title | in_keywords | story_articles_match(session, query.text))
     return conditions
 
 

@@ -271,12 +271,10 @@ def test_query_syntax_is_only_words(
 def test_the_index_follows_every_write_of_the_text(
     engine: Engine, client: TestClient, corpus: Corpus
 ) -> None:
-    dialect = engine.dialect.name
-
     def indexed(word: str) -> set[int]:
         """What the index itself answers, before any join with the articles."""
         with session_scope(engine) as session:
-            ids = matching_article_ids(dialect, word)
+            ids = matching_article_ids(session, word)
             assert ids is not None
             return set(session.scalars(ids))
 
