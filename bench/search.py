@@ -16,6 +16,7 @@ the same listing with no ``q`` (the baseline).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -74,15 +75,15 @@ def vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
     return sorted(words)
 
 
-def sentence(rng: random.Random, words: list[str], weights: list[float], n: int) -> str:
-    return " ".join(rng.choices(words, weights, k=n))
+def sentence(rng: random.Random, words: list[str], cumulative: list[float], n: int) -> str:
+    return " ".join(rng.choices(words, cum_weights=cumulative, k=n))
 
 
 def fill(engine: Engine, n: int, seed: int = 0) -> str:
     """``n`` articles, their feeds and stories; returns the most common word."""
     rng = random.Random(seed)
     words = vocabulary(rng)
-    weights = [1 / (rank + 1) for rank in range(len(words))]
+    weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
     with session_scope(engine) as session:
         feed_ids = []
         for outlet in OUTLETS:
@@ -106,7 +107,7 @@ def fill(engine: Engine, n: int, seed: int = 0) -> str:
         {
             "title": sentence(rng, words, weights, 8).capitalize(),
             "status": "active",
-            "keywords": rng.choices(words, weights, k=8),
+            "keywords": rng.choices(words, cum_weights=weights, k=8),
             "first_seen": T0 + timedelta(minutes=i * STORY_SIZE),
             "last_seen": T0 + timedelta(minutes=(i + 1) * STORY_SIZE),
             "model": "m",

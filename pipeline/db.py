@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Engine, String, create_engine, event, inspect, text
+from sqlalchemy import Engine, String, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
@@ -102,31 +102,6 @@ def _folded(element: folded, compiler: Any, **kw: Any) -> str:
 @compiles(folded, "sqlite")
 def _sqlite_folded(element: folded, compiler: Any, **kw: Any) -> str:
     return f"{SQLITE_FOLD}({compiler.process(element.clauses, **kw)})"
-
-
-class lowered(GenericFunction[str]):  # noqa: N801 (SQLAlchemy names functions so)
-    """``folded`` without the final sigma: PostgreSQL's ``lower()`` alone, which takes a
-    third less time than ``folded`` on long texts (an article's body); SQLite's is
-    ``storyline_fold`` still. Only for a pattern with no sigma (``folded_contains``)."""
-
-    name = "lower"
-    identifier = "storyline_lowered"  # not ``func.lower``, which is ``folded``'s
-    type = String()
-    inherit_cache = True
-
-
-@compiles(lowered, "sqlite")
-def _sqlite_lowered(element: lowered, compiler: Any, **kw: Any) -> str:
-    return f"{SQLITE_FOLD}({compiler.process(element.clauses, **kw)})"
-
-
-def folded_contains(column: Any, pattern: str) -> ColumnElement[bool]:
-    """``column``, folded, contains ``pattern`` (folded already, by ``fold``), matched
-    literally (LIKE's wildcards escaped). A pattern without a sigma cannot meet a final
-    sigma turned into one, and ``translate`` leaves every other character in place: then
-    ``lowered`` finds exactly what ``folded`` finds."""
-    folding = folded if SIGMA in pattern else lowered
-    return folding(column).contains(pattern, autoescape=True)
 
 
 def _python_fold(value: object) -> object:
