@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from models import SEARCH_COLUMN, SEARCH_TABLE, Article, Story, StoryArticle
+from models import SEARCH_COLUMN, SEARCH_TABLE, Article, Feed, Story, StoryArticle
 from pipeline.db import SEARCH_FOLD, search_fold
 
 _WORD = re.compile(r"[^\W_]+")
@@ -83,7 +83,11 @@ def article_matches(session: Session, query: str) -> ColumnElement[bool]:
         matches = _vector_matches(session, words)
         return false() if matches is None else matches
     ids = matching_article_ids(session, query)
-    return false() if ids is None else Article.id.in_(ids)
+    # ``id + 0``: no index on it, so SQLite walks the newest articles first (the listing's
+    # index) and checks each against the matches, instead of fetching every match by id and
+    # sorting them all: at 100,000 articles 1 ms instead of 12 for a word in 2 % of them,
+    # 15 ms instead of 420 for one in all of them (``bench.search``).
+    return false() if ids is None else (Article.id + 0).in_(ids)
 
 
 def story_articles_match(session: Session, query: str) -> ColumnElement[bool]:
@@ -116,6 +120,12 @@ def _vector_matches(session: Session, words: list[str]) -> ColumnElement[bool] |
     vector = literal_column(f"{Article.__tablename__}.{SEARCH_COLUMN}", TSVECTOR)
     matches: ColumnElement[bool] = vector.op("@@")(cast(literal(tsquery + ":*"), TSQUERY))
     return matches
+
+
+def outlet_feeds(dialect: str, name: str) -> Select[Any]:
+    """The ids of the feeds whose outlet matches ``name`` (``outlet_matches``): a few rows,
+    read once per query rather than matched again for every article."""
+    return select(Feed.id).where(outlet_matches(dialect, Feed.outlet, name))
 
 
 def outlet_matches(

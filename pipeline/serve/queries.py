@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, Session
 
 from models import Article, ClusterRun, Feed, Story, StoryArticle, StoryEvent, StoryHour
 from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
-from pipeline.search import article_matches, outlet_matches, story_articles_match
+from pipeline.search import article_matches, outlet_feeds, story_articles_match
 from pipeline.serve.schema import (
     ArticleOut,
     EventOut,
@@ -272,7 +272,7 @@ def _article_conditions(session: Session, query: ArticleQuery) -> list[ColumnEle
     if query.unclustered:
         conditions.append(StoryArticle.story_id.is_(None))
     if query.outlet is not None:
-        conditions.append(outlet_matches(dialect, Feed.outlet, query.outlet))
+        conditions.append(Article.feed_id.in_(outlet_feeds(dialect, query.outlet)))
     if query.since is not None:
         conditions.append(Article.published_at >= query.since)
     if query.until is not None:
@@ -523,8 +523,7 @@ def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]
             exists()
             .where(StoryArticle.story_id == Story.id)
             .where(Article.id == StoryArticle.article_id)
-            .where(Feed.id == Article.feed_id)
-            .where(outlet_matches(dialect, Feed.outlet, query.outlet))
+            .where(Article.feed_id.in_(outlet_feeds(dialect, query.outlet)))
         )
     if query.text:
         pattern = fold(query.text)
