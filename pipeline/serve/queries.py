@@ -519,11 +519,14 @@ def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]
     if query.until is not None:
         conditions.append(Story.first_seen <= query.until)
     if query.outlet is not None:
+        # The outlet's articles once (its feeds' index), then their stories: not a probe of
+        # every story's articles (at 100,000 articles, 10,000 stories: a sixth of the time).
         conditions.append(
-            exists()
-            .where(StoryArticle.story_id == Story.id)
-            .where(Article.id == StoryArticle.article_id)
-            .where(Article.feed_id.in_(outlet_feeds(dialect, query.outlet)))
+            Story.id.in_(
+                select(StoryArticle.story_id)
+                .join(Article, Article.id == StoryArticle.article_id)
+                .where(Article.feed_id.in_(outlet_feeds(dialect, query.outlet)))
+            )
         )
     if query.text:
         pattern = fold(query.text)
