@@ -77,7 +77,8 @@ def fold(text: str) -> str:
 def search_fold(text: str) -> str:
     """Text as the outlet filter compares it: case folded (``ß`` as ``ss``, final sigma as
     sigma) and without accents. SQLite's ``storyline_search_fold``; PostgreSQL's, of the same
-    name, is ``unaccent`` and ``lower`` (migration 0013), which also unfolds ``ł`` and ``œ``."""
+    name, is ``unaccent`` and ``lower`` (migration 0013), which also turns ``ł`` into ``l``
+    and ``œ`` into ``oe``."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
