@@ -381,12 +381,25 @@ VECTOR_INDEXES = (("stories", "centroid"), ("embeddings", "vector"))
 VECTOR_INDEX_PREFIXES = tuple(f"ix_{table}_{column}_hnsw_" for table, column in VECTOR_INDEXES)
 
 
+SEARCH_TABLE = "article_search"
+"""SQLite's FTS5 index of the articles' words, by article id (migration 0013)."""
+SEARCH_COLUMN = "search_vector"
+"""PostgreSQL's ``tsvector`` of an article's words, a column of ``articles`` (migration 0013)."""
+SEARCH_INDEX = "ix_articles_search_vector"
+
+
 def in_schema_of(dialect: str) -> Callable[..., bool]:
     """An Alembic ``include_object`` hook: leave out the vector indexes, which no model
-    declares (PostgreSQL only, one per dimension in use), so comparing the models with a
+    declares (PostgreSQL only, one per dimension in use), and the full-text search index,
+    which is each backend's own (``pipeline/search.py``), so comparing the models with a
     migrated database of either backend sees none missing or extra."""
 
     def include(obj: object, name: str | None, type_: str, *_: object) -> bool:
-        return not (type_ == "index" and (name or "").startswith(VECTOR_INDEX_PREFIXES))
+        name = name or ""
+        if type_ == "index":
+            return not (name.startswith(VECTOR_INDEX_PREFIXES) or name == SEARCH_INDEX)
+        if type_ == "table":
+            return not name.startswith(SEARCH_TABLE)
+        return not (type_ == "column" and name == SEARCH_COLUMN)
 
     return include

@@ -594,6 +594,13 @@ def maintenance(now: str | None, fmt: str, db: str | None) -> None:
         _print_report(fmt, report)
 
 
+STORY_SEARCH_HELP = (
+    "Words of one of its articles (any case and accents), or part of its title or a keyword."
+)
+ARTICLE_SEARCH_HELP = "Words of the title or the text, in any case and accents."
+OUTLET_HELP = "Outlets with these words in their name, in any case and accents."
+
+
 @cli.command()
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N stories.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
@@ -610,16 +617,26 @@ def maintenance(now: str | None, fmt: str, db: str | None) -> None:
     metavar="ID",
     help="Only stories with an article naming this entity (an id of `entities`).",
 )
+@click.option("--q", "text", metavar="TEXT", help=STORY_SEARCH_HELP)
+@click.option("--outlet", metavar="NAME", help=OUTLET_HELP)
 @db_option
 @handle_errors
 def stories(
-    limit: int | None, fmt: str, statuses: tuple[str, ...], entity: int | None, db: str | None
+    limit: int | None,
+    fmt: str,
+    statuses: tuple[str, ...],
+    entity: int | None,
+    text: str | None,
+    outlet: str | None,
+    db: str | None,
 ) -> None:
     """Print the stories ranked as the API ranks them: most articles in the last 24 hours,
     then outlets, articles, last seen. JSON: the items of GET /api/stories, with each
     story's top people, places and organisations."""
     ctx = Context(db)
-    _print_stories(ctx.ready_engine(), limit, fmt, statuses, entity)
+    _print_stories(
+        ctx.ready_engine(), limit, fmt, statuses, entity=entity, text=text, outlet=outlet
+    )
 
 
 def _print_stories(
@@ -628,14 +645,18 @@ def _print_stories(
     fmt: str,
     statuses: tuple[str, ...] = (),
     entity: int | None = None,
+    text: str | None = None,
+    outlet: str | None = None,
 ) -> None:
     from pipeline.serve import queries
     from pipeline.stories.status import StoryStatus
 
     wanted = tuple(StoryStatus(status) for status in statuses) or queries.DEFAULT_STATUSES
+    query = queries.StoryQuery(
+        statuses=wanted, outlet=outlet, text=text, limit=limit, entity=entity
+    )
     with session_scope(engine) as session:
         now = queries.pipeline_clock(session).at(datetime.now(UTC))
-        query = queries.StoryQuery(statuses=wanted, limit=limit, entity=entity)
         page = queries.list_stories(session, query, now)
     if fmt == "json":
         listed = [summary.model_dump(mode="json") for summary in page.items]
@@ -668,6 +689,8 @@ def _print_stories(
     ]
     if rows:
         click.echo(tabulate(rows, headers=headers))
+    elif text or outlet:
+        click.echo("no stories match")
     else:
         shown = " or ".join(wanted)
         click.echo(f"no {shown} stories" if statuses else "no stories yet")
@@ -680,7 +703,8 @@ MAX_ARTICLES = 1_000_000
 @cli.command()
 @click.option("--story", type=int, metavar="ID", help="The articles of this story.")
 @click.option("--unclustered", is_flag=True, help="Only the articles in no story.")
-@click.option("--q", "text", metavar="TEXT", help="Substring of the title or the text, any case.")
+@click.option("--q", "text", metavar="TEXT", help=ARTICLE_SEARCH_HELP)
+@click.option("--outlet", metavar="NAME", help=OUTLET_HELP)
 @click.option(
     "--limit",
     type=click.IntRange(min=1, max=MAX_ARTICLES),
@@ -692,7 +716,13 @@ MAX_ARTICLES = 1_000_000
 @db_option
 @handle_errors
 def articles(
-    story: int | None, unclustered: bool, text: str | None, limit: int, fmt: str, db: str | None
+    story: int | None,
+    unclustered: bool,
+    text: str | None,
+    outlet: str | None,
+    limit: int,
+    fmt: str,
+    db: str | None,
 ) -> None:
     """Print the articles, newest first, with the text read (from the article's page or
     its feed). A story id no story has lists none. JSON: the items of GET /api/articles."""
@@ -700,7 +730,9 @@ def articles(
         raise click.UsageError("--story and --unclustered exclude each other; pick one")
     from pipeline.serve import queries
 
-    query = queries.ArticleQuery(story=story, unclustered=unclustered, text=text, limit=limit)
+    query = queries.ArticleQuery(
+        story=story, unclustered=unclustered, text=text, outlet=outlet, limit=limit
+    )
     with session_scope(Context(db).ready_engine()) as session:
         page = queries.list_articles(session, query)
     if fmt == "json":
@@ -733,7 +765,7 @@ def articles(
 def _no_articles(query: ArticleQuery) -> str:
     if query.story is not None:
         return f"no articles in story {query.story}"
-    if query.text:
+    if query.text or query.outlet:
         return "no articles match"
     return "no articles in no story" if query.unclustered else "no articles yet"
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Engine, String, create_engine, event, inspect, text
+from sqlalchemy import Engine, String, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
@@ -28,6 +29,7 @@ SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 INSERT_CHUNK = 500
 SQLITE_FOLD = "storyline_fold"
 SQLITE_ANY_CONTAINS = "storyline_any_contains"
+SEARCH_FOLD = "storyline_search_fold"
 FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
 
 
@@ -72,6 +74,15 @@ def fold(text: str) -> str:
     return text.lower().replace(FINAL_SIGMA, SIGMA)
 
 
+def search_fold(text: str) -> str:
+    """Text as the outlet filter compares it: case folded (``ß`` as ``ss``, final sigma as
+    sigma) and without accents. SQLite's ``storyline_search_fold``; PostgreSQL's, of the same
+    name, is ``unaccent`` and ``lower`` (migration 0013), which also turns ``ł`` into ``l``
+    and ``œ`` into ``oe``."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 class folded(GenericFunction[str]):  # noqa: N801 (SQLAlchemy names functions so)
     """``fold`` in SQL, for all of Unicode on both backends: PostgreSQL's ``lower()``, which
     follows the database's character type (any UTF-8 locale folds all of Unicode), then
@@ -94,31 +105,6 @@ def _sqlite_folded(element: folded, compiler: Any, **kw: Any) -> str:
     return f"{SQLITE_FOLD}({compiler.process(element.clauses, **kw)})"
 
 
-class lowered(GenericFunction[str]):  # noqa: N801 (SQLAlchemy names functions so)
-    """``folded`` without the final sigma: PostgreSQL's ``lower()`` alone, which takes a
-    third less time than ``folded`` on long texts (an article's body); SQLite's is
-    ``storyline_fold`` still. Only for a pattern with no sigma (``folded_contains``)."""
-
-    name = "lower"
-    identifier = "storyline_lowered"  # not ``func.lower``, which is ``folded``'s
-    type = String()
-    inherit_cache = True
-
-
-@compiles(lowered, "sqlite")
-def _sqlite_lowered(element: lowered, compiler: Any, **kw: Any) -> str:
-    return f"{SQLITE_FOLD}({compiler.process(element.clauses, **kw)})"
-
-
-def folded_contains(column: Any, pattern: str) -> ColumnElement[bool]:
-    """``column``, folded, contains ``pattern`` (folded already, by ``fold``), matched
-    literally (LIKE's wildcards escaped). A pattern without a sigma cannot meet a final
-    sigma turned into one, and ``translate`` leaves every other character in place: then
-    ``lowered`` finds exactly what ``folded`` finds."""
-    folding = folded if SIGMA in pattern else lowered
-    return folding(column).contains(pattern, autoescape=True)
-
-
 def _python_fold(value: object) -> object:
     return fold(value) if isinstance(value, str) else value
 
@@ -139,8 +125,13 @@ def any_element_contains(document: object, pattern: object) -> int:
     return int(any(isinstance(e, str) and pattern in fold(e) for e in elements))
 
 
+def _python_search_fold(value: object) -> object:
+    return search_fold(value) if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_function(SQLITE_FOLD, 1, _python_fold, deterministic=True)
+    dbapi_connection.create_function(SEARCH_FOLD, 1, _python_search_fold, deterministic=True)
     dbapi_connection.create_function(
         SQLITE_ANY_CONTAINS, 2, any_element_contains, deterministic=True
     )

@@ -182,11 +182,19 @@ def list_stories(
         datetime | None, Query(description="Stories seen at or before this (ISO 8601).")
     ] = None,
     outlet: Annotated[
-        str | None, Query(description="Stories with an article from this outlet.")
+        str | None,
+        Query(
+            description="Stories with an article from an outlet with these words in its "
+            "name, any case and accents."
+        ),
     ] = None,
     q: Annotated[
         str | None,
-        Query(max_length=200, description="Substring of the title or a keyword, any case."),
+        Query(
+            max_length=200,
+            description="Words of one of the story's articles (every word, the last also "
+            "as a prefix; any case and accents), or a substring of its title or a keyword.",
+        ),
     ] = None,
     entity: Annotated[
         int | None,
@@ -333,9 +341,16 @@ def list_articles(
     ] = False,
     q: Annotated[
         str | None,
-        Query(max_length=200, description="Substring of the title or the text read, any case."),
+        Query(
+            max_length=200,
+            description="Words of the title and the text read (every word, the last also "
+            "as a prefix; any case and accents).",
+        ),
     ] = None,
-    outlet: Annotated[str | None, Query(description="Articles of this outlet.")] = None,
+    outlet: Annotated[
+        str | None,
+        Query(description="Articles of an outlet with these words in its name, any case, accents."),
+    ] = None,
     since: Annotated[
         datetime | None, Query(description="Published at or after this (ISO 8601).")
     ] = None,

@@ -41,7 +41,8 @@ from models import (
     StoryHour,
     StorySentence,
 )
-from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded, folded_contains
+from pipeline.db import SQLITE_ANY_CONTAINS, fold, folded
+from pipeline.search import article_matches, outlet_feeds, story_articles_match
 from pipeline.serve.entities import names_entity, top_entities
 from pipeline.serve.schema import (
     ArticleOut,
@@ -78,9 +79,11 @@ class StoryQuery:
     until: datetime | None = None
     """Stories already seen at or before this (``first_seen <= until``)."""
     outlet: str | None = None
-    """Stories with at least one article from this outlet (exact name)."""
+    """Stories with at least one article from an outlet with every word of this in its
+    name, in any case and accents (``search.outlet_matches``)."""
     text: str | None = None
-    """Case-insensitive substring of the title or of one keyword."""
+    """Case-insensitive substring of the title or of one keyword, or words of one of the
+    story's articles (``search.story_articles_match``)."""
     entity: int | None = None
     """Stories with an article that names this entity (``entities.id``)."""
     order: StoryOrder = "rank"
@@ -128,9 +131,10 @@ class ArticleQuery:
     unclustered: bool = False
     """Only the articles in no story."""
     text: str | None = None
-    """Substring of the title or of the text read (``Article.text``), in any case."""
+    """Words of the title and the text read (``Article.text``), in any case and accents
+    (``search.article_matches``)."""
     outlet: str | None = None
-    """Articles of this outlet (exact name)."""
+    """Articles of an outlet with every word of this in its name (``search.outlet_matches``)."""
     since: datetime | None = None
     """Published at or after this."""
     until: datetime | None = None
@@ -261,7 +265,7 @@ def story_detail(
 def list_articles(session: Session, query: ArticleQuery) -> ArticleListing:
     """One page of the articles matching ``query``, newest first (ties: the newer id), and
     how many match. An unknown story has no articles: an empty page, not an error."""
-    conditions = _article_conditions(query)
+    conditions = _article_conditions(session, query)
     page = (
         _with_story_and_outlet(select(*LISTED_COLUMNS))
         .where(*conditions)
@@ -286,7 +290,8 @@ def _with_story_and_outlet(statement: Select[*tuple[Any, ...]]) -> Select[*tuple
     )
 
 
-def _article_conditions(query: ArticleQuery) -> list[ColumnElement[bool]]:
+def _article_conditions(session: Session, query: ArticleQuery) -> list[ColumnElement[bool]]:
+    dialect = session.get_bind().dialect.name
     conditions: list[ColumnElement[bool]] = []
     if query.story is not None:
         # An id no row can have matches nothing, without asking the database (it would
@@ -296,16 +301,13 @@ def _article_conditions(query: ArticleQuery) -> list[ColumnElement[bool]]:
     if query.unclustered:
         conditions.append(StoryArticle.story_id.is_(None))
     if query.outlet is not None:
-        conditions.append(Feed.outlet == query.outlet)
+        conditions.append(Article.feed_id.in_(outlet_feeds(dialect, query.outlet)))
     if query.since is not None:
         conditions.append(Article.published_at >= query.since)
     if query.until is not None:
         conditions.append(Article.published_at <= query.until)
     if query.text:
-        pattern = fold(query.text)
-        conditions.append(
-            folded_contains(Article.title, pattern) | folded_contains(Article.text, pattern)
-        )
+        conditions.append(article_matches(session, query.text))
     return conditions
 
 
@@ -651,25 +653,29 @@ def _summary_fields(session: Session, now: datetime, ids: list[int]) -> dict[int
 
 
 def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]]:
+    dialect = session.get_bind().dialect.name
     conditions: list[ColumnElement[bool]] = [Story.status.in_(query.statuses)]
     if query.since is not None:
         conditions.append(Story.last_seen >= query.since)
     if query.until is not None:
         conditions.append(Story.first_seen <= query.until)
     if query.outlet is not None:
+        # The outlet's article ids once (from its feeds' index, never the articles' wide
+        # rows), then their stories: SQLite otherwise reads every member article's row.
+        outlet_articles = select(Article.id).where(
+            Article.feed_id.in_(outlet_feeds(dialect, query.outlet))
+        )
         conditions.append(
-            exists()
-            .where(StoryArticle.story_id == Story.id)
-            .where(Article.id == StoryArticle.article_id)
-            .where(Feed.id == Article.feed_id)
-            .where(Feed.outlet == query.outlet)
+            Story.id.in_(
+                select(StoryArticle.story_id).where(StoryArticle.article_id.in_(outlet_articles))
+            )
         )
     if query.entity is not None:
         known = 1 <= query.entity <= MAX_ID
         conditions.append(names_entity(query.entity) if known else false())
     if query.text:
         pattern = fold(query.text)
-        in_keywords = _keyword_contains(session.get_bind().dialect.name, pattern)
+        in_keywords = _keyword_contains(dialect, pattern)
         if pattern.isascii() and pattern.isprintable() and not {'"', "\\"} & set(pattern):
             # Such a pattern reads the same inside the list's JSON text: a cheap LIKE on the
             # text leaves the element-by-element match only the stories that might match.
@@ -678,7 +684,8 @@ def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]
             in_keywords = case(
                 (keywords_text.contains(pattern, autoescape=True), in_keywords), else_=False
             )
-        conditions.append(folded(Story.title).contains(pattern, autoescape=True) | in_keywords)
+        in_title = folded(Story.title).contains(pattern, autoescape=True)
+        conditions.append(in_title | in_keywords | story_articles_match(session, query.text))
     return conditions
 
 

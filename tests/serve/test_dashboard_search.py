@@ -1,0 +1,86 @@
+"""Search on the desk, in a real headless browser on both backends (``test_dashboard``'s
+served demo): a story found through the words of its articles, an accent left out, an
+outlet by part of its name, and the Articles view's search. Screenshots are kept as
+``dashboard-search-*-<backend>.png`` under ``test-artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.serve import test_dashboard as dashboard
+from tests.serve.test_dashboard import Live, article_titles, screenshot
+
+# test_dashboard's fixtures, by their names: the demo served, the browser, a page.
+demo_url = dashboard.demo_url
+live = dashboard.live
+browser = dashboard.browser
+page = dashboard.page
+
+pytestmark = [pytest.mark.browser]
+
+
+def story_titles(served: Live, **params: str) -> list[str]:
+    return [story["title"] for story in served.api("/api/stories", **params)["items"]]
+
+
+def test_the_story_list_finds_stories_by_their_articles_words(page: Page, live: Live) -> None:
+    expect(page.locator("#stories-body tr")).not_to_have_count(0)
+    everything = live.api("/api/stories")["items"]
+    # "Hollande" is named in articles' text, in no story's title or keywords.
+    named = [
+        story
+        for story in everything
+        if "hollande" in (story["title"] + " ".join(story["keywords"])).lower()
+    ]
+    assert named == []
+    found = story_titles(live, q="hollande")
+    assert 0 < len(found) < len(everything)
+    page.fill("#f-q", "hollande")
+    page.press("#f-q", "Enter")
+    expect(page).to_have_url(re.compile(r"#/\?q=hollande$"))
+    expect(page.locator("#stories-body th.title a")).to_have_text(found)
+
+    # No accent typed, a hyphen for a space: "François Molins" of the Saint-Denis raid.
+    found = story_titles(live, q="francois-molins")
+    assert found
+    assert all("Saint-Denis" in title for title in found)
+    page.fill("#f-q", "francois-molins")
+    page.press("#f-q", "Enter")
+    expect(page.locator("#stories-body th.title a")).to_have_text(found)
+
+    # The outlet box takes part of a name, in any case.
+    page.locator("#f-clear").click()
+    expect(page.locator("#stories-body tr")).to_have_count(len(everything))
+    by_outlet = story_titles(live, outlet="Harbor Daily")
+    assert by_outlet == story_titles(live, outlet="harbor daily")
+    page.fill("#f-q", "saint denis")
+    page.fill("#f-outlet", "harbor daily")
+    page.press("#f-outlet", "Enter")
+    expect(page).to_have_url(re.compile(r"#/\?q=saint\+denis&outlet=harbor\+daily$"))
+    both = story_titles(live, q="saint denis", outlet="harbor daily")
+    assert both
+    assert set(both) <= set(by_outlet)
+    expect(page.locator("#stories-body th.title a")).to_have_text(both)
+    screenshot(page, f"dashboard-search-stories-{live.backend}")
+
+
+def test_the_articles_view_finds_words_without_their_accents(page: Page, live: Live) -> None:
+    page.goto(live.url("#/articles"))
+    expect(page.locator("#article-list > li")).not_to_have_count(0)
+    found = live.api("/api/articles", q="FRANCOIS")
+    assert found["total"] > 0
+    assert all("François" in item["title"] + item["text"] for item in found["items"])
+    page.fill("#a-q", "FRANCOIS")
+    page.press("#a-q", "Enter")
+    expect(page).to_have_url(re.compile(r"#/articles\?q=FRANCOIS$"))
+    expect(page.locator("#article-list > li")).to_have_count(found["total"])
+    assert article_titles(page) == [item["title"] for item in found["items"]]
+    screenshot(page, f"dashboard-search-articles-{live.backend}")
+
+    # Nothing but the syntax of a search engine: no word, no article, no error.
+    page.fill("#a-q", '"( -* ^:')
+    page.press("#a-q", "Enter")
+    expect(page.locator("#article-list li.empty")).to_have_text("No article matches this search.")
