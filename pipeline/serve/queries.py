@@ -649,7 +649,11 @@ def _summary_fields(session: Session, now: datetime, ids: list[int]) -> dict[int
     """``_fields`` of the stories ``ids``, by id."""
     rows = session.execute(_summaries(now).where(Story.id.in_(ids)))
     leads = _leads(session, ids)
-    return {row[0]: {**_fields(row), "lead": leads.get(row[0])} for row in rows}
+    named = top_entities(session, ids)
+    return {
+        row[0]: {**_fields(row), "lead": leads.get(row[0]), "entities": named[row[0]]}
+        for row in rows
+    }
 
 
 def _conditions(session: Session, query: StoryQuery) -> list[ColumnElement[bool]]:

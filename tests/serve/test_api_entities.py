@@ -182,3 +182,21 @@ def test_the_cli_json_carries_them_and_filters_alike(demo: TestClient, demo_url:
     refused = CliRunner().invoke(cli, ["stories", "--entity", "0", "--db", demo_url])
     assert refused.exit_code == 2
     assert "Invalid value for '--entity'" in refused.output
+
+
+def test_breaking_and_related_stories_carry_the_same_entities_and_lead(
+    demo: TestClient,
+) -> None:
+    listed = {story["id"]: story for story in get(demo, "/api/stories", limit=200)["items"]}
+    trending = get(demo, "/api/trending", hours=48)["items"]
+    assert trending
+    related = [
+        item
+        for story_id in listed
+        for item in get(demo, f"/api/stories/{story_id}/related")["items"]
+    ]
+    assert related
+    for story in trending + related:
+        assert story["entities"] == listed[story["id"]]["entities"]
+        assert story["lead"] == listed[story["id"]]["lead"]
+    assert any(story["entities"] for story in trending)

@@ -84,3 +84,38 @@ def test_the_articles_view_finds_words_without_their_accents(page: Page, live: L
     page.fill("#a-q", '"( -* ^:')
     page.press("#a-q", "Enter")
     expect(page.locator("#article-list li.empty")).to_have_text("No article matches this search.")
+
+
+def test_latest_filters_by_outlet_part_and_days(page: Page, live: Live) -> None:
+    page.goto(live.url("#/articles"))
+    expect(page.locator("#article-list > li")).not_to_have_count(0)
+    # Part of an outlet's name, any case: the same articles as the outlet's full name.
+    found = live.api("/api/articles", outlet="Harbor Daily", limit=200)
+    assert 0 < found["total"] < live.api("/api/articles")["total"]
+    assert found == live.api("/api/articles", outlet="harbor", limit=200)
+    page.fill("#a-outlet", "harbor")
+    page.press("#a-outlet", "Enter")
+    expect(page).to_have_url(re.compile(r"#/articles\?outlet=harbor$"))
+    expect(page.locator("#article-summary")).to_have_text(
+        f"{found['total']} articles matching the search, newest first."
+    )
+    assert article_titles(page) == [item["title"] for item in found["items"]]
+    # One UTC day, typed as yyyy-mm-dd: applied as soon as the box holds a whole day.
+    day = found["items"][-1]["published_at"][:10]
+    on_day = live.api(
+        "/api/articles",
+        outlet="harbor",
+        since=f"{day}T00:00:00Z",
+        until=f"{day}T23:59:59.999Z",
+        limit=200,
+    )
+    assert 0 < on_day["total"] < found["total"]
+    page.fill("#a-since", day)
+    page.fill("#a-until", day)
+    expect(page).to_have_url(re.compile(rf"#/articles\?outlet=harbor&since={day}&until={day}$"))
+    expect(page.locator("#article-list > li")).to_have_count(on_day["total"])
+    assert article_titles(page) == [item["title"] for item in on_day["items"]]
+    screenshot(page, f"dashboard-latest-filtered-{live.backend}")
+    page.locator("#a-clear").click()
+    expect(page).to_have_url(re.compile(r"#/articles$"))
+    expect(page.locator("#a-outlet")).to_have_value("")

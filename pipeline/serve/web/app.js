@@ -349,13 +349,23 @@
 
   // Articles: a search of their titles and text, and whether only those in no story.
   function articleFilters(query) {
-    return { q: (query.get("q") || "").trim(), unclustered: query.get("unclustered") === "1" };
+    const day = (name) => (isDay(query.get(name) || "") ? query.get(name) : "");
+    return {
+      q: (query.get("q") || "").trim(),
+      outlet: (query.get("outlet") || "").trim(),
+      since: day("since"),
+      until: day("until"),
+      unclustered: query.get("unclustered") === "1",
+    };
   }
 
   function articlesHash(filters, offset) {
     const query = new URLSearchParams();
     if (filters.unclustered) query.set("unclustered", "1");
     if (filters.q) query.set("q", filters.q);
+    if (filters.outlet) query.set("outlet", filters.outlet);
+    if (filters.since) query.set("since", filters.since);
+    if (filters.until) query.set("until", filters.until);
     if (offset) query.set("offset", String(offset));
     const text = query.toString();
     return text ? `#/articles?${text}` : "#/articles";
@@ -365,6 +375,9 @@
     const query = new URLSearchParams({ limit: String(LIMIT), offset: String(offset) });
     if (filters.unclustered) query.set("unclustered", "true");
     if (filters.q) query.set("q", filters.q);
+    if (filters.outlet) query.set("outlet", filters.outlet);
+    if (filters.since) query.set("since", dayStart(filters.since));
+    if (filters.until) query.set("until", dayEnd(filters.until));
     return `/api/articles?${query}`;
   }
 
@@ -604,6 +617,9 @@
         : el("span", { class: "badge mark developing", title: "an older story gaining articles" }, "developing");
       list.append(el("li", { "data-story-id": story.id, "data-mark": story.mark },
         el("a", { class: "title", href: storyHref(story.id) }, story.title), mark,
+        story.lead ? el("p", { class: "lead" }, story.lead.sentence) : null,
+        story.entities && story.entities.length
+          ? entityChips(story.entities, `People, places and organisations of ${story.title}`) : null,
         el("p", { class: "growth", title: "growth = (recent articles + 1) / (expected + 1)" },
           el("strong", { class: "factor" }, `×${decimal(story.growth)}`),
           el("span", { class: "why" },
@@ -804,13 +820,23 @@
   function fillArticleFilters(filters) {
     const form = $("article-filters");
     form.elements.q.value = filters.q;
+    form.elements.outlet.value = filters.outlet;
+    form.elements.since.value = filters.since;
+    form.elements.until.value = filters.until;
     form.elements.unclustered.checked = filters.unclustered;
   }
 
   function applyArticleFilters(event) {
     if (event) event.preventDefault();
     const form = $("article-filters");
-    const filters = { q: form.elements.q.value.trim(), unclustered: form.elements.unclustered.checked };
+    const day = (box) => (isDay(box.value) ? box.value : "");
+    const filters = {
+      q: form.elements.q.value.trim(),
+      outlet: form.elements.outlet.value.trim(),
+      since: day(form.elements.since),
+      until: day(form.elements.until),
+      unclustered: form.elements.unclustered.checked,
+    };
     const hash = articlesHash(filters);
     if (hash !== window.location.hash) window.location.hash = hash;
   }
@@ -857,10 +883,10 @@
     if (page.items.length === 0) {
       let empty = filters.unclustered ? "No article is left out of the stories." : "No articles yet.";
       if (page.total > 0) empty = "No articles on this page: go back to an earlier one.";
-      else if (filters.q) empty = "No article matches this search.";
+      else if (filters.q || filters.outlet || filters.since || filters.until) empty = "No article matches this search.";
       list.append(el("li", { class: "empty" }, empty));
     }
-    const matching = filters.q ? " matching the search" : "";
+    const matching = filters.q || filters.outlet || filters.since || filters.until ? " matching the search" : "";
     const all = plural(page.total, "article");
     const range = page.total === 0 || (page.offset === 0 && page.items.length === page.total)
       ? all
@@ -1150,12 +1176,13 @@
   $("filters").addEventListener("change", applyFilters);
   // A date box applies as soon as it holds a whole day (yyyy-mm-dd) or nothing, as a date
   // picker would; a text box's "change" would wait for it to lose the focus.
-  for (const box of [$("f-since"), $("f-until")]) {
+  for (const [box, apply] of [[$("f-since"), applyFilters], [$("f-until"), applyFilters],
+    [$("a-since"), applyArticleFilters], [$("a-until"), applyArticleFilters]]) {
     box.addEventListener("input", () => {
       const good = box.value === "" || isDay(box.value);
       // Said by the box (and to a screen reader) when the form is sent; not a day, not applied.
       box.setCustomValidity(good || box.value.length < 10 ? "" : "Not a day: give it as yyyy-mm-dd, e.g. 2015-11-18.");
-      if (good) applyFilters();
+      if (good) apply();
     });
   }
   // Empty the form at once, not when the hash change arrives: a filter set in between
