@@ -149,6 +149,19 @@ def lead_title(text: str, chars: int = LEAD_TITLE_CHARS) -> str:
     return cut.rstrip(" ,;:.\u2013\u2014-") + "\u2026"
 
 
+def says_nothing(title: str, body: str) -> bool:
+    """Whether an article carries nothing that tells what it reports: no body, and no word
+    of three letters or more in its title besides date, section and stop words ("en",
+    "March 11, 2014, 2:02 am", "Home"). Its vector is that of a placeholder, the same for
+    every such article, whatever each reports."""
+    if body.strip():
+        return False
+    return not any(
+        len(word) > 2 and word not in DATE_WORDS | SECTION_WORDS | STOP_WORDS
+        for word in _WORD.findall(_HOST.sub(" ", title).lower())
+    )
+
+
 def article_text(title: str, body: str, body_chars: int) -> str:
     """The headline plus the first ``body_chars`` characters of the body."""
     lead = body[:body_chars].strip()

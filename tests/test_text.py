@@ -7,6 +7,7 @@ from pipeline.text import (
     headline_without_site,
     informative_title,
     lead_title,
+    says_nothing,
 )
 
 
@@ -150,3 +151,20 @@ def test_headline_without_site(title: str, outlet: str, others: list[str], expec
 )
 def test_lead_title(text: str, expected: str) -> None:
     assert lead_title(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "silent"),
+    [
+        ("en", "", True),
+        ("March 11, 2014, 2:02 am", "", True),
+        ("Home - News", "  ", True),
+        ("en", "Two killed as a quake hits Iquique.", False),
+        ("Q & A on bitcoins", "", False),
+        ("Monday television", "", False),
+        ("Quake hits Chile", "", False),
+    ],
+    ids=["language-code", "time-stamp", "section-label", "body", "short", "two-words", "headline"],
+)
+def test_says_nothing(title: str, body: str, silent: bool) -> None:
+    assert says_nothing(title, body) is silent

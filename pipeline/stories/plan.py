@@ -59,6 +59,9 @@ class StoryState:
     older_lonely: list[LoneArticle] = field(default_factory=list)
     """Older articles no story holds, near some lone article (with their texts): those a
     lone article may pair with."""
+    mute: frozenset[int] = frozenset()
+    """Window articles that say nothing (``text.says_nothing``): noise the clustering made
+    them, and no story takes them as lone articles either."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def plan_stories(state: StoryState) -> StoryPlan:
 def _attach_lonely(
     state: StoryState, target: dict[int, int | None], fresh: dict[int, FloatArray]
 ) -> None:
-    lonely = [row for row, article_id in enumerate(state.article_ids) if target[article_id] is None]
+    lonely = _lonely(state, target)
     least = state.attach_similarity
     if not lonely or least is None:
         return
@@ -144,7 +147,7 @@ def _pair_lonely(state: StoryState, target: dict[int, int | None], planned: int)
     3); returns the planned story count. Two lone articles that pick the same older one
     found one story of three."""
     least = state.attach_similarity
-    lonely = [row for row, article_id in enumerate(state.article_ids) if target[article_id] is None]
+    lonely = _lonely(state, target)
     if not lonely or not state.older_lonely or least is None:
         return planned
     # Each older article is offered as a story of one that needs the word check.
@@ -165,6 +168,15 @@ def _pair_lonely(state: StoryState, target: dict[int, int | None], planned: int)
             target[older_id] = founded[older_id]
         target[state.article_ids[row]] = founded[older_id]
     return planned
+
+
+def _lonely(state: StoryState, target: dict[int, int | None]) -> list[int]:
+    """The window rows no story took yet, but those that say nothing."""
+    return [
+        row
+        for row, article_id in enumerate(state.article_ids)
+        if target[article_id] is None and article_id not in state.mute
+    ]
 
 
 def _lone_words(state: StoryState, lonely: list[int]) -> WordCheck | None:

@@ -25,7 +25,7 @@ from pipeline.stories.knobs import MatchKnobs
 from pipeline.stories.plan import LoneArticle, StoryState
 from pipeline.stories.status import StoryStatus
 from pipeline.stories.tracking import SIMILARITY_TOLERANCE, KnownStory, WordCheck
-from pipeline.text import article_text
+from pipeline.text import article_text, says_nothing
 from pipeline.vector_index import nearest
 
 LIVE = (StoryStatus.ACTIVE, StoryStatus.DORMANT)
@@ -110,6 +110,7 @@ def load_state(
         match_similarity=knobs.match_similarity,
         attach_similarity=knobs.attach_similarity,
         older_lonely=older_lonely(session, labels, vectors, window_start, knobs),
+        mute=frozenset(a.id for a in window if says_nothing(a.title, a.summary)),
     )
 
 

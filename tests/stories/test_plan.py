@@ -115,3 +115,13 @@ def test_no_pairing_when_lone_articles_join_nothing() -> None:
     plan = plan_stories(state(older_lonely=[sibling], attach_similarity=None))
     assert plan.target[16] is None
     assert 5 not in plan.target
+
+
+def test_an_article_that_says_nothing_neither_joins_nor_pairs() -> None:
+    # Article 15 would join story 7, and 16 pair with an older lone article: marked as
+    # saying nothing (``text.says_nothing``), both stay alone.
+    sibling = LoneArticle(5, FAR, "Chess prodigy is the youngest grandmaster")
+    plan = plan_stories(state(older_lonely=[sibling], mute=frozenset({15, 16})))
+    assert plan.target[15] is None
+    assert plan.target[16] is None
+    assert 5 not in plan.target

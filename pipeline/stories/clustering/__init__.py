@@ -7,8 +7,8 @@ The flow, each step in its own module:
 2. ``clusterers``: the first grouping, by the ``cluster_algorithm`` setting: ``linkage``
    (average linkage on the blended embedding and word similarity of ``neighbours``' graph,
    the default) or ``density`` (HDBSCAN on the vectors alone).
-3. ``passes``: the refinements, in the order ``passes.PASSES`` runs them: ``spread_cap``,
-   ``shared_names``, ``event_split``, ``headline_merge``, ``spread_cap`` again.
+3. ``passes``: the refinements, in the order ``passes.PASSES`` runs them: ``no_content``,
+   ``spread_cap``, ``shared_names``, ``event_split``, ``headline_merge``, ``spread_cap`` again.
 4. ``labels.canonical_labels``: clusters renumbered by their first row, so the same input in
    the same order always gives the same labels.
 """
