@@ -41,7 +41,7 @@ def seed_two_stories(engine: Engine) -> None:
         for i, feed_id in enumerate(feeds.values()):
             vector = near(center, seed=10 * story + i)
             add_article(
-                engine, feed_id, f"story {story} by {feed_id}", T0 + timedelta(hours=i), vector
+                engine, feed_id, f"storm {story} by {feed_id}", T0 + timedelta(hours=i), vector
             )
 
 

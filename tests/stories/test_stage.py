@@ -72,9 +72,17 @@ def test_a_storys_title_is_a_headline_not_a_date_or_a_section_label(
     quake = direction(1)
     # The dated and labelled articles sit nearest the centroid; the headline is the least
     # central member, so only skipping the non-headlines picks it.
+    # Each has its text (an article with neither text nor a headline joins no story).
     titles = ["August 17, 2011", "Friday, March 8, 2013 | 5:00 PM", "Daily Blotter"]
     for i, title in enumerate(titles):
-        add_article(engine, feeds[OUTLETS[i]], title, T0 + timedelta(hours=i), near(quake, i))
+        add_article(
+            engine,
+            feeds[OUTLETS[i]],
+            title,
+            T0 + timedelta(hours=i),
+            near(quake, i),
+            summary="A strong earthquake shook the coast of Chile overnight.",
+        )
     add_article(
         engine,
         feeds[OUTLETS[3]],

@@ -39,11 +39,11 @@ def two_close_groups(engine: Engine, sizes: tuple[int, int]) -> tuple[list[int],
     a = direction(1)
     b = mix(a, direction(2), 0.3)
     first = [
-        add_article(engine, feeds[OUTLETS[i]], f"a{i}", T0 + timedelta(hours=i), near(a, 10 + i))
+        add_article(engine, feeds[OUTLETS[i]], f"alpha{i}", T0 + timedelta(hours=i), near(a, 10 + i))
         for i in range(sizes[0])
     ]
     second = [
-        add_article(engine, feeds[OUTLETS[i]], f"b{i}", T0 + timedelta(hours=i), near(b, 20 + i))
+        add_article(engine, feeds[OUTLETS[i]], f"bravo{i}", T0 + timedelta(hours=i), near(b, 20 + i))
         for i in range(sizes[1])
     ]
     return first, second
@@ -113,7 +113,7 @@ def test_story_goes_dormant_and_returns(engine: Engine, db_url: str) -> None:
     feeds = add_feeds(engine, OUTLETS)
     topic = direction(5)
     for i in range(3):
-        add_article(engine, feeds[OUTLETS[i]], f"t{i}", T0 + timedelta(hours=i), near(topic, i))
+        add_article(engine, feeds[OUTLETS[i]], f"tango{i}", T0 + timedelta(hours=i), near(topic, i))
     cluster(engine, settings, now=T0 + timedelta(hours=4))
     (story_id,) = set(membership(engine).values())
 
