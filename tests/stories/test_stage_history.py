@@ -39,11 +39,15 @@ def two_close_groups(engine: Engine, sizes: tuple[int, int]) -> tuple[list[int],
     a = direction(1)
     b = mix(a, direction(2), 0.3)
     first = [
-        add_article(engine, feeds[OUTLETS[i]], f"alpha{i}", T0 + timedelta(hours=i), near(a, 10 + i))
+        add_article(
+            engine, feeds[OUTLETS[i]], f"alpha{i}", T0 + timedelta(hours=i), near(a, 10 + i)
+        )
         for i in range(sizes[0])
     ]
     second = [
-        add_article(engine, feeds[OUTLETS[i]], f"bravo{i}", T0 + timedelta(hours=i), near(b, 20 + i))
+        add_article(
+            engine, feeds[OUTLETS[i]], f"bravo{i}", T0 + timedelta(hours=i), near(b, 20 + i)
+        )
         for i in range(sizes[1])
     ]
     return first, second
