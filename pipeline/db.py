@@ -52,7 +52,10 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; a malformed URL is a one-sentence error."""
     try:
-        engine = create_engine(normalise_url(url), pool_pre_ping=True)
+        normalised = normalise_url(url)
+        engine = create_engine(
+            normalised, pool_pre_ping=True, connect_args=connect_args(normalised)
+        )
     except (ArgumentError, ImportError, ValueError) as exc:
         raise DatabaseError(
             f"cannot use database URL {display_url(url)!r} ({exc}); "
@@ -66,6 +69,25 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long a PostgreSQL connection may take to be answered: a server that accepts the
+connection and stays silent (a failover, a dead NAT mapping) fails the command after this
+instead of hanging it for ever."""
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
+"""TCP keepalives on PostgreSQL connections: a peer gone without a word is noticed within
+about a minute and a half (30 s idle, then probes 10 s apart, the system's count of them)."""
+
+
+def connect_args(url: str) -> dict[str, object]:
+    """libpq's connect timeout and keepalives for a PostgreSQL URL, unless the URL sets
+    them itself (``?connect_timeout=30``); nothing for SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return {}
+    wanted: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **KEEPALIVES}
+    return {key: value for key, value in wanted.items() if key not in parsed.query}
 
 
 def fold(text: str) -> str:

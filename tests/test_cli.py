@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -19,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from pipeline.cli import cli
-from pipeline.db import alembic_config, make_engine
+from pipeline.db import CONNECT_TIMEOUT_SECONDS, alembic_config, connect_args, make_engine
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
 from tests.factories import add_article_rows
@@ -614,3 +618,60 @@ def test_older_or_newer_schema_says_what_to_run(db_url: str) -> None:
     newer = invoke("stories", "--db", db_url)
     assert newer.exit_code == 1
     assert "has schema revision 9999, newer than this Storyline's" in newer.stderr
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port whose server accepts connections and never says a word (a failover, a dead
+    NAT mapping)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_a_silent_database_server_is_given_up_with_one_sentence(silent_server: int) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{silent_server}/storyline?connect_timeout=2"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--db", url, "stories"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"storyline: error: cannot connect to database postgresql+psycopg://postgres@127.0.0.1:"
+        f"{silent_server}/storyline?connect_timeout=2 (connection timeout expired); check that "
+        "the server is running and the URL (--db or STORYLINE_DATABASE_URL) is right"
+    ]
+
+
+def test_postgresql_connections_time_out_and_keep_alive_unless_the_url_says() -> None:
+    assert connect_args("postgresql://postgres@127.0.0.1:5432/x") == {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+    }
+    chosen = connect_args("postgresql://h/x?connect_timeout=30&keepalives_idle=5")
+    assert chosen == {"keepalives": 1, "keepalives_interval": 10}
+    assert connect_args("sqlite:///x.db") == {}
