@@ -159,12 +159,12 @@ def stories_db(*, migrate: bool = False) -> Iterator[tuple[Settings, Engine]]:
     The schema is created or upgraded first with ``migrate`` (idempotent), else it must
     exist already (``storyline init``): otherwise the task fails with one sentence.
     """
-    from pipeline.db import make_engine, require_schema
+    from pipeline.db import Timeouts, make_engine, require_schema
     from pipeline.db import migrate as migrate_schema
 
     structured_task_logs()
     settings = task_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, Timeouts.of(settings))
     try:
         if migrate:
             migrate_schema(engine)

@@ -16,7 +16,14 @@ import click
 from sqlalchemy import Engine, func, select
 
 from pipeline import logs
-from pipeline.db import display_url, make_engine, migrate, require_schema, session_scope
+from pipeline.db import (
+    Timeouts,
+    display_url,
+    make_engine,
+    migrate,
+    require_schema,
+    session_scope,
+)
 from pipeline.errors import (
     ConfigError,
     DatabaseError,
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 
 DATABASE_KEY = "storyline.database"
 """Where a command's context keeps the database it opened, for the error boundary."""
+TIMEOUTS_KEY = "storyline.timeouts"
+"""The timeouts of that database's connections, for the error boundary's sentence."""
 GLOBAL_DB_KEY = "storyline.global-db"
 """``--db`` given before the subcommand (``storyline --db URL init``)."""
 VERBOSE_KEY = "storyline.verbose"
@@ -74,7 +83,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # the boundary: every other error ends here
-            message = library_error_message(exc, _database_used())
+            message = library_error_message(exc, _database_used(), _timeouts_used())
             if message is not None:
                 log.debug("user error", exc_info=True)
                 _fail(message)
@@ -116,6 +125,12 @@ def _database_used() -> str:
     context = click.get_current_context(silent=True)
     url = context.meta.get(DATABASE_KEY) if context else None
     return f"database {url}" if url else "the database"
+
+
+def _timeouts_used() -> Timeouts | None:
+    context = click.get_current_context(silent=True)
+    timeouts = context.meta.get(TIMEOUTS_KEY) if context else None
+    return timeouts if isinstance(timeouts, Timeouts) else None
 
 
 def _verbose() -> bool:
@@ -207,13 +222,14 @@ class Context:
         meta = click.get_current_context().meta
         self.settings = Settings.load(database_url=db or meta.get(GLOBAL_DB_KEY))
         meta[DATABASE_KEY] = display_url(self.settings.database_url)
+        self.timeouts = meta[TIMEOUTS_KEY] = Timeouts.of(self.settings)
         logs.configure("INFO" if _verbose() else self.settings.log_level)
         self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = make_engine(self.settings.database_url, self.timeouts)
             click.get_current_context().call_on_close(self._engine.dispose)
         return self._engine
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, String, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, String, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
@@ -19,10 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.schema import Table
 
-from pipeline.errors import DatabaseError, first_line
+from pipeline.errors import NOT_ANSWERING, DatabaseError, first_line
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+
+    from pipeline.settings import Settings
 
 VERSION_TABLE = "storyline_alembic_version"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
@@ -49,12 +53,22 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a malformed URL is a one-sentence error."""
+def make_engine(
+    url: str, timeouts: Timeouts | None = None, *, pool_timeout: float | None = None
+) -> Engine:
+    """An engine for ``url``; a malformed URL is a one-sentence error.
+
+    On PostgreSQL every connection carries ``timeouts`` (``Timeouts()``, the settings'
+    defaults, when not given; ``Timeouts.of(settings)`` for a command's). ``pool_timeout``
+    bounds the wait for a pooled connection (SQLAlchemy's 30 s when not given)."""
     try:
         normalised = normalise_url(url)
+        pool = {} if pool_timeout is None else {"pool_timeout": pool_timeout}
         engine = create_engine(
-            normalised, pool_pre_ping=True, connect_args=connect_args(normalised)
+            normalised,
+            pool_pre_ping=True,
+            connect_args=connect_args(normalised, timeouts or Timeouts()),
+            **pool,
         )
     except (ArgumentError, ImportError, ValueError) as exc:
         raise DatabaseError(
@@ -68,6 +82,15 @@ def make_engine(url: str) -> Engine:
         )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    if engine.dialect.driver == "psycopg":
+        answer_within = (timeouts or Timeouts()).answer_within()
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            connection = _answering_connection().connect(*cargs, **cparams)
+            connection.answer_within = answer_within
+            return connection
+
     return engine
 
 
@@ -75,19 +98,166 @@ CONNECT_TIMEOUT_SECONDS = 10
 """How long a PostgreSQL connection may take to be answered: a server that accepts the
 connection and stays silent (a failover, a dead NAT mapping) fails the command after this
 instead of hanging it for ever."""
+STATEMENT_TIMEOUT_SECONDS = 300.0
+"""Longest one statement of a command may run on PostgreSQL before the server cancels it:
+far above the longest statement of a cluster run on a large database (docs/DEPLOYMENT.md,
+"Timeouts"), and well inside the 15 minutes between two runs."""
+LOCK_TIMEOUT_SECONDS = 30.0
+"""Longest a statement waits for a lock another session holds (a migration, a long
+transaction) before it is cancelled, rather than queueing every later statement behind it."""
+IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 600.0
+"""A session left idle inside a transaction this long (a stopped or stuck client holding its
+locks) is ended by the server."""
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
 """TCP keepalives on PostgreSQL connections: a peer gone without a word is noticed within
 about a minute and a half (30 s idle, then probes 10 s apart, the system's count of them)."""
+TCP_USER_TIMEOUT_MS = 60_000
+"""libpq's ``tcp_user_timeout`` (Linux): data sent that the server's machine has not
+acknowledged for a minute ends the connection, which keepalives (idle connections only) do
+not cover: a server gone while a statement is on the wire."""
+SERVER_TIMEOUTS = {
+    "statement_timeout": "statement_seconds",
+    "lock_timeout": "lock_seconds",
+    "idle_in_transaction_session_timeout": "idle_in_transaction_seconds",
+}
+"""PostgreSQL's settings, each from its field of ``Timeouts``."""
 
 
-def connect_args(url: str) -> dict[str, object]:
-    """libpq's connect timeout and keepalives for a PostgreSQL URL, unless the URL sets
-    them itself (``?connect_timeout=30``); nothing for SQLite."""
+ANSWER_GRACE_SECONDS = 5.0
+"""How much longer than the statement timeout Storyline waits for any answer of the server
+itself: one that has not cancelled the statement by then is not answering at all (stopped,
+or its network path dead with the kernel still acknowledging)."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a PostgreSQL server may keep Storyline waiting; ``None`` leaves the server's
+    own setting (no limit by default). Defaults as the settings' (``pipeline.settings``)."""
+
+    connect_seconds: int = CONNECT_TIMEOUT_SECONDS
+    statement_seconds: float | None = STATEMENT_TIMEOUT_SECONDS
+    lock_seconds: float | None = LOCK_TIMEOUT_SECONDS
+    idle_in_transaction_seconds: float | None = IDLE_IN_TRANSACTION_TIMEOUT_SECONDS
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        """A command's timeouts, as the settings give them."""
+        return cls(
+            connect_seconds=settings.database_connect_timeout_seconds,
+            statement_seconds=settings.database_statement_timeout_seconds,
+            lock_seconds=settings.database_lock_timeout_seconds,
+            idle_in_transaction_seconds=settings.database_idle_transaction_timeout_seconds,
+        )
+
+    def answer_within(self) -> float | None:
+        """How long Storyline waits for the server's answer to anything it sends (a
+        statement, a commit, a ping) before it drops the connection: ``None`` with no
+        statement timeout."""
+        if self.statement_seconds is None:
+            return None
+        return self.statement_seconds + ANSWER_GRACE_SECONDS
+
+    @classmethod
+    def for_api(cls, settings: Settings) -> Timeouts:
+        """The API's: no statement or lock wait longer than a request may take
+        (``api_timeout_seconds``), so the server drops a query nobody waits for any more."""
+        command = cls.of(settings)
+        limit = settings.api_timeout_seconds
+        return replace(
+            command,
+            statement_seconds=min(command.statement_seconds or limit, limit),
+            lock_seconds=min(command.lock_seconds or limit, limit),
+        )
+
+
+def connect_args(url: str, timeouts: Timeouts | None = None) -> dict[str, object]:
+    """libpq's connect timeout, keepalives, TCP user timeout, and the server's statement,
+    lock and idle-in-transaction timeouts (``options=-c ...``) for a PostgreSQL URL, unless
+    the URL sets them itself (``?connect_timeout=30``,
+    ``?options=-c%20statement_timeout%3D0``); nothing for SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return {}
-    wanted: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **KEEPALIVES}
-    return {key: value for key, value in wanted.items() if key not in parsed.query}
+    timeouts = timeouts or Timeouts()
+    wanted: dict[str, object] = {
+        "connect_timeout": timeouts.connect_seconds,
+        **KEEPALIVES,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+    }
+    args = {key: value for key, value in wanted.items() if key not in parsed.query}
+    given = parsed.query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    options = [
+        f"-c {name}={max(1, round(seconds * 1000))}"
+        for name, field in SERVER_TIMEOUTS.items()
+        if (seconds := getattr(timeouts, field)) is not None and name not in given
+    ]
+    if options:
+        # connect_args win over the URL's query, so the URL's own options go along.
+        args["options"] = " ".join([*options, given]).strip()
+    return args
+
+
+@contextmanager
+def unbounded_statements(conn: Connection, *, locks: bool = False) -> Iterator[None]:
+    """No statement timeout (nor lock timeout, with ``locks``) on PostgreSQL for the block,
+    and no wait of Storyline's own for the server's answer: for work whose length grows with
+    the database and which must finish to be of use (a migration, ``VACUUM``, building a
+    vector index). Inside a transaction the server's settings end with it (``SET LOCAL``);
+    on an autocommit connection they are reset at the end of the block."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    names = ["statement_timeout", *(["lock_timeout"] if locks else [])]
+    local = conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+    for name in names:
+        conn.execute(text(f"SET {'LOCAL ' if local else ''}{name} = 0"))
+    raw = conn.connection.dbapi_connection
+    answer_within = getattr(raw, "answer_within", None)
+    if answer_within is not None:
+        raw.answer_within = None  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        if answer_within is not None:
+            raw.answer_within = answer_within  # type: ignore[union-attr]
+        if not local and not conn.closed and not conn.invalidated:
+            for name in names:
+                conn.execute(text(f"RESET {name}"))
+
+
+@functools.cache
+def _answering_connection() -> Any:
+    """psycopg's connection class, waiting at most ``answer_within`` seconds for any answer
+    of the server (``None``: for ever); the connection is closed when none came, and the
+    error says so (``pipeline.errors.NOT_ANSWERING``). psycopg's own ``wait`` takes the
+    deadline: a frozen server keeps acknowledging at the TCP level, so neither the server's
+    timeouts nor keepalives nor ``tcp_user_timeout`` end that wait."""
+    import psycopg
+    from psycopg import errors
+
+    class NotAnswering(psycopg.OperationalError):
+        """The server gave no answer in time; the connection is closed."""
+
+    class AnsweringConnection(psycopg.Connection):
+        answer_within: float | None = None
+
+        def wait(
+            self, gen: Any, interval: float | None = None, timeout: float | None = None
+        ) -> Any:
+            ours = timeout is None and self.answer_within is not None
+            limit = self.answer_within if ours else timeout
+            try:
+                if interval is None:
+                    return super().wait(gen, timeout=limit)
+                return super().wait(gen, interval, limit)
+            except errors._WaitTimeout as exc:
+                if not ours:
+                    raise
+                self.close()  # mid-protocol: the connection cannot be used again
+                raise NotAnswering(f"{NOT_ANSWERING} {limit:g} s") from exc
+
+    return AnsweringConnection
 
 
 def fold(text: str) -> str:
@@ -193,7 +363,9 @@ def migrate(engine: Engine) -> str:
     check_connection(engine)
     config = alembic_config()
     try:
-        with engine.begin() as conn:
+        # A migration rewrites tables that grow with the database: no statement timeout
+        # (the lock timeout stays, so it never queues every reader behind it for long).
+        with engine.begin() as conn, unbounded_statements(conn):
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except (OperationalError, ProgrammingError) as exc:
@@ -208,6 +380,12 @@ def migrate(engine: Engine) -> str:
 def _migrate_hint(reason: str) -> str:
     """What to do when a migration failed with the driver's message ``reason``."""
     lowered = reason.lower()
+    if "lock timeout" in lowered:
+        return (
+            "another session holds a lock on its tables (a long query, a running command): "
+            "rerun `storyline init` when it is done, or raise "
+            "STORYLINE_DATABASE_LOCK_TIMEOUT_SECONDS"
+        )
     if "vector" in lowered and ("permission denied" in lowered or "superuser" in lowered):
         return (
             "the extension is installed on the server but this role may not create it: "

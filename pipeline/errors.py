@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.db import Timeouts
+
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+IDLE_IN_TRANSACTION_TIMEOUT = "25P03"
+"""PostgreSQL's SQLSTATEs of its lock, statement and idle-in-transaction timeouts."""
+NOT_ANSWERING = "no answer from the server within"
+"""How the error of a connection that waited too long for any answer begins
+(``pipeline.db``): the server froze, or its network path died."""
+
 
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message, for one-sentence reports.
@@ -41,19 +54,25 @@ class ModelError(StorylineError):
     """The embedding model cannot be loaded."""
 
 
-def library_error_message(exc: BaseException, database: str = "the database") -> str | None:
+def library_error_message(
+    exc: BaseException, database: str = "the database", timeouts: Timeouts | None = None
+) -> str | None:
     """One sentence for an exception a user can cause that a library raised, else ``None``.
 
     These are the faults of the user's environment rather than of Storyline: a database file
     that is damaged or read-only, a database that is locked or down, a port in use, a path
     that cannot be read or written. Anything else is a bug, reported with its traceback.
-    ``database`` names the database the command used (its URL without the password).
+    ``database`` names the database the command used (its URL without the password);
+    ``timeouts`` are those its connections had, to say how long the server was given.
     """
     from sqlalchemy import exc as sa
 
     if isinstance(exc, sa.DBAPIError):
         reason = first_line(exc)
         lowered = reason.lower()
+        timed_out = _timeout_message(exc, reason, database, timeouts)
+        if timed_out is not None:
+            return timed_out
         if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
             return (
                 f"{database} is not a SQLite database or is damaged ({reason}); "
@@ -94,4 +113,43 @@ def library_error_message(exc: BaseException, database: str = "the database") ->
             return f"no space left on the device{what}; free some space and rerun"
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
             return f"{exc.strerror or 'no such file'}{what}; check the path"
+    return None
+
+
+def _timeout_message(
+    exc: BaseException, reason: str, database: str, timeouts: Timeouts | None
+) -> str | None:
+    """One sentence for a PostgreSQL statement, lock or idle-in-transaction timeout."""
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    lowered = reason.lower()
+
+    def took(seconds: float | None, word: str = "within") -> str:
+        return f" {word} {seconds:g} s" if seconds is not None else ""
+
+    if NOT_ANSWERING in lowered:
+        return (
+            f"{database} stopped answering ({reason}); check that the server is up, not "
+            "overloaded and reachable, then rerun, or raise "
+            "STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS if it is only slow"
+        )
+    if state == LOCK_NOT_AVAILABLE and "lock timeout" in lowered:
+        waited = took(timeouts.lock_seconds if timeouts else None)
+        return (
+            f"{database} did not grant a lock{waited} ({reason}); another session holds it "
+            "(a long query, a migration, a stuck process): rerun when it is done, or raise "
+            "STORYLINE_DATABASE_LOCK_TIMEOUT_SECONDS"
+        )
+    if state == QUERY_CANCELED and "statement timeout" in lowered:
+        waited = took(timeouts.statement_seconds if timeouts else None)
+        return (
+            f"{database} did not finish a statement{waited} ({reason}); check the server "
+            "(its load, a lock held for long) and rerun, or raise "
+            "STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS"
+        )
+    if state == IDLE_IN_TRANSACTION_TIMEOUT or "idle-in-transaction timeout" in lowered:
+        idle = took(timeouts.idle_in_transaction_seconds if timeouts else None, "for")
+        return (
+            f"{database} ended the session after it sat idle in a transaction{idle} "
+            f"({reason}); rerun, or raise STORYLINE_DATABASE_IDLE_TRANSACTION_TIMEOUT_SECONDS"
+        )
     return None

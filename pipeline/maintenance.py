@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from models import Article, Base, ClusterRun, Story, StoryArticle, StoryEvent
-from pipeline.db import session_scope
+from pipeline.db import session_scope, unbounded_statements
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
 from pipeline.stories.status import RunStatus
@@ -160,7 +160,10 @@ def optimise(engine: Engine) -> OptimiseReport:
     tables = [table.name for table in Base.metadata.sorted_tables]
     dialect = engine.dialect.name
     # VACUUM cannot run inside a transaction block.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with (
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+        unbounded_statements(conn),  # VACUUM grows with the tables and must finish
+    ):
         if dialect == "postgresql":
             for name in tables:
                 conn.execute(text(f'VACUUM (ANALYZE) "{name}"'))

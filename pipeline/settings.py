@@ -54,6 +54,8 @@ MAX_HOURS = MAX_DAYS * 24
 MAX_MINUTES = MAX_HOURS * 60
 MAX_FETCH_SECONDS = 3600.0
 """A fetch timeout of more than an hour would hold a worker for no feed's benefit."""
+MAX_DATABASE_TIMEOUT_SECONDS = 24 * 24 * 3600.0
+"""PostgreSQL takes a timeout of at most 2^31 milliseconds (24.8 days)."""
 MAX_COUNT = 1_000_000
 """Upper bound of the count-like settings (batch sizes, concurrency, slots, characters)."""
 MAX_BYTES = 2**31 - 1
@@ -247,6 +249,46 @@ class Settings(BaseSettings):
         DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL of the stories database; SQLite file by default. The "
         "command line's `--db` overrides it.",
+    )
+    database_connect_timeout_seconds: int = Field(
+        10,
+        ge=2,
+        le=int(MAX_FETCH_SECONDS),
+        description="PostgreSQL: longest wait for the server to answer a new connection "
+        "(libpq's connect_timeout, whole seconds, 2 at least); a server that accepts and "
+        "stays silent fails the command after it.",
+    )
+    database_statement_timeout_seconds: float | None = Field(
+        300.0,
+        gt=0,
+        le=MAX_DATABASE_TIMEOUT_SECONDS,
+        description="PostgreSQL: longest one statement of a command may run before the "
+        "server cancels it and the command exits 1 (the longest of a cluster run on 50,000 "
+        "articles takes seconds). `none` leaves the server's own statement_timeout.",
+    )
+    database_lock_timeout_seconds: float | None = Field(
+        30.0,
+        gt=0,
+        le=MAX_DATABASE_TIMEOUT_SECONDS,
+        description="PostgreSQL: longest a statement waits for a lock another session holds "
+        "(a migration, a long transaction) before it is cancelled and the command exits 1. "
+        "`none` leaves the server's own lock_timeout.",
+    )
+    database_idle_transaction_timeout_seconds: float | None = Field(
+        600.0,
+        gt=0,
+        le=MAX_DATABASE_TIMEOUT_SECONDS,
+        description="PostgreSQL: a session of Storyline's idle inside a transaction this "
+        "long (a stopped or stuck process holding locks) is ended by the server "
+        "(idle_in_transaction_session_timeout). `none` leaves the server's own.",
+    )
+    api_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=MAX_FETCH_SECONDS,
+        description="Longest the API takes to answer a request that reads the database: "
+        'past it, 503 "not answering" (`/api/health` after 3 s at most); also the '
+        "statement and lock timeout of the API's connections and its wait for a pooled one.",
     )
     model_name: str = Field(
         DEFAULT_MODEL,

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from models import VECTOR_INDEXES
 from models.types import FloatArray, vector_dims
+from pipeline.db import unbounded_statements
 from pipeline.locks import advisory_key
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,9 @@ def ensure_vector_indexes(engine: Engine, dim: int) -> list[str]:
         with engine.connect() as conn:
             if conn.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is not None:
                 continue
-        with engine.begin() as conn:
+        # Building the index grows with the table, and the others wait for it: neither
+        # the statement nor the lock timeout applies.
+        with engine.begin() as conn, unbounded_statements(conn, locks=True):
             # Embed tasks of a new model start side by side: one builds, the others wait
             # here and find it built (two bare CREATE INDEX IF NOT EXISTS can collide on the
             # name).

@@ -15,6 +15,7 @@ that disposes of the engine, the error handlers, the ETag middleware and the sta
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +36,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.db import display_url, make_engine, session_scope
+from pipeline.db import Timeouts, display_url, make_engine, session_scope
 from pipeline.errors import first_line
 from pipeline.serve import queries
 from pipeline.serve.entities import entity_detail
@@ -103,7 +104,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings) -> FastAPI:
     """The API on the stories database of ``settings``; the engine is made once, here, and
     kept in ``app.state`` for the routes' sessions (``_session``) and the error handlers."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        Timeouts.for_api(settings),
+        pool_timeout=settings.api_timeout_seconds,
+    )
     # FastAPI's own /docs and /redoc load their scripts from a CDN; fastapi-offline serves
     # Swagger UI and ReDoc from its package, so both work with no network.
     app = FastAPIOffline(
@@ -121,7 +126,89 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     app.add_middleware(HeadAsGet)
+    app.add_middleware(
+        Deadline,
+        seconds=settings.api_timeout_seconds,
+        health_seconds=min(HEALTH_TIMEOUT_SECONDS, settings.api_timeout_seconds),
+        database=display_url(settings.database_url),
+    )
     return app
+
+
+HEALTH_TIMEOUT_SECONDS = 3.0
+"""``/api/health`` says the database is not answering after this (or ``api_timeout_seconds``
+if shorter): a health check that hangs is worse than one that fails."""
+
+
+class Deadline:
+    """Answers 503 "not answering" to an ``/api/`` request that has no answer after its
+    deadline, whatever holds it up: a database that accepted the connection and froze, a
+    pool with no free connection, a query the server is slow to cancel.
+
+    The routes run in worker threads, which cannot be interrupted: the request's work goes on
+    in the background until the database answers or its connection fails (the statement
+    timeout, TCP keepalives and ``tcp_user_timeout`` end it on a server that is up or gone; a
+    frozen one holds it until it thaws), and anything it sends then is dropped. At most the
+    pool's connections (5, and 10 more for bursts) wait so; further requests wait for one at
+    most ``api_timeout_seconds`` (the engine's ``pool_timeout``) and are answered 503 all the
+    same."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float, health_seconds: float, database: str):
+        self.app = app
+        self.seconds = seconds
+        self.health_seconds = health_seconds
+        self.database = database
+        self.abandoned: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        health = scope["path"] == "/api/health"
+        seconds = self.health_seconds if health else self.seconds
+        started = answered = False
+
+        async def send_unless_answered(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        work = asyncio.ensure_future(self.app(scope, receive, send_unless_answered))
+        await asyncio.wait({work}, timeout=seconds)
+        if work.done() or started:
+            await work
+            return
+        answered = True
+        self.abandoned.add(work)
+        work.add_done_callback(self._forget)
+        log.warning(
+            "stories database not answering",
+            extra={
+                "database": self.database,
+                "path": scope["path"],
+                "seconds": seconds,
+                "waiting": len(self.abandoned),
+            },
+        )
+        response = JSONResponse(
+            status_code=503,
+            content={
+                "detail": f"the stories database is not answering (no answer within "
+                f"{seconds:g} s); retry later"
+            },
+            headers={"Retry-After": str(max(1, round(seconds)))},
+        )
+        await response(scope, receive, send)
+
+    def _forget(self, work: asyncio.Task[None]) -> None:
+        """A request answered 503 finished at last: its error, if any, was logged by the
+        app's handlers or is dropped here (its client has its answer)."""
+        self.abandoned.discard(work)
+        error = None if work.cancelled() else work.exception()
+        if error is not None:
+            log.info("abandoned request failed", extra={"reason": first_line(error)})
 
 
 class HeadAsGet:
