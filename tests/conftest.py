@@ -92,6 +92,22 @@ def pg_url(pg_admin: Engine) -> Iterator[str]:
         drop_pg_database(pg_admin, url)
 
 
+@pytest.fixture
+def pg_schema_url(pg_admin: Engine) -> Iterator[str]:
+    """The URL of a new PostgreSQL database with the schema, dropped after the test. The URL
+    carries a password (trust authentication ignores it), so that a message or a response
+    that showed it would be seen."""
+    url = create_pg_database(pg_admin, prefix="storyline_schema")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        engine.dispose()
+        yield make_url(url).set(password="sekrit").render_as_string(hide_password=False)
+    finally:
+        engine.dispose()
+        drop_pg_database(pg_admin, url)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The URL of an empty database, once on SQLite and once on PostgreSQL."""

@@ -21,12 +21,20 @@ from alembic import command
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from pipeline.cli import cli
-from pipeline.db import CONNECT_TIMEOUT_SECONDS, alembic_config, connect_args, make_engine
+from pipeline.db import (
+    CONNECT_TIMEOUT_SECONDS,
+    Timeouts,
+    alembic_config,
+    connect_args,
+    make_engine,
+)
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
 from tests.factories import add_article_rows
+from tests.freezing_proxy import FreezingProxy
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 QUAKE = [
@@ -671,7 +679,86 @@ def test_postgresql_connections_time_out_and_keep_alive_unless_the_url_says() ->
         "keepalives": 1,
         "keepalives_idle": 30,
         "keepalives_interval": 10,
+        "tcp_user_timeout": 60_000,
+        "options": "-c statement_timeout=300000 -c lock_timeout=30000 "
+        "-c idle_in_transaction_session_timeout=600000",
     }
-    chosen = connect_args("postgresql://h/x?connect_timeout=30&keepalives_idle=5")
-    assert chosen == {"keepalives": 1, "keepalives_interval": 10}
+    chosen = connect_args(
+        "postgresql://h/x?connect_timeout=30&keepalives_idle=5&options=-c%20lock_timeout%3D0",
+        Timeouts(statement_seconds=0.25, idle_in_transaction_seconds=None),
+    )
+    assert chosen == {
+        "keepalives": 1,
+        "keepalives_interval": 10,
+        "tcp_user_timeout": 60_000,
+        "options": "-c statement_timeout=250 -c lock_timeout=0",
+    }
     assert connect_args("sqlite:///x.db") == {}
+    # the settings' defaults are the engine's
+    assert Timeouts.of(Settings.load()) == Timeouts()
+
+
+PG_TIMEOUT_CASES = {
+    "lock": (
+        {"STORYLINE_DATABASE_LOCK_TIMEOUT_SECONDS": "1"},
+        "did not grant a lock within 1 s (canceling statement due to lock timeout); another "
+        "session holds it (a long query, a migration, a stuck process): rerun when it is "
+        "done, or raise STORYLINE_DATABASE_LOCK_TIMEOUT_SECONDS",
+    ),
+    "statement": (
+        {
+            "STORYLINE_DATABASE_LOCK_TIMEOUT_SECONDS": "none",
+            "STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS": "1.5",
+        },
+        "did not finish a statement within 1.5 s (canceling statement due to statement "
+        "timeout); check the server (its load, a lock held for long) and rerun, or raise "
+        "STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS",
+    ),
+}
+
+
+def storyline(url: str, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """The real command line on ``url``, with these settings in its environment; a hang
+    fails the test after 30 s."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "--db", url, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, **settings},
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("case", list(PG_TIMEOUT_CASES))
+def test_a_lock_held_elsewhere_is_given_up_with_one_sentence(pg_schema_url: str, case: str) -> None:
+    settings, sentence = PG_TIMEOUT_CASES[case]
+    holder = make_engine(pg_schema_url)
+    try:
+        with holder.begin() as conn:
+            conn.execute(text("LOCK TABLE stories IN ACCESS EXCLUSIVE MODE"))
+            # Before: `storyline stories` waited for the lock for ever.
+            result = storyline(pg_schema_url, "stories", **settings)
+    finally:
+        holder.dispose()
+    assert result.returncode == 1
+    shown = make_url(pg_schema_url).render_as_string(hide_password=True)
+    assert "sekrit" not in shown
+    assert result.stderr.splitlines() == [f"storyline: error: database {shown} {sentence}"]
+
+
+@pytest.mark.postgres
+def test_a_database_frozen_mid_run_is_given_up_with_one_sentence(pg_schema_url: str) -> None:
+    with FreezingProxy(pg_schema_url) as proxy:
+        proxy.freeze_on(b"FROM stories")  # after the connection and the schema check
+        # Before: the command waited for ever; the server's timeouts cannot fire on a
+        # server that does not run.
+        result = storyline(proxy.url, "stories", STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS="1")
+    assert result.returncode == 1
+    shown = make_url(proxy.url).render_as_string(hide_password=True)
+    assert result.stderr.splitlines() == [
+        f"storyline: error: database {shown} stopped answering (no answer from the server "
+        "within 6 s); check that the server is up, not overloaded and reachable, then "
+        "rerun, or raise STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS if it is only slow"
+    ]

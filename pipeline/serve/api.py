@@ -125,13 +125,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.middleware("http")(_etag)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
-    app.add_middleware(HeadAsGet)
     app.add_middleware(
         Deadline,
         seconds=settings.api_timeout_seconds,
         health_seconds=min(HEALTH_TIMEOUT_SECONDS, settings.api_timeout_seconds),
         database=display_url(settings.database_url),
     )
+    app.add_middleware(HeadAsGet)  # the outermost: a HEAD's 503 has no body either
     return app
 
 
