@@ -112,8 +112,8 @@ def timed_run(engine: Engine, settings: Settings, name: str) -> None:
         seconds = time.perf_counter() - started
     total = sum(t for t, _ in times)
     print(
-        f"{name}: {seconds:.1f} s, {report.articles} articles, {report.stories_created} stories created, {len(times)} statements "
-        f"taking {total:.1f} s; the longest:"
+        f"{name}: {seconds:.1f} s, {report.articles} articles, {report.stories_created} "
+        f"stories created, {len(times)} statements taking {total:.1f} s; the longest:"
     )
     for took, words in sorted(times, reverse=True)[:5]:
         print(f"  {took:8.2f} s  {words}")

@@ -83,15 +83,34 @@ def make_engine(
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if engine.dialect.driver == "psycopg":
-        answer_within = (timeouts or Timeouts()).answer_within()
-
-        @event.listens_for(engine, "do_connect")
-        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-            connection = _answering_connection().connect(*cargs, **cparams)
-            connection.answer_within = answer_within
-            return connection
-
+        _answer_within(engine, timeouts or Timeouts())
     return engine
+
+
+def _answer_within(engine: Engine, timeouts: Timeouts) -> None:
+    """Every connection of ``engine`` waits at most ``timeouts.answer_within()`` for the
+    server's answer, and the pool's ping before lending one out at most the connect timeout:
+    a server that takes longer to say it is there is not answering."""
+    answer_within = timeouts.answer_within()
+    ping_within = float(timeouts.connect_seconds)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        connection = _answering_connection().connect(*cargs, **cparams)
+        connection.answer_within = answer_within
+        return connection
+
+    ping = engine.dialect.do_ping
+
+    def bounded_ping(dbapi_connection: Any) -> bool:
+        saved = getattr(dbapi_connection, "answer_within", None)
+        dbapi_connection.answer_within = ping_within
+        try:
+            return ping(dbapi_connection)
+        finally:
+            dbapi_connection.answer_within = saved
+
+    engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
 
 
 CONNECT_TIMEOUT_SECONDS = 10

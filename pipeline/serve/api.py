@@ -10,7 +10,8 @@ the clock; the queries live with the rest of the story reading code. Run it with
 The routes sit on the module's ``router``, each taking its parameters and two dependencies:
 ``SessionDep``, one read transaction on the engine that ``create_app`` keeps in
 ``app.state``, and ``WallClock``. ``create_app`` wires the rest around them: the lifespan
-that disposes of the engine, the error handlers, the ETag middleware and the static files.
+that disposes of the engine, the error handlers, the ETag middleware, the deadline that
+answers 503 when the database does not (``Deadline``) and the static files.
 """
 
 from __future__ import annotations
@@ -146,12 +147,12 @@ class Deadline:
     pool with no free connection, a query the server is slow to cancel.
 
     The routes run in worker threads, which cannot be interrupted: the request's work goes on
-    in the background until the database answers or its connection fails (the statement
-    timeout, TCP keepalives and ``tcp_user_timeout`` end it on a server that is up or gone; a
-    frozen one holds it until it thaws), and anything it sends then is dropped. At most the
-    pool's connections (5, and 10 more for bursts) wait so; further requests wait for one at
-    most ``api_timeout_seconds`` (the engine's ``pool_timeout``) and are answered 503 all the
-    same."""
+    in the background, and anything it sends then is dropped, until the database answers or
+    the connection's own wait for an answer ends it (``api_timeout_seconds`` and 5 s,
+    ``pipeline.db.Timeouts``), which frees its thread and its connection even while the
+    server stays frozen. Meanwhile at most the pool's connections (5, and 10 more for bursts)
+    wait so; further requests wait for one at most ``api_timeout_seconds`` (the engine's
+    ``pool_timeout``) and are answered 503 all the same."""
 
     def __init__(self, app: ASGIApp, *, seconds: float, health_seconds: float, database: str):
         self.app = app
@@ -175,7 +176,10 @@ class Deadline:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        work = asyncio.ensure_future(self.app(scope, receive, send_unless_answered))
+        async def respond() -> None:
+            await self.app(scope, receive, send_unless_answered)
+
+        work = asyncio.create_task(respond())
         await asyncio.wait({work}, timeout=seconds)
         if work.done() or started:
             await work
