@@ -1,13 +1,13 @@
 """The longest database statements of cluster runs on PostgreSQL, against which
 ``STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS`` (default 300) is set.
 
-    .venv/bin/python -m bench.statements [--articles 20000] [--stories 50000]
+    .venv/bin/python -m bench.statements [--articles 10000] [--stories 20000]
         [--postgres URL]
 
 A scratch database on the server of ``--postgres`` (default: ``STORYLINE_TEST_PG_URL``, else
 the local one) gets ``--stories`` dormant older stories (as ``bench.older`` makes them) and
 a window of ``--articles`` articles with embeddings (``bench.cluster``'s synthetic window:
-80 % in topics of 2-60 articles, each topic's articles sharing a name in their titles).
+80 % in topics of 2-60 articles), and the vector indexes the embed stage would build.
 Then three cluster runs, each timed statement by statement (from sending a statement to
 its last row fetched): the first creates the window's stories, the second finds the window
 unchanged, the third runs on the window with a tenth more articles, continuing the stories.
@@ -34,6 +34,7 @@ from models import Article, Embedding, Feed
 from pipeline.db import migrate, session_scope
 from pipeline.settings import Settings
 from pipeline.stories.stage import cluster
+from pipeline.vector_index import ensure_vector_indexes
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 MODEL = "bench"
@@ -123,8 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--articles", type=int, default=20000)
-    parser.add_argument("--stories", type=int, default=50000)
+    parser.add_argument("--articles", type=int, default=10000)
+    parser.add_argument("--stories", type=int, default=20000)
     parser.add_argument("--postgres", default=DEFAULT_SERVER)
     args = parser.parse_args()
     settings = Settings.load(model_name=MODEL)
@@ -136,6 +137,7 @@ def main() -> None:
         fill(engine, unit_rows(np.random.default_rng(1), args.stories), 0)
         vectors = window(args.articles + args.articles // 10)
         add_window(engine, vectors[: args.articles], 0, feed.id)
+        ensure_vector_indexes(engine, vectors.shape[1])  # as the embed stage builds them
         timed_run(engine, settings, "first run")
         timed_run(engine, settings, "unchanged")
         add_window(engine, vectors[args.articles :], args.articles, feed.id)
