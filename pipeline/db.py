@@ -119,8 +119,8 @@ connection and stays silent (a failover, a dead NAT mapping) fails the command a
 instead of hanging it for ever."""
 STATEMENT_TIMEOUT_SECONDS = 300.0
 """Longest one statement of a command may run on PostgreSQL before the server cancels it:
-far above the longest statement of a cluster run on a large database (docs/DEPLOYMENT.md,
-"Timeouts"), and well inside the 15 minutes between two runs."""
+a thousand times the longest statement of a cluster run on 10,000 articles (0.27 s,
+``bench.statements``), and well inside the 15 minutes between two runs."""
 LOCK_TIMEOUT_SECONDS = 30.0
 """Longest a statement waits for a lock another session holds (a migration, a long
 transaction) before it is cancelled, rather than queueing every later statement behind it."""

@@ -263,8 +263,10 @@ class Settings(BaseSettings):
         gt=0,
         le=MAX_DATABASE_TIMEOUT_SECONDS,
         description="PostgreSQL: longest one statement of a command may run before the "
-        "server cancels it and the command exits 1 (the longest of a cluster run on 50,000 "
-        "articles takes seconds). `none` leaves the server's own statement_timeout.",
+        "server cancels it and the command exits 1 (the longest of a cluster run on 10,000 "
+        "articles took 0.27 s); Storyline also drops a connection whose server has not "
+        "answered 5 s after it. `none` leaves the server's own statement_timeout, and waits "
+        "for ever.",
     )
     database_lock_timeout_seconds: float | None = Field(
         30.0,
