@@ -41,6 +41,18 @@ class ModelError(StorylineError):
     """The embedding model cannot be loaded."""
 
 
+def database_fault_hint(reason: str) -> str:
+    """What an operator does about a database error whose driver message is ``reason``."""
+    lowered = reason.lower()
+    if "disk is full" in lowered or "no space left" in lowered or "could not extend" in lowered:
+        return "free space on the database's disk"
+    if "read-only" in lowered or "readonly" in lowered:
+        return "make the database writable again"
+    if "locked" in lowered:
+        return "wait for the process holding the database to finish"
+    return "check that the database is up and has room"
+
+
 def library_error_message(exc: BaseException, database: str = "the database") -> str | None:
     """One sentence for an exception a user can cause that a library raised, else ``None``.
 
