@@ -171,6 +171,8 @@ def test_the_retry_delay_is_a_setting(tmp_path: Path) -> None:
     # What the fault test (tests/test_celery_faults.py) shortens; an operator may too.
     env = airflow_env(tmp_path / "airflow", STORYLINE_TASK_RETRY_DELAY_SECONDS="5")
     parsed = runner(env, "parse").result
+    assert parsed["import_errors"] == {}
+    assert sorted(parsed["dags"]) == DAG_IDS
     for dag in parsed["dags"].values():
         assert {task["retry_delay_s"] for task in dag["tasks"].values()} == {5}
 
