@@ -144,7 +144,8 @@ def stories_of(engine: Engine) -> set[tuple[str, str, frozenset[str]]]:
 
 def chunk_tails(engine: Engine, settings: Settings) -> tuple[list[list[int]], dict[int, list[int]]]:
     """The embed plan (as ``plan_batches`` makes it) and, per batch, the articles its task
-    embeds after its first transaction (``embed_batch_size`` of them, shortest first)."""
+    embeds after its first transaction (``embed_batch_size`` of them, shortest first):
+    ``embed``'s own selection and order, its private helpers, so that the two cannot differ."""
     plan = embed_batches(engine, settings)
     tails = {}
     for index, ids in enumerate(plan):
@@ -374,6 +375,8 @@ def test_a_killed_worker_and_restarted_redis_and_postgres_lose_nothing(
         heartbeats = log_events(cluster, "heartbeat timeout")
         requeued = log_events(cluster, "stuck in queued reschedule")
         processes = {p.name: p.tail(60) for p in [*cluster.processes, *cluster.stopped]}
+
+    assert cluster.leftover_pids() == []
 
     def ti_now(ti: dict[str, Any]) -> dict[str, Any]:
         (row,) = [
