@@ -33,11 +33,18 @@ OWNER = "storyline"
 TAGS = ["storyline"]
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
+
+def parse_settings() -> Settings:
+    """The settings the DAG files need while parsing (intervals, pool name, retry delay)."""
+    return Settings.load()
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 3,
-    "retry_delay": timedelta(minutes=1),
-    # Airflow 3.3 takes a multiplier: 1, 2, 4 minutes between tries, at most 15.
+    "retry_delay": timedelta(seconds=parse_settings().task_retry_delay_seconds),
+    # Airflow 3.3 takes a multiplier: 1, 2, 4 minutes between tries (Airflow adds up to as
+    # much again, from a hash of the task), at most 15.
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=15),
     # A task stuck on a lock must not hold its DAG (one active run) forever.
@@ -64,11 +71,6 @@ EMBEDDINGS = Asset(name="storyline_embeddings", uri="storyline://stories/embeddi
 """New or refreshed embeddings (marked by ``storyline_embed``)."""
 STORIES = Asset(name="storyline_stories", uri="storyline://stories/stories")
 """Stories changed (marked by ``storyline_cluster`` and ``storyline_maintenance``)."""
-
-
-def parse_settings() -> Settings:
-    """The settings the DAG files need while parsing (intervals, pool name)."""
-    return Settings.load()
 
 
 class ConnectionLike(Protocol):

@@ -566,6 +566,13 @@ class Settings(BaseSettings):
         description="Articles per mapped embed task: the backlog is split into tasks of "
         "this many, which workers embed in parallel.",
     )
+    task_retry_delay_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=900,
+        description="Seconds before an Airflow task's first retry (3 retries); each later "
+        "one waits twice as long, Airflow adds up to as much again, at most 15 minutes.",
+    )
     retention_days: float | None = Field(
         None,
         gt=0,

@@ -167,6 +167,32 @@ def test_every_dag_has_tags_an_owner_and_retries(parsed: dict[str, Any], dag_id:
         assert task["execution_timeout_s"] == 3600
 
 
+def test_the_retry_delay_is_a_setting(tmp_path: Path) -> None:
+    # What the fault test (tests/test_celery_faults.py) shortens; an operator may too.
+    env = airflow_env(tmp_path / "airflow", STORYLINE_TASK_RETRY_DELAY_SECONDS="5")
+    parsed = runner(env, "parse").result
+    assert parsed["import_errors"] == {}
+    assert sorted(parsed["dags"]) == DAG_IDS
+    for dag in parsed["dags"].values():
+        assert {task["retry_delay_s"] for task in dag["tasks"].values()} == {5}
+
+
+def test_celery_hands_no_running_task_to_a_second_worker(parsed: dict[str, Any]) -> None:
+    """Redis gives an unacknowledged message to another worker after the visibility
+    timeout: it must outlast every task's execution_timeout (docs/DEPLOYMENT.md, "Faults")."""
+    from tests.test_compose import common_environment
+
+    compose = common_environment()
+    visibility = float(compose["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])
+    assert compose["AIRFLOW__CELERY__TASK_ACKS_LATE"] == "true"
+    longest = max(
+        task["execution_timeout_s"]
+        for dag in parsed["dags"].values()
+        for task in dag["tasks"].values()
+    )
+    assert visibility >= 2 * longest, (visibility, longest)
+
+
 def _assets(timetable: dict[str, Any]) -> list[str]:
     condition = timetable["__var"]["asset_condition"]
     return [asset["name"] for asset in condition["objects"]]
