@@ -31,7 +31,7 @@ from pipeline.errors import (
 )
 from pipeline.progress import terminal_progress
 from pipeline.settings import Settings, default_cache_dir
-from pipeline.stopping import StopFlag, StoppedError, signal_name
+from pipeline.stopping import StopFlag, StoppedError, exit_at_once, signal_name
 from pipeline.version import package_version
 
 if TYPE_CHECKING:
@@ -140,10 +140,7 @@ class Signals:
 
     def handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.flag.requested:
-            os.write(
-                2, f"storyline: stopped at once by a second signal {signal_name(signum)}\n".encode()
-            )
-            os._exit(128 + signum)
+            exit_at_once(signum)
         self.flag.request(signum)
         if self.cooperative:
             return
@@ -1034,20 +1031,26 @@ def serve(host: str, port: int, db: str | None) -> None:
     import uvicorn
 
     from pipeline.serve.api import create_app
+    from pipeline.serve.server import DrainingServer
 
     ctx = Context(db)
     ctx.ready_engine()
     verbose = _verbose()
-    click.echo(
-        f"serving {display_url(ctx.settings.database_url)} on http://{host}:{port}/", err=True
-    )
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(ctx.settings),
         host=host,
         port=port,
         log_level="info" if verbose else "warning",
         access_log=verbose,
+        timeout_graceful_shutdown=ctx.settings.serve_grace_seconds,
     )
+    click.echo(
+        f"serving {display_url(ctx.settings.database_url)} on http://{host}:{port}/", err=True
+    )
+    # From here a signal only sets the stop flag: uvicorn drains on SIGTERM (DrainingServer
+    # says so), then hands the signal on to the handler it found, ours, which must not raise.
+    _ = ctx.stop
+    DrainingServer(config).run()
 
 
 @cli.command("demo-feeds")
