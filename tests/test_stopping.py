@@ -118,7 +118,7 @@ def read_until(process: subprocess.Popen[str], pattern: str, count: int = 1) -> 
             seen += 1
             if seen == count:
                 return lines
-    process.wait(timeout=60)
+    process.communicate(timeout=60)
     pytest.fail(f"exited {process.returncode} before {pattern!r}:\n{''.join(lines)[-4000:]}")
 
 
