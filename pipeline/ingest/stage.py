@@ -200,7 +200,9 @@ def ingest(
         # Stopped or failed: fetch no feed not begun, and do not wait for those in flight
         # (they store nothing; the fetch deadline ends them). The client is closed after.
         pool.shutdown(wait=finished, cancel_futures=True)
-        if own_client:
+        if own_client and finished:
+            http.close()
+        elif own_client:
             _close_when_done(pool, http)
     return report
 
