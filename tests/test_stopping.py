@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, select
 
 from models import Article, Embedding, Feed
 from pipeline.db import make_engine, migrate, session_scope
+from pipeline.extract.stage import extract
 from pipeline.ingest.feeds import load_feeds_file, sync_feeds
 from pipeline.ingest.stage import ingest
 from pipeline.locks import STORIES_LOCK, exclusive
@@ -205,15 +206,32 @@ def test_a_signal_stops_ingest_after_the_feeds_stored_and_a_rerun_finishes(
     engine.dispose()
 
 
+def test_a_cluster_run_waiting_for_another_stops_at_once(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine)
+    env = cli_env(STORYLINE_STAGE_LOCK_WAIT_SECONDS="600")
+    with exclusive(engine, STORIES_LOCK, wait_seconds=1, what="test"):
+        process = storyline("cluster", "-v", "--db", db_url, env=env)
+        read_until(process, r'msg="waiting for lock"')
+        process.send_signal(signal.SIGTERM)
+        status, err = finish(process)
+    assert status == 143, err
+    assert last_line(err) == (
+        "storyline: stopped by signal TERM; another cluster run held the database, none was "
+        "begun, a rerun continues"
+    )
+    engine.dispose()
+
+
 def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
-    """The first SIGTERM asks the cluster run to stop; it is waiting for the stories lock
-    (held here), so a second stops it at once."""
+    """The first SIGTERM asks maintenance to stop after its step; the step waits for the
+    stories lock (held here), so a second stops it at once."""
     db = f"sqlite:///{tmp_path / 'storyline.db'}"
     engine = make_engine(db)
     migrate(engine)
     env = cli_env(STORYLINE_STAGE_LOCK_WAIT_SECONDS="600")
     with exclusive(engine, STORIES_LOCK, wait_seconds=1, what="test"):
-        process = storyline("cluster", "-v", "--db", db, env=env)
+        process = storyline("maintenance", "-v", "--db", db, env=env)
         read_until(process, r'msg="waiting for lock"')
         # A signal sent while the same one is pending is lost (they do not queue): send
         # the second until it arrives. The first only asks; the lock is held for good.
@@ -394,3 +412,59 @@ def test_a_stop_names_the_stages_finished_before() -> None:
     assert stopped.value.exit_status == 130
     with pytest.raises(StoppedError, match="ingest and extract finished, a rerun"):
         stages.run("cluster", lambda: 3)
+
+
+def test_extract_asked_to_stop_leaves_the_pages_not_read_pending(
+    engine: Engine, settings: Settings
+) -> None:
+    from pipeline.extract.fetch import Page
+    from pipeline.extract.policy import ExtractState
+    from tests.extract.test_stage import add_teaser, page, states
+
+    feed = add_feeds(engine, ["Courier"])["Courier"]
+    articles = [add_teaser(engine, feed, n) for n in range(1, 5)]
+    released = threading.Event()
+
+    class FirstAtOnce:
+        """The first page at once; the others hang until the test ends."""
+
+        def page(self, url: str) -> Page:
+            if not url.endswith("/1"):
+                released.wait(timeout=60)
+            return Page(body=page(), content_type="text/html", final_url=url, status=200)
+
+    stop = StopFlag()
+
+    def stop_after_the_first(done: int, total: int) -> None:
+        stop.request(signal.SIGTERM)
+
+    inline = settings.model_copy(update={"extract_processes": 0, "fetch_concurrency": 2})
+    try:
+        with pytest.raises(StoppedError) as stopped:
+            extract(engine, inline, pages=FirstAtOnce(), progress=stop_after_the_first, stop=stop)
+    finally:
+        released.set()
+    assert str(stopped.value) == "stopped by signal TERM; 1 of 4 pages read, a rerun continues"
+    read = states(engine)
+    assert read[articles[0]][0] == ExtractState.OK
+    assert [read[a] for a in articles[1:]] == [(ExtractState.PENDING, None, 0)] * 3
+
+
+def test_a_cluster_run_asked_to_stop_before_its_write_changes_nothing(
+    engine: Engine, settings: Settings
+) -> None:
+    from models import ClusterRun, Story
+    from pipeline.stories.stage import cluster
+    from tests.factories import T0, add_article, direction, near
+
+    feeds = add_feeds(engine, ["A", "B"])
+    for n in range(4):
+        add_article(engine, feeds["AB"[n % 2]], f"quake {n}", T0, near(direction(1), n))
+    stop = StopFlag()
+    stop.request(signal.SIGINT)
+    with pytest.raises(StoppedError, match="signal INT; no story was changed, a rerun"):
+        cluster(engine, settings, T0 + timedelta(hours=1), stop=stop)
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ClusterRun)) == 0
+        assert session.scalar(select(func.count()).select_from(Story)) == 0
+    assert cluster(engine, settings, T0 + timedelta(hours=1)).stories_created == 1

@@ -79,7 +79,11 @@ def cluster(
     """
     stop = stop or StopFlag()
     with exclusive(
-        engine, STORIES_LOCK, wait_seconds=settings.stage_lock_wait_seconds, what="cluster run"
+        engine,
+        STORIES_LOCK,
+        wait_seconds=settings.stage_lock_wait_seconds,
+        what="cluster run",
+        stop=stop,
     ):
         report = _cluster(engine, settings, now or datetime.now(UTC), stop)
     stop.check(
