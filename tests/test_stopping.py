@@ -333,7 +333,7 @@ def test_sigterm_stops_embed_after_the_batch_in_flight(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'storyline.db'}"
     engine = make_engine(db)
     migrate(engine)
-    total = 1000
+    total = 300
     make_articles(engine, total)
     process = storyline("embed", "-v", "--db", db, env=cli_env(STORYLINE_EMBED_BATCH_SIZE="1"))
     read_until(process, r'msg="embed progress"')
