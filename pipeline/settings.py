@@ -587,6 +587,14 @@ class Settings(BaseSettings):
         "DEBUG, INFO, WARNING, ERROR or CRITICAL, in any case. Airflow tasks log at "
         "Airflow's own level.",
     )
+    serve_grace_seconds: int = Field(
+        8,
+        ge=0,
+        le=MAX_FETCH_SECONDS,
+        description="On SIGTERM or Ctrl-C, `storyline serve` stops accepting connections and "
+        "lets the requests in flight finish for at most this long, then cancels them and "
+        "exits. Keep it below the stop grace period of what runs it (Docker's is 10 s).",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

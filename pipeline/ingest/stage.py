@@ -8,6 +8,7 @@ run keeps every feed it finished and a rerun picks up the rest.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from pipeline.ingest.parse import EntryRecord, ParsedFeed, ParseError, parse_fee
 from pipeline.ingest.schedule import backoff, next_check, parse_retry_after, publishing_interval
 from pipeline.progress import Progress
 from pipeline.settings import Settings
+from pipeline.stopping import StopFlag
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +150,21 @@ def ingest(
     force: bool = False,
     feed_ids: Sequence[int] | None = None,
     progress: Progress | None = None,
+    stop: StopFlag | None = None,
 ) -> IngestReport:
     """Fetch the enabled feeds that are due (all of them with ``force``) and store them.
 
     A server's ``Retry-After`` is honoured even with ``force``. ``feed_ids`` limits the run
     to those feeds (a scheduler can hand batches of feeds to separate workers). A failing
     feed is recorded on its row and never stops the others.
+
+    A ``stop`` asked for is honoured between two feeds' transactions, and while waiting
+    for a fetch: the feeds not fetched yet are not asked for, the fetches in flight are
+    left to their deadline, and :class:`~pipeline.stopping.StoppedError` says how many feeds
+    were stored.
     """
     now = now or datetime.now(UTC)
+    stop = stop or StopFlag()
     with session_scope(engine) as session:
         jobs = due_feeds(session, now, force=force, feed_ids=feed_ids)
     report = IngestReport(feeds=len(jobs))
@@ -165,27 +174,47 @@ def ingest(
     http = client or make_client(settings)
     limits = HostLimits(settings.fetch_per_host)
     duplicates: DuplicateIndex | None = None
+    stored = 0
+
+    def done() -> str:
+        return f"{stored} of {len(jobs)} due feeds stored"
+
+    pool = ThreadPoolExecutor(max_workers=settings.fetch_concurrency)
+    finished = False
     try:
-        with ThreadPoolExecutor(max_workers=settings.fetch_concurrency) as pool:
-            results = pool.map(lambda job: _fetch_and_parse(job, http, limits, settings, now), jobs)
+        futures = [pool.submit(_fetch_and_parse, job, http, limits, settings, now) for job in jobs]
+        for future in futures:  # stored in feed order, as each comes
+            result = stop.result(future, done)
+            if duplicates is None and result.parsed is not None:
+                duplicates = load_duplicate_index(engine, settings, now)
             try:
-                for position, result in enumerate(results, start=1):
-                    if duplicates is None and result.parsed is not None:
-                        duplicates = load_duplicate_index(engine, settings, now)
-                    try:
-                        report.add(_store_or_record(engine, result, settings, now, duplicates))
-                    except SQLAlchemyError as exc:
-                        raise _database_fault(engine, exc, result.job, report) from exc
-                    if progress is not None:
-                        progress(position, len(jobs))
-            except BaseException:
-                # The run stops: fetches not yet begun are dropped, not waited for.
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+                report.add(_store_or_record(engine, result, settings, now, duplicates))
+            except SQLAlchemyError as exc:
+                raise _database_fault(engine, exc, result.job, report) from exc
+            stored += 1
+            if progress is not None:
+                progress(stored, len(jobs))
+            stop.check(done)
+        finished = True
     finally:
-        if own_client:
+        # Stopped or failed: fetch no feed not begun, and do not wait for those in flight
+        # (they store nothing; the fetch deadline ends them). The client is closed after.
+        pool.shutdown(wait=finished, cancel_futures=True)
+        if own_client and finished:
             http.close()
+        elif own_client:
+            _close_when_done(pool, http)
     return report
+
+
+def _close_when_done(pool: ThreadPoolExecutor, client: httpx.Client) -> None:
+    """Close ``client`` once ``pool``'s fetches in flight have ended, without waiting."""
+
+    def close() -> None:
+        pool.shutdown(wait=True)
+        client.close()
+
+    threading.Thread(target=close, name="ingest-client-close", daemon=True).start()
 
 
 def due_feeds(
