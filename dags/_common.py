@@ -16,9 +16,12 @@ Task parameters fed by upstream tasks are typed ``Any``: while the DAG is built 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.sdk import Asset
@@ -29,15 +32,24 @@ from pipeline.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from pipeline.stopping import StopFlag
+
 OWNER = "storyline"
 TAGS = ["storyline"]
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
+
+def parse_settings() -> Settings:
+    """The settings the DAG files need while parsing (intervals, pool name, retry delay)."""
+    return Settings.load()
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 3,
-    "retry_delay": timedelta(minutes=1),
-    # Airflow 3.3 takes a multiplier: 1, 2, 4 minutes between tries, at most 15.
+    "retry_delay": timedelta(seconds=parse_settings().task_retry_delay_seconds),
+    # Airflow 3.3 takes a multiplier: 1, 2, 4 minutes between tries (Airflow adds up to as
+    # much again, from a hash of the task), at most 15.
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=15),
     # A task stuck on a lock must not hold its DAG (one active run) forever.
@@ -64,11 +76,6 @@ EMBEDDINGS = Asset(name="storyline_embeddings", uri="storyline://stories/embeddi
 """New or refreshed embeddings (marked by ``storyline_embed``)."""
 STORIES = Asset(name="storyline_stories", uri="storyline://stories/stories")
 """Stories changed (marked by ``storyline_cluster`` and ``storyline_maintenance``)."""
-
-
-def parse_settings() -> Settings:
-    """The settings the DAG files need while parsing (intervals, pool name)."""
-    return Settings.load()
 
 
 class ConnectionLike(Protocol):
@@ -173,6 +180,42 @@ def stories_db(*, migrate: bool = False) -> Iterator[tuple[Settings, Engine]]:
         yield settings, engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[StopFlag]:
+    """A stop flag that SIGTERM sets, for the stage the task runs (its ``stop=``).
+
+    Airflow stops a running task with SIGTERM to the task's process: when it is cleared or
+    marked failed or success (the supervisor's heartbeat is refused), when its worker or
+    pod shuts down (the supervisor passes the signal on), or past ``task_success_overtime``.
+    The task runner's own handler then calls the operator's ``on_kill`` (nothing, for a
+    ``@task``) and lets the task go on, and the supervisor kills it (SIGKILL) 5 s later. So
+    this handler, chained before Airflow's, asks the stage to stop at its next safe point:
+    it raises ``StoppedError`` ("stopped by signal TERM; 3 of 8 due feeds stored, a rerun
+    continues"), the unit in flight committed or rolled back, and the task fails with that
+    line in its log (up for retry while it has tries left; a task cleared or marked keeps
+    the state it was given). ``execution_timeout`` is not a signal: Airflow raises
+    ``AirflowTaskTimeout`` in the task, which rolls its transaction back.
+    """
+    from pipeline.stopping import StopFlag
+
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag  # signal handlers belong to the main thread; a test's thread has none
+        return
+    airflows = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        flag.request(signum)
+        if callable(airflows):
+            airflows(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, airflows)
 
 
 def run_time(context: Mapping[str, Any], *, fallback: datetime | None = None) -> datetime:

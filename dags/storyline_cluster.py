@@ -23,6 +23,7 @@ from _common import (
     EMBEDDINGS,
     STORIES,
     run_time,
+    stop_on_sigterm,
     stories_db,
 )
 from airflow.sdk import (
@@ -52,8 +53,8 @@ def storyline_cluster() -> None:
         from pipeline.stories.stage import cluster as run_cluster
 
         now = run_time(get_current_context())
-        with stories_db() as (settings, engine):
-            report = run_cluster(engine, settings, now)
+        with stories_db() as (settings, engine), stop_on_sigterm() as stop:
+            report = run_cluster(engine, settings, now, stop=stop)
         return {**as_json(report), "now": now.isoformat()}
 
     @task(outlets=[STORIES])

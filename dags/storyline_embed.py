@@ -26,6 +26,7 @@ from _common import (
     DAG_DEFAULTS,
     EMBEDDINGS,
     TEXTS,
+    stop_on_sigterm,
     stories_db,
 )
 from airflow.sdk import dag, get_current_context, task
@@ -59,8 +60,8 @@ def storyline_embed() -> None:
         """Embed those of ``article_ids`` that still need it."""
         from pipeline.embed.stage import embed
 
-        with stories_db() as (settings, engine):
-            report = embed(engine, settings, article_ids=article_ids)
+        with stories_db() as (settings, engine), stop_on_sigterm() as stop:
+            report = embed(engine, settings, article_ids=article_ids, stop=stop)
         return {**as_json(report), "articles": len(article_ids)}
 
     @task(trigger_rule="all_done")
@@ -68,8 +69,8 @@ def storyline_embed() -> None:
         """Find the entities of the articles whose text was not read for them yet."""
         from pipeline.entities.stage import tag_entities as run_entities
 
-        with stories_db() as (settings, engine):
-            return as_json(run_entities(engine, settings))
+        with stories_db() as (settings, engine), stop_on_sigterm() as stop:
+            return as_json(run_entities(engine, settings, stop=stop))
 
     @task(outlets=[EMBEDDINGS])
     def publish(batches: Any, reports: Any, named: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from _common import (
     DAG_DEFAULTS,
     TEXTS,
     parse_settings,
+    stop_on_sigterm,
     stories_db,
 )
 from airflow.sdk import TriggerRule, dag, get_current_context, task
@@ -78,8 +79,8 @@ def storyline_extract() -> None:
         from pipeline.errors import OutageError
         from pipeline.extract.stage import check_outage, extract
 
-        with stories_db() as (settings, engine):
-            report = extract(engine, settings, article_ids=batch["article_ids"])
+        with stories_db() as (settings, engine), stop_on_sigterm() as stop:
+            report = extract(engine, settings, article_ids=batch["article_ids"], stop=stop)
         try:
             check_outage(report)
         except OutageError as error:

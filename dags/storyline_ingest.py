@@ -32,6 +32,7 @@ from _common import (
     ARTICLES,
     DAG_DEFAULTS,
     parse_settings,
+    stop_on_sigterm,
     stories_db,
 )
 from airflow.sdk import DeltaTriggerTimetable, TriggerRule, dag, get_current_context, task
@@ -79,8 +80,8 @@ def storyline_ingest() -> None:
         from pipeline.ingest.stage import check_outage, ingest
 
         retry = int(get_current_context()["ti"].try_number) > 1
-        with stories_db() as (settings, engine):
-            report = ingest(engine, settings, feed_ids=batch["feed_ids"], force=retry)
+        with stories_db() as (settings, engine), stop_on_sigterm() as stop:
+            report = ingest(engine, settings, feed_ids=batch["feed_ids"], force=retry, stop=stop)
         check_outage(report)
         if report.partial:
             logging.getLogger("pipeline.ingest.stage").warning(

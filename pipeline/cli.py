@@ -5,11 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
@@ -33,6 +38,7 @@ from pipeline.errors import (
 )
 from pipeline.progress import terminal_progress
 from pipeline.settings import Settings, default_cache_dir
+from pipeline.stopping import StopFlag, StoppedError, exit_at_once, signal_name
 from pipeline.version import package_version
 
 if TYPE_CHECKING:
@@ -69,28 +75,132 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     An error a user can cause (a ``StorylineError``, or a library's error that
     ``library_error_message`` recognises) is its sentence; the status is 1, or the error's
     own ``exit_status`` (3 when no due feed could be fetched). Anything else is a bug: its
-    traceback goes to a file, named in one line (``-v`` prints it too). Ctrl-C exits 130.
+    traceback goes to a file, named in one line (``-v`` prints it too).
+
+    It also receives SIGTERM and SIGINT (``Signals``): a command that took the stop flag
+    (``Context.stop``) stops at its next safe point, others at once; either way one
+    sentence and status 128 + the signal (143, or 130 for Ctrl-C). A second signal ends
+    the process at once.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except StorylineError as exc:
-            _fail(str(exc), getattr(exc, "exit_status", 1))
-        except KeyboardInterrupt:
-            _fail("interrupted; a rerun converges to the same state", 130)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as exc:  # the boundary: every other error ends here
-            message = library_error_message(exc, _database_used(), _timeouts_used())
-            if message is not None:
-                log.debug("user error", exc_info=True)
-                _fail(message)
-            _fail(_unexpected(exc), 2)
+        with Signals.installed():
+            try:
+                return fn(*args, **kwargs)
+            except StoppedError as exc:
+                _stopped(exc)
+            except StorylineError as exc:
+                _fail(str(exc), getattr(exc, "exit_status", 1))
+            except KeyboardInterrupt as exc:
+                signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+                _fail(
+                    f"interrupted by signal {signal_name(signum)}; "
+                    "a rerun converges to the same state",
+                    128 + signum,
+                )
+            except (
+                click.exceptions.ClickException,
+                click.exceptions.Exit,
+                click.exceptions.Abort,
+            ):
+                raise
+            except Exception as exc:  # the boundary: every other error ends here
+                message = library_error_message(exc, _database_used(), _timeouts_used())
+                if message is not None:
+                    log.debug("user error", exc_info=True)
+                    _fail(message)
+                _fail(_unexpected(exc), 2)
         raise AssertionError("unreachable")
 
     return wrapper
+
+
+STOP_KEY = "storyline.signals"
+"""Where the running command's ``Signals`` are kept, for ``Context.stop``."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM to a command that took no stop flag: raised at once, as Ctrl-C is, so the
+    transaction in flight rolls back."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Signals:
+    """SIGTERM and SIGINT while a command runs.
+
+    The first signal sets ``flag`` when the command took it (``Context.stop``: its stages
+    look at it between units of work); otherwise it raises :class:`Interrupted` (SIGINT:
+    ``KeyboardInterrupt``) where the command is. A second signal ends the process at once,
+    with one line: whoever sends it twice means it.
+    """
+
+    def __init__(self) -> None:
+        self.flag = StopFlag()
+        self.cooperative = False
+
+    def take(self) -> StopFlag:
+        """The stop flag; from now on the command looks at it, and signals only set it."""
+        self.cooperative = True
+        return self.flag
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.flag.requested:
+            exit_at_once(signum)
+        self.flag.request(signum)
+        if self.cooperative:
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(signum)
+
+    @classmethod
+    @contextmanager
+    def installed(cls) -> Iterator[Signals]:
+        """Signals handled for the block (on the main thread; elsewhere none can be)."""
+        signals = cls()
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            context.meta[STOP_KEY] = signals
+        if threading.current_thread() is not threading.main_thread():
+            yield signals
+            return
+        previous = {sig: signal.signal(sig, signals.handle) for sig in STOP_SIGNALS}
+        try:
+            yield signals
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _stopped(exc: StoppedError) -> None:
+    """A command stopped at a safe point: say what it finished, and exit 128 + signal.
+
+    Fetches still in flight on worker threads hold no transaction (each stage's own
+    exception has committed or rolled back its unit) and store nothing: the process does
+    not wait for their deadline, it closes its database connections and exits.
+    """
+    click.echo(f"storyline: {exc}", err=True)
+    lingering = [
+        thread
+        for thread in threading.enumerate()
+        if thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+    ]
+    if not lingering:
+        sys.exit(exc.exit_status)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.close()  # dispose of the engine: its connections end cleanly
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exc.exit_status)
 
 
 def _unexpected(exc: Exception) -> str:
@@ -232,6 +342,13 @@ class Context:
             self._engine = make_engine(self.settings.database_url, self.timeouts)
             click.get_current_context().call_on_close(self._engine.dispose)
         return self._engine
+
+    @property
+    def stop(self) -> StopFlag:
+        """The command's stop flag: its stages look at it between units of work, and
+        SIGTERM or Ctrl-C only set it (``Signals``)."""
+        signals = click.get_current_context().meta.get(STOP_KEY)
+        return signals.take() if isinstance(signals, Signals) else StopFlag()
 
     def ready_engine(self) -> Engine:
         """The engine of a database that has the schema; fails with one sentence otherwise."""
@@ -396,15 +513,19 @@ def ingest(force: bool, fmt: str, db: str | None) -> None:
     from pipeline.ingest.stage import check_outage
 
     ctx = Context(db)
-    report = _ingest(ctx.ready_engine(), ctx.settings, force=force)
+    report = _ingest(ctx.ready_engine(), ctx.settings, ctx.stop, force=force)
     _print_report(fmt, report)
     check_outage(report)
 
 
-def _ingest(engine: Engine, settings: Settings, *, force: bool = False) -> IngestReport:
+def _ingest(
+    engine: Engine, settings: Settings, stop: StopFlag, *, force: bool = False
+) -> IngestReport:
     from pipeline.ingest.stage import ingest as run_ingest
 
-    report = run_ingest(engine, settings, force=force, progress=terminal_progress("ingest: feeds"))
+    report = run_ingest(
+        engine, settings, force=force, progress=terminal_progress("ingest: feeds"), stop=stop
+    )
     click.echo(
         f"ingest: {report.feeds} feeds checked, {report.entries} entries, "
         f"{report.new_articles} new articles ({report.reprints} reprints), "
@@ -431,15 +552,15 @@ def extract(fmt: str, db: str | None) -> None:
     from pipeline.extract.stage import check_outage
 
     ctx = Context(db)
-    report = _extract(ctx.ready_engine(), ctx.settings)
+    report = _extract(ctx.ready_engine(), ctx.settings, ctx.stop)
     _print_report(fmt, report)
     check_outage(report)
 
 
-def _extract(engine: Engine, settings: Settings) -> ExtractReport:
+def _extract(engine: Engine, settings: Settings, stop: StopFlag) -> ExtractReport:
     from pipeline.extract.stage import extract as run_extract
 
-    report = run_extract(engine, settings, progress=terminal_progress("extract: pages"))
+    report = run_extract(engine, settings, progress=terminal_progress("extract: pages"), stop=stop)
     click.echo(
         f"extract: {report.articles} pages asked for: {report.ok} read, {report.kept} kept "
         f"the feed's text, {report.skipped} skipped, {report.retrying} to retry, "
@@ -456,13 +577,13 @@ def _extract(engine: Engine, settings: Settings) -> ExtractReport:
 def embed(fmt: str, db: str | None) -> None:
     """Embed every article that has no embedding for the configured model."""
     ctx = Context(db)
-    _print_report(fmt, _embed(ctx.ready_engine(), ctx.settings))
+    _print_report(fmt, _embed(ctx.ready_engine(), ctx.settings, ctx.stop))
 
 
-def _embed(engine: Engine, settings: Settings) -> EmbedReport:
+def _embed(engine: Engine, settings: Settings, stop: StopFlag) -> EmbedReport:
     from pipeline.embed.stage import embed as run_embed
 
-    report = run_embed(engine, settings, progress=terminal_progress("embed: articles"))
+    report = run_embed(engine, settings, progress=terminal_progress("embed: articles"), stop=stop)
     click.echo(
         f"embed: {report.embedded} new, {report.refreshed} refreshed with {settings.model_name}",
         err=True,
@@ -478,13 +599,15 @@ def entities(fmt: str, db: str | None) -> None:
     """Find the people, places and organisations of every article not read for them yet
     (new, or whose text changed)."""
     ctx = Context(db)
-    _print_report(fmt, _entities(ctx.ready_engine(), ctx.settings))
+    _print_report(fmt, _entities(ctx.ready_engine(), ctx.settings, ctx.stop))
 
 
-def _entities(engine: Engine, settings: Settings) -> EntitiesReport:
+def _entities(engine: Engine, settings: Settings, stop: StopFlag) -> EntitiesReport:
     from pipeline.entities.stage import tag_entities
 
-    report = tag_entities(engine, settings, progress=terminal_progress("entities: articles"))
+    report = tag_entities(
+        engine, settings, progress=terminal_progress("entities: articles"), stop=stop
+    )
     click.echo(
         f"entities: {report.articles} articles read, {report.mentions} names linked, "
         f"{report.new_entities} new entities",
@@ -502,13 +625,15 @@ def cluster(now: str | None, fmt: str, db: str | None) -> None:
     """Re-cluster the recent window and update stories."""
     ctx = Context(db)
     moment = parse_time(now)
-    _print_report(fmt, _cluster(ctx.ready_engine(), ctx.settings, moment))
+    _print_report(fmt, _cluster(ctx.ready_engine(), ctx.settings, moment, ctx.stop))
 
 
-def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> ClusterReport:
+def _cluster(
+    engine: Engine, settings: Settings, now: datetime | None, stop: StopFlag
+) -> ClusterReport:
     from pipeline.stories.stage import cluster as run_cluster
 
-    report = run_cluster(engine, settings, now)
+    report = run_cluster(engine, settings, now, stop=stop)
     if report.skipped:
         click.echo(f"cluster: window unchanged since run {report.run_id}; nothing to do", err=True)
     else:
@@ -525,6 +650,33 @@ def _cluster(engine: Engine, settings: Settings, now: datetime | None) -> Cluste
             err=True,
         )
     return report
+
+
+class Stages:
+    """The stages of one command run in turn (``run``, ``maintenance``, ``demo``), so
+    that a stop names what was finished: a stop between two stages starts none, and a
+    stage's own stop says the stages before it finished."""
+
+    def __init__(self, stop: StopFlag) -> None:
+        self.stop = stop
+        self.finished: list[str] = []
+
+    def run(self, name: str, stage: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        self.stop.check(lambda: self.said() or "nothing was begun")
+        try:
+            result = stage(*args, **kwargs)
+        except StoppedError as exc:
+            raise exc.after(self.said()) from None
+        self.finished.append(name)
+        return result
+
+    def said(self) -> str:
+        """``ingest and extract finished``; empty before the first stage finished."""
+        if not self.finished:
+            return ""
+        names = self.finished
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return f"{listed} finished"
 
 
 @cli.command()
@@ -549,11 +701,12 @@ def run(feeds_file: Path | None, now: str | None, force: bool, fmt: str, db: str
     moment = parse_time(now)
     migrate(ctx.engine)
     synced = _sync(ctx.engine, load_feeds_file(feeds_file)) if feeds_file is not None else None
-    report = _ingest(ctx.engine, ctx.settings, force=force)
-    extracted = _extract(ctx.engine, ctx.settings)
-    embedded = _embed(ctx.engine, ctx.settings)
-    named = _entities(ctx.engine, ctx.settings)
-    clustered = _cluster(ctx.engine, ctx.settings, moment)
+    stages = Stages(ctx.stop)
+    report = stages.run("ingest", _ingest, ctx.engine, ctx.settings, stages.stop, force=force)
+    extracted = stages.run("extract", _extract, ctx.engine, ctx.settings, stages.stop)
+    embedded = stages.run("embed", _embed, ctx.engine, ctx.settings, stages.stop)
+    named = stages.run("entities", _entities, ctx.engine, ctx.settings, stages.stop)
+    clustered = stages.run("cluster", _cluster, ctx.engine, ctx.settings, moment, stages.stop)
     _print_report(
         fmt,
         {
@@ -586,9 +739,10 @@ def maintenance(now: str | None, fmt: str, db: str | None) -> None:
     ctx = Context(db)
     moment = parse_time(now) or datetime.now(UTC)
     engine = ctx.ready_engine()
-    dormant = mark_dormant_stories(engine, ctx.settings, moment)
-    retention = apply_retention(engine, ctx.settings, moment)
-    housekeeping = optimise(engine)
+    steps = Stages(ctx.stop)
+    dormant = steps.run("dormancy", mark_dormant_stories, engine, ctx.settings, moment)
+    retention = steps.run("retention", apply_retention, engine, ctx.settings, moment)
+    housekeeping = steps.run("housekeeping", optimise, engine)
     kept = "kept everything (STORYLINE_RETENTION_DAYS unset)"
     if retention.cutoff is not None:
         kept = (
@@ -862,10 +1016,11 @@ def demo(db: str | None) -> None:
     migrate(ctx.engine)
     specs = load_feeds_file(Path(str(resources.files("pipeline.demo") / "feeds.yaml")))
     _sync(ctx.engine, specs)
-    _ingest(ctx.engine, ctx.settings)
-    _extract(ctx.engine, ctx.settings)
-    _embed(ctx.engine, ctx.settings)
-    _entities(ctx.engine, ctx.settings)
+    stages = Stages(ctx.stop)
+    stages.run("ingest", _ingest, ctx.engine, ctx.settings, stages.stop)
+    stages.run("extract", _extract, ctx.engine, ctx.settings, stages.stop)
+    stages.run("embed", _embed, ctx.engine, ctx.settings, stages.stop)
+    stages.run("entities", _entities, ctx.engine, ctx.settings, stages.stop)
     names = [spec.name for spec in specs]
     with session_scope(ctx.engine) as session:
         # The demo news is from November 2015: end the window at its newest article.
@@ -876,7 +1031,7 @@ def demo(db: str | None) -> None:
         )
     if newest is None:
         raise DatabaseError("the demo feeds gave no articles; see the ingest errors above")
-    _cluster(ctx.engine, ctx.settings, newest)
+    stages.run("cluster", _cluster, ctx.engine, ctx.settings, newest, stages.stop)
     _print_stories(ctx.engine, None, "table")
 
 
@@ -892,20 +1047,26 @@ def serve(host: str, port: int, db: str | None) -> None:
     import uvicorn
 
     from pipeline.serve.api import create_app
+    from pipeline.serve.server import DrainingServer
 
     ctx = Context(db)
     ctx.ready_engine()
     verbose = _verbose()
-    click.echo(
-        f"serving {display_url(ctx.settings.database_url)} on http://{host}:{port}/", err=True
-    )
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(ctx.settings),
         host=host,
         port=port,
         log_level="info" if verbose else "warning",
         access_log=verbose,
+        timeout_graceful_shutdown=ctx.settings.serve_grace_seconds,
     )
+    click.echo(
+        f"serving {display_url(ctx.settings.database_url)} on http://{host}:{port}/", err=True
+    )
+    # From here a signal only sets the stop flag: uvicorn drains on SIGTERM (DrainingServer
+    # says so), then hands the signal on to the handler it found, ours, which must not raise.
+    _ = ctx.stop
+    DrainingServer(config).run()
 
 
 @cli.command("demo-feeds")

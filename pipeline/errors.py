@@ -54,6 +54,30 @@ class ModelError(StorylineError):
     """The embedding model cannot be loaded."""
 
 
+def database_fault_hint(reason: str) -> str:
+    """What an operator does about a database error whose driver message is ``reason``."""
+    lowered = reason.lower()
+    if "lock timeout" in lowered:
+        return (
+            "wait for the session holding the lock to finish "
+            "(STORYLINE_DATABASE_LOCK_TIMEOUT_SECONDS is how long a run waits)"
+        )
+    if "statement timeout" in lowered:
+        return (
+            "check the server's load (STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS is how "
+            "long a statement may run)"
+        )
+    if NOT_ANSWERING in lowered:
+        return "check that the server is up, not overloaded and reachable"
+    if "disk is full" in lowered or "no space left" in lowered or "could not extend" in lowered:
+        return "free space on the database's disk"
+    if "read-only" in lowered or "readonly" in lowered:
+        return "make the database writable again"
+    if "locked" in lowered:
+        return "wait for the process holding the database to finish"
+    return "check that the database is up and has room"
+
+
 def library_error_message(
     exc: BaseException, database: str = "the database", timeouts: Timeouts | None = None
 ) -> str | None:

@@ -24,11 +24,13 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from pipeline.errors import StorylineError
+from pipeline.stopping import StopFlag
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +62,39 @@ def lock_file(engine: Engine) -> Path | None:
 
 
 @contextmanager
-def exclusive(engine: Engine, name: str, *, wait_seconds: float, what: str) -> Iterator[None]:
+def exclusive(
+    engine: Engine, name: str, *, wait_seconds: float, what: str, stop: StopFlag | None = None
+) -> Iterator[None]:
     """Hold the lock ``name`` on ``engine``'s database for the block.
 
     ``what`` names the work for the message, e.g. "cluster run": "another cluster run is in
-    progress ...".
+    progress ...". A ``stop`` asked for while waiting raises ``StoppedError`` (nothing was
+    begun).
     """
+    waiting = _Waiting(wait_seconds, what, stop or StopFlag())
     if engine.dialect.name == "postgresql":
-        with _advisory(engine, name, wait_seconds, what):
+        with _advisory(engine, name, waiting):
             yield
         return
     path = lock_file(engine)
     if path is None:
         yield
         return
-    with _flock(path, wait_seconds, what):
+    with _flock(path, waiting):
         yield
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """How long to wait for a lock, for what, and whether to stop waiting."""
+
+    seconds: float
+    what: str
+    stop: StopFlag
+
+
 @contextmanager
-def _advisory(engine: Engine, name: str, wait_seconds: float, what: str) -> Iterator[None]:
+def _advisory(engine: Engine, name: str, waiting: _Waiting) -> Iterator[None]:
     key = advisory_key(name)
     with engine.connect() as conn:
 
@@ -88,7 +103,7 @@ def _advisory(engine: Engine, name: str, wait_seconds: float, what: str) -> Iter
             conn.commit()  # the lock belongs to the session, not to this transaction
             return taken
 
-        _acquire(attempt, wait_seconds, what, name)
+        _acquire(attempt, waiting, name)
         try:
             yield
         finally:
@@ -98,7 +113,7 @@ def _advisory(engine: Engine, name: str, wait_seconds: float, what: str) -> Iter
 
 
 @contextmanager
-def _flock(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
+def _flock(path: Path, waiting: _Waiting) -> Iterator[None]:
     import fcntl
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -111,7 +126,7 @@ def _flock(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
                 return False
             return True
 
-        _acquire(attempt, wait_seconds, what, path.name)
+        _acquire(attempt, waiting, path.name)
         try:
             yield
         finally:
@@ -120,7 +135,8 @@ def _flock(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _acquire(attempt: Callable[[], bool], wait_seconds: float, what: str, name: str) -> None:
+def _acquire(attempt: Callable[[], bool], waiting: _Waiting, name: str) -> None:
+    wait_seconds, what = waiting.seconds, waiting.what
     started = time.monotonic()
     pause = POLL_SECONDS
     if attempt():
@@ -133,6 +149,7 @@ def _acquire(attempt: Callable[[], bool], wait_seconds: float, what: str, name: 
                 f"another {what} is in progress on this database (waited {waited:.0f} s); "
                 "let it finish and rerun, or raise STORYLINE_STAGE_LOCK_WAIT_SECONDS"
             )
+        waiting.stop.check(f"another {what} held the database, none was begun")
         time.sleep(min(pause, max(wait_seconds - waited, 0.0)))
         pause = min(pause * 2, MAX_POLL_SECONDS)
         if attempt():

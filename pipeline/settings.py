@@ -610,6 +610,13 @@ class Settings(BaseSettings):
         description="Articles per mapped embed task: the backlog is split into tasks of "
         "this many, which workers embed in parallel.",
     )
+    task_retry_delay_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=900,
+        description="Seconds before an Airflow task's first retry (3 retries); each later "
+        "one waits twice as long, Airflow adds up to as much again, at most 15 minutes.",
+    )
     retention_days: float | None = Field(
         None,
         gt=0,
@@ -623,6 +630,14 @@ class Settings(BaseSettings):
         description="Root log level of the command line's logfmt logs on stderr (`-v`: INFO): "
         "DEBUG, INFO, WARNING, ERROR or CRITICAL, in any case. Airflow tasks log at "
         "Airflow's own level.",
+    )
+    serve_grace_seconds: int = Field(
+        8,
+        ge=0,
+        le=MAX_FETCH_SECONDS,
+        description="On SIGTERM or Ctrl-C, `storyline serve` stops accepting connections and "
+        "lets the requests in flight finish for at most this long, then cancels them and "
+        "exits. Keep it below the stop grace period of what runs it (Docker's is 10 s).",
     )
 
     @field_validator("log_level", mode="before")

@@ -5,7 +5,10 @@ engineer deploys, each in its own process group and session: ``airflow db migrat
 private PostgreSQL metadata database, the pool, the ``api-server`` (on a free loopback
 port), the ``scheduler``, the ``dag-processor`` (on the checkout's ``dags/``) and N
 ``airflow celery worker`` processes, each with its own Celery node name and task-instance
-hostname, on a Redis database number nobody else uses (flushed before and after). Every
+hostname, on a Redis database number nobody else uses (flushed before and after). The
+PostgreSQL server (``admin_url``) and the Redis port are parameters, so that
+``tests/test_celery_faults.py`` can run the cluster on servers of its own and restart them.
+Every
 process it started, and every task process those started, is stopped on exit, also when
 the caller fails. Nothing of the user's own Airflow is read: the environment starts from
 ``tests.airflow_runner.airflow_env`` (no ``AIRFLOW_*`` or ``STORYLINE_*`` of the caller).
@@ -50,6 +53,9 @@ TERMINAL = frozenset({"success", "failed"})
 WORKER_CELERY_CONFIG = json.dumps(
     {"imports": ["pipeline.worker"], "worker_proc_alive_timeout": 120}
 )
+VISIBILITY_TIMEOUT = "7200"
+"""As docker-compose.yml: Redis hands an unacknowledged task to another worker after this
+many seconds; twice the tasks' ``execution_timeout`` (docs/DEPLOYMENT.md, "Faults")."""
 
 
 class ClusterError(RuntimeError):
@@ -77,10 +83,10 @@ def free_port() -> int:
         return port
 
 
-def private_redis_db() -> int:
+def private_redis_db(port: int = REDIS_PORT) -> int:
     """A Redis database number that holds no key (the test's own broker), 1-15."""
     for number in range(15, 0, -1):
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number)
+        client = redis.Redis(host=REDIS_HOST, port=port, db=number)
         try:
             if client.dbsize() == 0:
                 return number
@@ -125,24 +131,30 @@ class CeleryCluster:
     workers: int = 2
     concurrency: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    redis_port: int = REDIS_PORT
     processes: list[Process] = field(default_factory=list)
+    stopped: list[Process] = field(default_factory=list)
+    """Processes the caller killed on purpose (``kill_worker``): their logs, no longer watched."""
 
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.redis_db = private_redis_db()
+        self.redis_db = private_redis_db(self.redis_port)
         self.metadata_name = f"storyline_airflow_{uuid.uuid4().hex[:10]}"
         admin = make_url(self.admin_url)
         self.metadata_url = admin.set(
             drivername="postgresql+psycopg2", database=self.metadata_name
         ).render_as_string(hide_password=False)
-        self._admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        # pre-ping: the faults test restarts the server under these engines.
+        self._admin = create_engine(
+            self.admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True
+        )
         self._metadata: Engine | None = None
 
     # -- the environment every process shares ------------------------------------------
 
     def env(self, **extra: str) -> dict[str, str]:
-        broker = f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}"
+        broker = f"redis://{REDIS_HOST}:{self.redis_port}/{self.redis_db}"
         return airflow_env(
             self.home,
             PYTHONPATH=str(REPO),
@@ -165,6 +177,11 @@ class CeleryCluster:
             AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL="1",
             # As docker-compose.yml: each pool process loads the model once (pipeline/worker.py).
             AIRFLOW__CELERY__EXTRA_CELERY_CONFIG=WORKER_CELERY_CONFIG,
+            # As docker-compose.yml: what makes a worker's death and a broker's restart
+            # recoverable (docs/DEPLOYMENT.md, "Faults").
+            AIRFLOW__CELERY__TASK_ACKS_LATE="True",
+            AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER="1",
+            AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT,
             AIRFLOW_CONN_STORYLINE_DB=self.stories_url,
             **{**self.extra_env, **extra},
         )
@@ -205,30 +222,51 @@ class CeleryCluster:
         self.spawn("scheduler", [AIRFLOW, "scheduler"])
         self.spawn("dag-processor", [AIRFLOW, "dag-processor"])
         for number in range(1, self.workers + 1):
-            name = self.worker_name(number)
-            self.spawn(
-                name,
-                [
-                    AIRFLOW,
-                    "celery",
-                    "worker",
-                    "--concurrency",
-                    str(self.concurrency),
-                    "--celery-hostname",
-                    f"{name}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                STORYLINE_TEST_HOSTNAME=name,
-            )
+            self.start_worker(number)
         self.wait_for(self._api_healthy, "the api-server to answer /api/v2/monitor/health")
-        self.wait_for(self._workers_ready, "every Celery worker to be ready")
+        self.wait_for(self.workers_ready, "every Celery worker to be ready")
         self.wait_for(self._dags_parsed, "the dag-processor to store every DAG")
         self.startup_seconds = time.perf_counter() - started
 
     @staticmethod
     def worker_name(number: int) -> str:
         return f"storyline-worker-{number}"
+
+    def start_worker(self, number: int) -> Process:
+        """``airflow celery worker`` number ``number``; wait for it with ``workers_ready``."""
+        name = self.worker_name(number)
+        return self.spawn(
+            name,
+            [
+                AIRFLOW,
+                "celery",
+                "worker",
+                "--concurrency",
+                str(self.concurrency),
+                "--celery-hostname",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            STORYLINE_TEST_HOSTNAME=name,
+        )
+
+    def kill_worker(self, name: str) -> list[int]:
+        """SIGKILL a worker and every process under it (pool processes, task supervisors,
+        tasks) at once, as a machine or a container dying does; the pids killed."""
+        (process,) = [p for p in self.processes if p.name == name]
+        parent = psutil.Process(process.popen.pid)
+        tree = [parent, *parent.children(recursive=True)]
+        for proc in tree:
+            with suppress(psutil.NoSuchProcess):
+                proc.kill()
+        with suppress(ProcessLookupError):
+            os.killpg(process.popen.pid, signal.SIGKILL)
+        psutil.wait_procs(tree, timeout=10)
+        process.popen.wait(timeout=10)
+        self.processes.remove(process)
+        self.stopped.append(process)
+        return [proc.pid for proc in tree]
 
     def spawn(self, name: str, command: list[str], **extra: str) -> Process:
         log = self.home / f"{name}.log"
@@ -290,9 +328,11 @@ class CeleryCluster:
         return found
 
     def _flush_redis(self) -> None:
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=self.redis_db)
+        client = redis.Redis(host=REDIS_HOST, port=self.redis_port, db=self.redis_db)
         try:
             client.flushdb()
+        except redis.ConnectionError:  # a private server the caller already stopped
+            pass
         finally:
             client.close()
 
@@ -339,7 +379,8 @@ class CeleryCluster:
         except httpx.HTTPError:
             return False
 
-    def _workers_ready(self) -> bool:
+    def workers_ready(self) -> bool:
+        """Every running worker has logged Celery's ``ready.``."""
         workers = [p for p in self.processes if p.name.startswith("storyline-worker-")]
         return all(re.search(rb"@\S+ ready\.", p.log.read_bytes()) for p in workers)
 
@@ -356,7 +397,8 @@ class CeleryCluster:
     def metadata(self) -> Engine:
         if self._metadata is None:
             self._metadata = create_engine(
-                make_url(self.metadata_url).set(drivername="postgresql+psycopg")
+                make_url(self.metadata_url).set(drivername="postgresql+psycopg"),
+                pool_pre_ping=True,
             )
         return self._metadata
 

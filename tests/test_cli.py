@@ -20,8 +20,7 @@ import pytest
 from alembic import command
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, make_url, text
 
 from pipeline.cli import cli
 from pipeline.db import (
@@ -29,10 +28,13 @@ from pipeline.db import (
     Timeouts,
     alembic_config,
     connect_args,
+    display_url,
     make_engine,
+    normalise_url,
 )
 from pipeline.serve.api import create_app
 from pipeline.settings import Settings
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.factories import add_article_rows
 from tests.freezing_proxy import FreezingProxy
 
@@ -762,3 +764,48 @@ def test_a_database_frozen_mid_run_is_given_up_with_one_sentence(pg_schema_url: 
         "within 6 s); check that the server is up, not overloaded and reachable, then "
         "rerun, or raise STORYLINE_DATABASE_STATEMENT_TIMEOUT_SECONDS if it is only slow"
     ]
+
+
+@pytest.mark.postgres
+def test_a_read_only_database_stops_ingest_and_charges_no_feed(
+    pg_admin: Engine, feeds_file: Path
+) -> None:
+    """Our own database refusing every write (made read-only, as a replica promoted the
+    wrong way round or a full disk's emergency mode would) is the database's fault: the
+    run stops with one sentence, no feed goes into backoff, and a plain rerun catches up."""
+    url = create_pg_database(pg_admin, "storyline_cli_readonly")
+    database = make_url(url).database
+    storyline = [sys.executable, "-m", "pipeline", "--db", url]
+    try:
+        for step in (["init"], ["feeds", "sync", str(feeds_file)]):
+            subprocess.run([*storyline, *step], check=True, capture_output=True, timeout=120)
+        with pg_admin.connect() as conn:
+            conn.exec_driver_sql(
+                f"ALTER DATABASE {database} SET default_transaction_read_only = on"
+            )
+        stopped = subprocess.run(
+            [*storyline, "ingest"], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert stopped.returncode == 1, stopped.stderr
+        assert stopped.stderr.splitlines() == [
+            f"storyline: error: database {display_url(normalise_url(url))} failed while storing "
+            "feed 'alpha' (cannot execute UPDATE in a read-only transaction); 0 of 3 due feeds "
+            "were stored, the others are untouched and still due: make the database writable "
+            "again, then rerun"
+        ]
+        with pg_admin.connect() as conn:
+            conn.exec_driver_sql(f"ALTER DATABASE {database} RESET default_transaction_read_only")
+        rerun = subprocess.run(
+            [*storyline, "ingest"], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                charged = conn.execute(text("SELECT sum(error_count) FROM feeds")).scalar()
+                stored = conn.execute(text("SELECT count(*) FROM articles")).scalar()
+        finally:
+            engine.dispose()
+        assert (charged, stored) == (0, 6)
+    finally:
+        drop_pg_database(pg_admin, url)

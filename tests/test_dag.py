@@ -167,6 +167,32 @@ def test_every_dag_has_tags_an_owner_and_retries(parsed: dict[str, Any], dag_id:
         assert task["execution_timeout_s"] == 3600
 
 
+def test_the_retry_delay_is_a_setting(tmp_path: Path) -> None:
+    # What the fault test (tests/test_celery_faults.py) shortens; an operator may too.
+    env = airflow_env(tmp_path / "airflow", STORYLINE_TASK_RETRY_DELAY_SECONDS="5")
+    parsed = runner(env, "parse").result
+    assert parsed["import_errors"] == {}
+    assert sorted(parsed["dags"]) == DAG_IDS
+    for dag in parsed["dags"].values():
+        assert {task["retry_delay_s"] for task in dag["tasks"].values()} == {5}
+
+
+def test_celery_hands_no_running_task_to_a_second_worker(parsed: dict[str, Any]) -> None:
+    """Redis gives an unacknowledged message to another worker after the visibility
+    timeout: it must outlast every task's execution_timeout (docs/DEPLOYMENT.md, "Faults")."""
+    from tests.test_compose import common_environment
+
+    compose = common_environment()
+    visibility = float(compose["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])
+    assert compose["AIRFLOW__CELERY__TASK_ACKS_LATE"] == "true"
+    longest = max(
+        task["execution_timeout_s"]
+        for dag in parsed["dags"].values()
+        for task in dag["tasks"].values()
+    )
+    assert visibility >= 2 * longest, (visibility, longest)
+
+
 def _assets(timetable: dict[str, Any]) -> list[str]:
     condition = timetable["__var"]["asset_condition"]
     return [asset["name"] for asset in condition["objects"]]
@@ -914,6 +940,88 @@ def test_killed_tasks_lose_nothing_and_double_nothing(
     with session_scope(stories_engine) as session:
         assert session.scalar(select(func.count(func.distinct(Article.url)))) == len(served)
         assert session.scalar(select(func.count()).select_from(Embedding)) == len(served)
+
+
+@pytest.mark.airflow
+@pytest.mark.postgres
+def test_sigterm_to_a_task_stops_it_after_its_unit_and_fails_it(
+    airflow_home: Path, pg_url: str, stories_engine: Engine, tmp_path: Path
+) -> None:
+    """Airflow stops a running task with SIGTERM (cleared, marked, its worker shut down):
+    its own handler in the task's process (``dag.test`` runs the task runner in-process)
+    calls ``on_kill`` and goes on; the handler the task chained before it asks the stage to
+    stop, which fails the task at once with one line, the feeds stored kept."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    env = airflow_env(airflow_home, AIRFLOW_CONN_STORYLINE_DB=pg_url)
+    feeds = feed_items(now)
+    first, hanging, last = list(feeds)
+    gate = Gate(rss(OUTLETS[1], feeds[hanging]))
+    said = "stopped by signal TERM; 1 of 3 due feeds stored, a rerun continues"
+    output: list[str] = []
+    stopped = threading.Event()
+    with FeedServer() as server:
+        server.route(f"/{first}.xml", rss(OUTLETS[0], feeds[first]), headers=RSS_HEADERS)
+        server.respond(f"/{hanging}.xml", gate)
+        server.route(f"/{last}.xml", rss(OUTLETS[2], feeds[last]), headers=RSS_HEADERS)
+        register(
+            stories_engine,
+            tmp_path / "feeds.yaml",
+            {slug: server.url(f"/{slug}.xml") for slug in feeds},
+            now,
+        )
+        steps = json.dumps([{"dag_id": "storyline_ingest"}])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.airflow_runner", "run", steps],
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def read() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                output.append(line)
+                if said in line:
+                    stopped.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            wait_for(
+                lambda: (
+                    bool(server.requests_for(f"/{hanging}.xml"))
+                    and article_count(stories_engine) == len(feeds[first])
+                ),
+                proc,
+                "the first feed stored and the second requested",
+            )
+            proc.send_signal(signal.SIGTERM)
+            stopped.wait(timeout=60)  # the old code went on, waiting for the hanging feed
+        finally:
+            gate.open.set()
+            try:
+                proc.wait(timeout=300)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            reader.join(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+    text = "".join(output)
+    assert stopped.is_set(), text[-4000:]
+    (result,) = [line for line in output if line.startswith(RESULT_MARKER)]
+    (ingest,) = json.loads(result[len(RESULT_MARKER) :])["runs"]
+    (fetched,) = ingest["tasks"]["fetch_feeds"]
+    assert fetched["state"] == "failed", text[-4000:]
+    assert ingest["tasks"]["publish"]["state"] == "upstream_failed"
+    with session_scope(stories_engine) as session:
+        done = dict(session.execute(select(Feed.name, Feed.last_success_at)).all())
+    assert done[first] is not None
+    assert (done[hanging], done[last]) == (None, None)
+    assert article_count(stories_engine) == len(feeds[first])
 
 
 # -- feeds that fail -------------------------------------------------------------------

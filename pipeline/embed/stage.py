@@ -19,6 +19,7 @@ from pipeline.embed.selection import needing_embedding
 from pipeline.errors import ModelError
 from pipeline.progress import Progress
 from pipeline.settings import Settings
+from pipeline.stopping import StopFlag
 from pipeline.text import embedding_texts
 from pipeline.vector_index import ensure_vector_indexes
 
@@ -39,19 +40,24 @@ def embed(
     progress: Progress | None = None,
     *,
     article_ids: Collection[int] | None = None,
+    stop: StopFlag | None = None,
 ) -> EmbedReport:
     """Embed every article that has no current vector for the configured model.
 
     One transaction per batch: an interrupted run keeps finished batches and a rerun
     embeds only what is still missing. ``article_ids`` limits the run to those articles
-    (a scheduler hands batches of them to separate workers; ``pipeline.batches``).
+    (a scheduler hands batches of them to separate workers; ``pipeline.batches``). A
+    ``stop`` asked for is honoured after the model is loaded and after each batch.
     """
     model = settings.model_name
+    stop = stop or StopFlag()
     todo = _articles_to_embed(engine, model, article_ids)
     report = EmbedReport()
     if not todo:
         return report
+
     encoder = embedder or settings_embedder(settings)
+    stop.check(f"0 of {len(todo)} articles embedded")
     started = time.perf_counter()
     _check_dimension(engine, model, encoder.dim)
     ensure_vector_indexes(engine, encoder.dim)
@@ -77,6 +83,7 @@ def embed(
         )
         if progress is not None:
             progress(done, len(ordered))
+        stop.check(f"{done} of {len(todo)} articles embedded")
     return report
 
 

@@ -30,6 +30,7 @@ from pipeline.entities.names import Found, better_name, link, surname_index
 from pipeline.entities.selection import needing_entities
 from pipeline.progress import Progress
 from pipeline.settings import Settings
+from pipeline.stopping import StopFlag
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -58,15 +59,19 @@ def tag_entities(
     progress: Progress | None = None,
     *,
     article_ids: Collection[int] | None = None,
+    stop: StopFlag | None = None,
 ) -> EntitiesReport:
     """Find the entities of every article whose text was not read yet (of ``article_ids``,
-    if given), in batches of ``entities_batch_size``, one transaction each."""
+    if given), in batches of ``entities_batch_size``, one transaction each. A ``stop``
+    asked for is honoured after the model is loaded and after each batch."""
     model = settings.entities_model
+    stop = stop or StopFlag()
     todo = _articles_to_read(engine, model, article_ids)
     report = EntitiesReport()
     if not todo:
         return report
     recogniser = nlp or load_ner(model)
+    stop.check(f"0 of {len(todo)} articles read for entities")
     started = time.perf_counter()
     with session_scope(engine) as session:
         persons = surname_index(
@@ -99,6 +104,7 @@ def tag_entities(
         )  # fmt: skip
         if progress is not None:
             progress(done, len(todo))
+        stop.check(f"{done} of {len(todo)} articles read for entities")
     return report
 
 

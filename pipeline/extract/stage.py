@@ -28,14 +28,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
     ThreadPoolExecutor,
     wait,
 )
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import zip_longest
@@ -57,6 +57,7 @@ from pipeline.ingest.fetch import make_client
 from pipeline.ingest.parse import content_hash
 from pipeline.progress import Progress
 from pipeline.settings import Settings
+from pipeline.stopping import POLL_SECONDS, StopFlag
 
 log = logging.getLogger(__name__)
 
@@ -123,20 +124,35 @@ def extract(
     now: datetime | None = None,
     article_ids: Collection[int] | None = None,
     progress: Progress | None = None,
+    stop: StopFlag | None = None,
 ) -> ExtractReport:
-    """Read the page of every article waiting for one (of ``article_ids``, if given)."""
+    """Read the page of every article waiting for one (of ``article_ids``, if given).
+
+    A ``stop`` asked for is honoured between two outcomes' transactions and while waiting
+    for pages: the pages not fetched yet are not asked for, and those in flight are left
+    (still pending, with no attempt counted).
+    """
     now = now or datetime.now(UTC)
+    stop = stop or StopFlag()
     todo = waiting(engine, now, article_ids)
     report = ExtractReport()
     if not todo:
         return report
     started = time.perf_counter()
-    with _page_source(pages, settings) as source:
-        for done, outcome in enumerate(_outcomes(source, todo, settings, now), start=1):
+
+    def done() -> str:
+        return f"{report.articles} of {len(todo)} pages read"
+
+    with (
+        _page_source(pages, settings) as source,
+        closing(_outcomes(source, todo, settings, now, stop, done)) as outcomes,
+    ):
+        for outcome in outcomes:
             _store(engine, outcome)
             _count(report, outcome)
             if progress is not None:
-                progress(done, len(todo))
+                progress(report.articles, len(todo))
+            stop.check(done)
     report.reasons = dict(sorted(report.reasons.items()))
     log.info(
         "pages read",
@@ -213,19 +229,30 @@ def _page_source(pages: PageSource | None, settings: Settings) -> Iterator[PageS
 
 
 def _outcomes(
-    source: PageSource, todo: list[Waiting], settings: Settings, now: datetime
-) -> Iterator[Outcome]:
+    source: PageSource,
+    todo: list[Waiting],
+    settings: Settings,
+    now: datetime,
+    stop: StopFlag,
+    done: Callable[[], str],
+) -> Generator[Outcome, None, None]:
     """Each article's outcome as it is known: worker threads fetch the pages, worker
-    processes extract them (``workers.Workers``), the calling thread gets the outcomes."""
+    processes extract them (``workers.Workers``), the calling thread gets the outcomes.
+
+    Asked to stop (``stop``, looked at while waiting), it raises ``StoppedError`` and fetches
+    no page not begun; those in flight are left behind."""
     workers = shared(settings.extract_processes)
-    with ThreadPoolExecutor(max_workers=max(settings.fetch_concurrency, 1)) as fetchers:
+    fetchers = ThreadPoolExecutor(max_workers=max(settings.fetch_concurrency, 1))
+    finished = False
+    try:
         pending: dict[Future[Any], Waiting] = {
             fetchers.submit(fetch, source, article, settings, now): article
             for article in by_host_in_turn(todo)
         }
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
+            stop.check(done)
+            ready, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in ready:
                 article = pending.pop(future)
                 try:
                     result = future.result()
@@ -240,6 +267,9 @@ def _outcomes(
                     yield outcome_of(article, result)
                 else:
                     yield result
+        finished = True
+    finally:
+        fetchers.shutdown(wait=finished, cancel_futures=True)
 
 
 def item(article: Waiting, page: Page) -> dict[str, Any]:

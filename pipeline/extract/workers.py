@@ -17,6 +17,7 @@ import logging
 import pickle
 import queue
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -169,4 +170,9 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
+    # The parent winds the workers down (it closes their input): a Ctrl-C at the terminal
+    # or a SIGTERM to the process group must not kill one mid-page, which would count the
+    # page as a crash. A worker whose parent died reads the end of its input and exits.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)

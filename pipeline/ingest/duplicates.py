@@ -23,6 +23,9 @@ import functools
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -151,9 +154,30 @@ class DuplicateIndex:
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._by_key: dict[int, NDArray[np.uint32]] = {}
         self._headlines: dict[int, frozenset[str]] = {}
+        self._journal: list[_Entry] | None = None
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Keys added inside the block are forgotten again if it raises.
+
+        For the span of a database transaction: the articles it inserted are rolled back
+        with it, so the index must not keep their ids. A later copy would point at an
+        article never stored (PostgreSQL refuses the foreign key), or on SQLite, which gives
+        a rolled-back id to the next row, at an unrelated article or at itself."""
+        if self._journal is not None:
+            raise RuntimeError("DuplicateIndex transactions do not nest")
+        self._journal = []
+        try:
+            yield
+        except BaseException:
+            for entry in reversed(self._journal):
+                self._restore(entry)
+            raise
+        finally:
+            self._journal = None
 
     def add(self, key: int, sig: bytes, title: str = "") -> None:
         """Index article ``key``, its text's signature and its headline; adding a key again
@@ -162,15 +186,25 @@ class DuplicateIndex:
         The signature of an empty text is not indexed: it would match every other empty text.
         """
         values = self._checked(sig)
+        if self._journal is not None:
+            self._journal.append(_Entry(key, self._by_key.get(key), self._headlines.get(key)))
+        self._put(key, None if _is_empty(values) else values, headline_words(title))
+
+    def _put(
+        self, key: int, values: NDArray[np.uint32] | None, headline: frozenset[str] | None
+    ) -> None:
         if key in self._by_key:
             self._lsh.remove(key)
             del self._by_key[key]
             self._headlines.pop(key, None)
-        if _is_empty(values):
+        if values is None:
             return
         self._lsh.insert(key, _sketch(values), check_duplication=False)
         self._by_key[key] = values
-        self._headlines[key] = headline_words(title)
+        self._headlines[key] = headline or frozenset()
+
+    def _restore(self, entry: _Entry) -> None:
+        self._put(entry.key, entry.values, entry.headline)
 
     def find(self, sig: bytes, title: str = "") -> int | None:
         """The smallest indexed key whose text ``sig``'s text is a copy of, under a headline
@@ -202,6 +236,15 @@ class DuplicateIndex:
                 f"expected {self.num_perm * _VALUE.itemsize} bytes"
             )
         return _values(sig)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What a key held before an ``add`` in a transaction (``values`` None: nothing)."""
+
+    key: int
+    values: NDArray[np.uint32] | None
+    headline: frozenset[str] | None
 
 
 def _words(text: str) -> list[str]:

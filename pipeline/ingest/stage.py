@@ -8,21 +8,23 @@ run keeps every feed it finished and a rerun picks up the rest.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, Select, and_, or_, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import Article, Feed
-from pipeline.db import insert_or_ignore, session_scope
-from pipeline.errors import OutageError, first_line
+from pipeline.db import display_url, insert_or_ignore, session_scope
+from pipeline.errors import DatabaseError, OutageError, database_fault_hint, first_line
 from pipeline.extract.policy import ExtractState, initial_state
 from pipeline.ingest.duplicates import DuplicateIndex, signature
 from pipeline.ingest.fetch import Fetched, FetchError, HostLimits, fetch, make_client
@@ -32,6 +34,7 @@ from pipeline.ingest.parse import EntryRecord, ParsedFeed, ParseError, parse_fee
 from pipeline.ingest.schedule import backoff, next_check, parse_retry_after, publishing_interval
 from pipeline.progress import Progress
 from pipeline.settings import Settings
+from pipeline.stopping import StopFlag
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class IngestReport:
     updated_articles: int = 0
     reprints: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    recorded: int = 0
+    """Due feeds whose outcome (stored, not modified or failed) has committed."""
 
     @property
     def outage(self) -> bool:
@@ -61,6 +66,7 @@ class IngestReport:
 
     def add(self, feed: FeedReport) -> None:
         """Count one feed whose transaction committed."""
+        self.recorded += 1
         self.entries += feed.entries
         self.new_articles += feed.stored.new
         self.updated_articles += feed.stored.updated
@@ -144,14 +150,21 @@ def ingest(
     force: bool = False,
     feed_ids: Sequence[int] | None = None,
     progress: Progress | None = None,
+    stop: StopFlag | None = None,
 ) -> IngestReport:
     """Fetch the enabled feeds that are due (all of them with ``force``) and store them.
 
     A server's ``Retry-After`` is honoured even with ``force``. ``feed_ids`` limits the run
     to those feeds (a scheduler can hand batches of feeds to separate workers). A failing
     feed is recorded on its row and never stops the others.
+
+    A ``stop`` asked for is honoured between two feeds' transactions, and while waiting
+    for a fetch: the feeds not fetched yet are not asked for, the fetches in flight are
+    left to their deadline, and :class:`~pipeline.stopping.StoppedError` says how many feeds
+    were stored.
     """
     now = now or datetime.now(UTC)
+    stop = stop or StopFlag()
     with session_scope(engine) as session:
         jobs = due_feeds(session, now, force=force, feed_ids=feed_ids)
     report = IngestReport(feeds=len(jobs))
@@ -161,19 +174,47 @@ def ingest(
     http = client or make_client(settings)
     limits = HostLimits(settings.fetch_per_host)
     duplicates: DuplicateIndex | None = None
+    stored = 0
+
+    def done() -> str:
+        return f"{stored} of {len(jobs)} due feeds stored"
+
+    pool = ThreadPoolExecutor(max_workers=settings.fetch_concurrency)
+    finished = False
     try:
-        with ThreadPoolExecutor(max_workers=settings.fetch_concurrency) as pool:
-            results = pool.map(lambda job: _fetch_and_parse(job, http, limits, settings, now), jobs)
-            for position, result in enumerate(results, start=1):
-                if duplicates is None and result.parsed is not None:
-                    duplicates = load_duplicate_index(engine, settings, now)
+        futures = [pool.submit(_fetch_and_parse, job, http, limits, settings, now) for job in jobs]
+        for future in futures:  # stored in feed order, as each comes
+            result = stop.result(future, done)
+            if duplicates is None and result.parsed is not None:
+                duplicates = load_duplicate_index(engine, settings, now)
+            try:
                 report.add(_store_or_record(engine, result, settings, now, duplicates))
-                if progress is not None:
-                    progress(position, len(jobs))
+            except SQLAlchemyError as exc:
+                raise _database_fault(engine, exc, result.job, report) from exc
+            stored += 1
+            if progress is not None:
+                progress(stored, len(jobs))
+            stop.check(done)
+        finished = True
     finally:
-        if own_client:
+        # Stopped or failed: fetch no feed not begun, and do not wait for those in flight
+        # (they store nothing; the fetch deadline ends them). The client is closed after.
+        pool.shutdown(wait=finished, cancel_futures=True)
+        if own_client and finished:
             http.close()
+        elif own_client:
+            _close_when_done(pool, http)
     return report
+
+
+def _close_when_done(pool: ThreadPoolExecutor, client: httpx.Client) -> None:
+    """Close ``client`` once ``pool``'s fetches in flight have ended, without waiting."""
+
+    def close() -> None:
+        pool.shutdown(wait=True)
+        client.close()
+
+    threading.Thread(target=close, name="ingest-client-close", daemon=True).start()
 
 
 def due_feeds(
@@ -248,20 +289,48 @@ def _store_or_record(
 ) -> FeedReport:
     """Store one feed's result in its own transaction; what that did, once committed.
 
-    If the database refuses the feed's rows, the transaction is rolled back whole, so
-    nothing half-stored remains (and nothing of it is counted), and the refusal is recorded
-    as the feed's error. If even that fails, the database itself is in trouble and the run
-    stops.
+    If the database refuses the feed's rows for what they hold (``refused_for_content``),
+    the transaction is rolled back whole, so nothing half-stored remains (and nothing of it
+    is counted, nor kept in the reprint index), and the refusal is recorded as the feed's
+    error. Any other database error is the database's own fault (a full disk, a read-only
+    database, a lost connection): it is raised, and the feed is left as it was, due again.
     """
     try:
-        with session_scope(engine) as session:
+        with _index_transaction(duplicates), session_scope(engine) as session:
             return _store(session, result, settings, now, duplicates)
     except SQLAlchemyError as exc:
+        if not refused_for_content(exc):
+            raise
         reason = first_line(exc)
         failed = replace(result, error=f"the database refused this feed's entries ({reason})")
         log.warning("feed not stored", extra={"feed": result.job.name, "reason": reason})
         with session_scope(engine) as session:
             return _store(session, failed, settings, now, duplicates)
+
+
+def refused_for_content(exc: SQLAlchemyError) -> bool:
+    """Whether the database refused a feed's rows for what they hold (a value it cannot
+    store, a constraint they break): the feed's fault, charged to it. Anything else (an
+    ``OperationalError`` such as a full disk or a lost connection, a read-only transaction's
+    ``InternalError``) is the database's, and must never put a feed into backoff."""
+    return isinstance(exc, (DataError, IntegrityError))
+
+
+def _index_transaction(duplicates: DuplicateIndex | None) -> AbstractContextManager[None]:
+    return duplicates.transaction() if duplicates is not None else nullcontext()
+
+
+def _database_fault(
+    engine: Engine, exc: SQLAlchemyError, job: FeedJob, report: IngestReport
+) -> DatabaseError:
+    """The run stops on a fault of our own database: one sentence saying what was stored."""
+    reason = first_line(exc)
+    return DatabaseError(
+        f"database {display_url(str(engine.url))} failed while storing feed {job.name!r} "
+        f"({reason}); {report.recorded} of {report.feeds} due feeds were stored, the others "
+        "are untouched and still due: "
+        f"{database_fault_hint(reason)}, then rerun"
+    )
 
 
 def _store(

@@ -25,6 +25,7 @@ from pipeline.db import session_scope
 from pipeline.errors import StorylineError
 from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import ClusteringSettings, Settings
+from pipeline.stopping import StopFlag
 from pipeline.stories.clustering import cluster_vectors
 from pipeline.stories.clustering.labels import NOISE
 from pipeline.stories.clustering.window import ArticleText
@@ -63,19 +64,37 @@ class NotEmbeddedError(StorylineError):
     """The window holds articles, but none has a vector for the configured model."""
 
 
-def cluster(engine: Engine, settings: Settings, now: datetime | None = None) -> ClusterReport:
+def cluster(
+    engine: Engine,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    stop: StopFlag | None = None,
+) -> ClusterReport:
     """Re-cluster the articles published in ``[now - window, now]`` and update stories.
 
     One run at a time per database (``pipeline.locks``): a second waits for the first,
-    up to ``stage_lock_wait_seconds``, then raises ``BusyError``.
+    up to ``stage_lock_wait_seconds``, then raises ``BusyError``. A ``stop`` asked for is
+    honoured before the clustering, before the write (no story is changed) and after it.
     """
+    stop = stop or StopFlag()
     with exclusive(
-        engine, STORIES_LOCK, wait_seconds=settings.stage_lock_wait_seconds, what="cluster run"
+        engine,
+        STORIES_LOCK,
+        wait_seconds=settings.stage_lock_wait_seconds,
+        what="cluster run",
+        stop=stop,
     ):
-        return _cluster(engine, settings, now or datetime.now(UTC))
+        report = _cluster(engine, settings, now or datetime.now(UTC), stop)
+    stop.check(
+        "the window was unchanged"
+        if report.skipped
+        else f"the stories were updated (cluster run {report.run_id})"
+    )
+    return report
 
 
-def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport:
+def _cluster(engine: Engine, settings: Settings, now: datetime, stop: StopFlag) -> ClusterReport:
     window_start = now - timedelta(hours=settings.window_hours)
     knobs = MatchKnobs.of(settings)
     idle = timedelta(hours=settings.dormant_after_hours)
@@ -91,12 +110,14 @@ def _cluster(engine: Engine, settings: Settings, now: datetime) -> ClusterReport
             summarise_unsummarised(session, window)
             return _unchanged(session, last, len(window), waiting, mark_dormant(session, now, idle))
 
+    stop.check("no story was changed")
     vectors = (
         np.stack([article.vector for article in window])
         if window
         else np.zeros((0, 1), dtype=np.float32)
     )
     labels = _cluster_window(window, vectors, settings.clustering, window_start, now)
+    stop.check("the window was clustered, no story was changed")
     with session_scope(engine) as session:
         run = ClusterRun(
             started_at=datetime.now(UTC),

@@ -428,6 +428,45 @@ def test_adding_a_key_again_replaces_its_signature() -> None:
     assert index.find(signature(RATES)) == 1
 
 
+def test_a_transaction_that_raises_forgets_what_it_added() -> None:
+    index = DuplicateIndex()
+    index.add(1, signature(FIRE), "Riverton factory fire kills 12")
+
+    def store_then_fail() -> None:
+        with index.transaction():
+            index.add(2, signature(RATES))
+            index.add(1, signature(STORM))  # replaced, then given back
+            index.add(3, signature(""))  # an empty text: nothing to forget
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        store_then_fail()
+    assert len(index) == 1
+    assert index.find(signature(RATES)) is None
+    assert index.find(signature(STORM)) is None
+    assert index.find(signature(FIRE), "Riverton factory fire kills 12") == 1
+    assert index.find(signature(FIRE), "Central bank raises rates") is None  # headline kept too
+
+
+def test_a_transaction_that_ends_keeps_what_it_added() -> None:
+    index = DuplicateIndex()
+    with index.transaction():
+        index.add(2, signature(RATES))
+    with pytest.raises(RuntimeError, match="rolled back"), index.transaction():
+        raise RuntimeError("rolled back")  # a later rollback forgets nothing of the earlier
+    assert index.find(signature(RATES)) == 2
+
+
+def test_transactions_do_not_nest() -> None:
+    index = DuplicateIndex()
+    with (
+        pytest.raises(RuntimeError, match="do not nest"),
+        index.transaction(),
+        index.transaction(),
+    ):
+        pass
+
+
 @pytest.mark.parametrize(
     "text", ["", "   ", "<p>&nbsp;</p>", " — !!! "], ids=["empty", "blank", "html", "punctuation"]
 )

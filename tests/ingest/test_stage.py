@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
 from models import Article, Feed
-from pipeline.db import session_scope
+from pipeline.db import make_engine, session_scope
+from pipeline.errors import DatabaseError
 from pipeline.ingest.feeds import load_feeds_file, sync_feeds
 from pipeline.ingest.stage import ingest
 from pipeline.settings import Settings
@@ -160,20 +162,20 @@ WIRE = (
 )
 
 
+def item(title: str, link: str, text: str) -> str:
+    return (
+        f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
+        f"<pubDate>Wed, 18 Nov 2015 08:00:00 GMT</pubDate><description>{text}</description></item>"
+    )
+
+
+def doc(*items: str) -> bytes:
+    return f'<rss version="2.0"><channel><title>x</title>{"".join(items)}</channel></rss>'.encode()
+
+
 def test_syndicated_copy_links_to_the_first(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    def item(title: str, link: str, text: str) -> str:
-        return (
-            f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
-            f"<pubDate>Wed, 18 Nov 2015 08:00:00 GMT</pubDate><description>{text}</description></item>"
-        )
-
-    def doc(*items: str) -> bytes:
-        return (
-            f'<rss version="2.0"><channel><title>x</title>{"".join(items)}</channel></rss>'.encode()
-        )
-
     (tmp_path / "wire.xml").write_bytes(
         doc(item("Storm nears coast", "https://wire.example/1", WIRE))
     )
@@ -207,7 +209,8 @@ def test_syndicated_copy_links_to_the_first(
 
 
 def refuse_inserts_titled(engine: Engine, title: str) -> None:
-    """A trigger that makes the database refuse one article, as a full disk or a bad row would."""
+    """A trigger that makes the database refuse one article for what it holds, as a
+    constraint it breaks would (a ``check_violation``, an ``IntegrityError``)."""
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(
@@ -217,7 +220,8 @@ def refuse_inserts_titled(engine: Engine, title: str) -> None:
             return
         conn.exec_driver_sql(
             "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
-            f"IF NEW.title = '{title}' THEN RAISE EXCEPTION 'refused by trigger'; END IF; "
+            f"IF NEW.title = '{title}' THEN RAISE EXCEPTION 'refused by trigger' "
+            "USING ERRCODE = 'check_violation'; END IF; "
             "RETURN NEW; END $$ LANGUAGE plpgsql"
         )
         conn.exec_driver_sql(
@@ -253,6 +257,118 @@ def test_a_feed_the_database_refuses_is_rolled_back_and_counts_for_nothing(
             reason,
             None,
         )
+
+
+def test_a_reprint_never_points_at_an_article_a_rolled_back_feed_stored(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """The wire's transaction inserts its story, then is refused and rolled back; the
+    reprint index must forget that story, or the paper's copy of it points at an article
+    that was never stored (PostgreSQL: a foreign key failure charged to the paper; SQLite,
+    which hands the rolled-back id to the next row: the copy marked a copy of itself)."""
+    (tmp_path / "wire.xml").write_bytes(
+        doc(
+            item("Storm nears coast", "https://wire.example/1", WIRE),
+            item("Refused", "https://wire.example/2", "A text the database refuses."),
+        )
+    )
+    (tmp_path / "paper.xml").write_bytes(
+        doc(item("Storm nears coast", "https://paper.example/a", WIRE))
+    )
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: wire, url: wire.xml}\n  - {name: paper, url: paper.xml}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(tmp_path / "feeds.yaml"), NOW)
+    refuse_inserts_titled(engine, "Refused")
+
+    report = ingest(engine, settings, now=NOW)
+
+    assert set(report.errors) == {"wire"}
+    assert (report.new_articles, report.reprints) == (1, 0)
+    with session_scope(engine) as session:
+        stored = session.scalars(select(Article)).one()
+        paper = session.scalars(select(Feed).where(Feed.name == "paper")).one()
+        assert (stored.url, stored.duplicate_of_id) == ("https://paper.example/a", None)
+        assert (paper.error_count, paper.last_error) == (0, None)
+
+
+def fail_the_database_once_articles_are_written(engine: Engine, pg_admin: Engine) -> list[str]:
+    """Make our own database fail in the middle of the first feed's transaction, the way it
+    does in production: on SQLite the disk fills (``max_page_count`` held at the file's
+    size, so new rows find no room while rewriting a feed's row still fits); on PostgreSQL
+    the server ends the connection once articles have been inserted (a restart, a
+    failover). Returns the list the faults are noted in."""
+    from sqlalchemy import event
+
+    faults: list[str] = []
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+        @event.listens_for(engine, "connect")
+        def full_disk(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+            faults.append("disk full")
+
+        engine.dispose()  # connections from now on see the full disk
+        return faults
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def end_connection(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if faults or not statement.startswith("INSERT INTO articles"):
+            return
+        pid = conn.connection.dbapi_connection.info.backend_pid
+        with pg_admin.connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        faults.append("connection ended")
+
+    return faults
+
+
+def test_a_fault_of_our_own_database_stops_the_run_and_charges_no_feed(
+    engine: Engine, settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    many = [item(f"Story {n}", f"https://first.example/{n}", WIRE + f" {n}") for n in range(40)]
+    (tmp_path / "first.xml").write_bytes(doc(*many))
+    (tmp_path / "second.xml").write_bytes(rss(("Fine", "https://fine.example/1")))
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n  - {name: first, url: first.xml}\n  - {name: second, url: second.xml}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        sync_feeds(session, load_feeds_file(tmp_path / "feeds.yaml"), NOW)
+    undisturbed = {f"https://first.example/{n}" for n in range(40)} | {"https://fine.example/1"}
+    pg_admin = request.getfixturevalue("pg_admin") if engine.dialect.name != "sqlite" else None
+    faults = fail_the_database_once_articles_are_written(engine, pg_admin)  # type: ignore[arg-type]
+
+    with pytest.raises(DatabaseError) as raised:
+        ingest(engine, settings, now=NOW)
+
+    assert faults
+    message = str(raised.value)
+    assert "failed while storing feed 'first'" in message
+    assert "0 of 2 due feeds were stored, the others are untouched and still due" in message
+    assert message.endswith("then rerun")
+    engine.dispose()  # its listeners keep the fault; a fresh engine sees the database freed
+    healthy = make_engine(str(settings.database_url))
+    try:
+        with session_scope(healthy) as session:
+            feeds = session.scalars(select(Feed).order_by(Feed.name)).all()
+            # Nothing charged to any feed: no error, no backoff, all still due.
+            assert [(f.name, f.error_count, f.last_error, f.next_check_at) for f in feeds] == [
+                ("first", 0, None, None),
+                ("second", 0, None, None),
+            ]
+            assert session.scalar(select(func.count()).select_from(Article)) == 0
+        # A plain rerun, the fault gone, stores everything: no --force needed.
+        report = ingest(healthy, settings, now=NOW + timedelta(minutes=15))
+        assert (report.failed, report.new_articles) == (0, 41)
+        with session_scope(healthy) as session:
+            assert set(session.scalars(select(Article.url))) == undisturbed
+    finally:
+        healthy.dispose()
 
 
 @pytest.mark.parametrize(

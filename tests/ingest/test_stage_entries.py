@@ -106,6 +106,7 @@ def test_the_run_report_adds_each_feeds_report() -> None:
         updated_articles=1,
         reprints=1,
         errors={"down": "HTTP 500 Internal Server Error"},
+        recorded=3,
     )
     assert report.partial
 

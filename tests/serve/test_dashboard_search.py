@@ -67,6 +67,36 @@ def test_the_story_list_finds_stories_by_their_articles_words(page: Page, live: 
     screenshot(page, f"dashboard-search-stories-{live.backend}")
 
 
+@pytest.mark.parametrize(
+    ("view", "first", "second", "wanted"),
+    [
+        ("#/", "#f-q", "#f-outlet", r"#/\?q=saint\+denis&outlet=harbor$"),
+        ("#/articles", "#a-q", "#a-outlet", r"#/articles\?q=saint\+denis&outlet=harbor$"),
+    ],
+)
+def test_a_box_typed_while_the_one_before_applies_keeps_its_words(
+    page: Page, live: Live, view: str, first: str, second: str, wanted: str
+) -> None:
+    """Leaving a box applies it (its "change"); the route that answers arrives a moment later,
+    when the editor is already typing in the next box, and must not empty it."""
+    page.goto(live.url(view))
+    page.locator(first).wait_for()
+    # In one go, so the hash change is certain to arrive after the second box is typed in.
+    page.evaluate(
+        """([first, second]) => {
+            const box = document.querySelector(first);
+            box.value = "saint denis";
+            box.dispatchEvent(new Event("change", { bubbles: true }));
+            document.querySelector(second).value = "harbor";
+        }""",
+        [first, second],
+    )
+    expect(page).to_have_url(re.compile(r"q=saint\+denis$"))
+    expect(page.locator(second)).to_have_value("harbor")
+    page.press(second, "Enter")
+    expect(page).to_have_url(re.compile(wanted))
+
+
 def test_the_articles_view_finds_words_without_their_accents(page: Page, live: Live) -> None:
     page.goto(live.url("#/articles"))
     expect(page.locator("#article-list > li")).not_to_have_count(0)

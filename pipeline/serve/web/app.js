@@ -58,6 +58,9 @@
     timeline: null, // the story's hours as last charted, to draw again at a new width
     outlets: new Set(), // outlet names offered by the outlet filter (/api/outlets)
     articlesHash: "#/articles", // Articles as last shown, to tell its next page from a new search
+    // The hash a filter form itself last asked for: the route that answers it leaves the form
+    // as it stands, since the editor may already be typing in the next box.
+    formHash: null,
     renders: 0,
   };
   // For tests and the curious: how often the list was drawn, and when it last changed.
@@ -422,6 +425,10 @@
     for (const box of form.querySelectorAll('input[name="status"]')) {
       box.checked = filters.statuses.includes(box.value);
     }
+    showFiltersSet(filters);
+  }
+
+  function showFiltersSet(filters) {
     const set = [filters.outlet, filters.since, filters.until, filters.order !== "rank",
       !isDefaultStatuses(filters.statuses)].filter(Boolean).length;
     $("more-filters-summary").textContent = set ? `Filters (${set} set)` : "Filters";
@@ -451,7 +458,10 @@
   function applyFilters(event) {
     if (event) event.preventDefault();
     const hash = listHash(readFilters());
-    if (hash !== (window.location.hash || "#/")) window.location.hash = hash;
+    if (hash !== (window.location.hash || "#/")) {
+      state.formHash = hash;
+      window.location.hash = hash;
+    }
   }
 
   async function refreshList(route, filters, offset) {
@@ -838,7 +848,10 @@
       unclustered: form.elements.unclustered.checked,
     };
     const hash = articlesHash(filters);
-    if (hash !== window.location.hash) window.location.hash = hash;
+    if (hash !== window.location.hash) {
+      state.formHash = hash;
+      window.location.hash = hash;
+    }
   }
 
   async function refreshArticles(route, filters, offset) {
@@ -1093,6 +1106,8 @@
 
   function route() {
     const current = parseHash();
+    const fromForm = state.formHash !== null && window.location.hash === state.formHash;
+    state.formHash = null;
     const previous = { view: state.view, storyId: state.storyId, listHash: state.listHash };
     state.route += 1;
     state.view = current.view;
@@ -1130,7 +1145,7 @@
       if (previous.view !== "articles") focus = $("articles-title");
       else if (samePages && window.location.hash !== state.articlesHash) focus = $("article-summary");
       state.articlesHash = window.location.hash;
-      fillArticleFilters(filters);
+      if (!fromForm) fillArticleFilters(filters);
       const what = filters.unclustered ? "Articles in no story" : "Latest";
       $("articles-title").textContent = what;
       document.title = `${what} · Storyline`;
@@ -1143,7 +1158,8 @@
         state.listHash = listHash(filters, offset);
         const samePages = listHash(filters) === listHash(listFilters(parseHash(previous.listHash).query));
         if (previous.view === "list" && samePages && state.listHash !== previous.listHash) focus = $("list-summary");
-        fillFilters(filters);
+        if (fromForm) showFiltersSet(filters);
+        else fillFilters(filters);
       } else {
         $("t-hours").value = String(hoursOf(current.query));
       }
