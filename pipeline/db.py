@@ -60,10 +60,12 @@ def make_engine(
 
     On PostgreSQL every connection carries ``timeouts`` (``Timeouts()``, the settings'
     defaults, when not given; ``Timeouts.of(settings)`` for a command's). ``pool_timeout``
-    bounds the wait for a pooled connection (SQLAlchemy's 30 s when not given)."""
+    bounds the wait for a pooled PostgreSQL connection (SQLAlchemy's 30 s when not given)."""
     try:
         normalised = normalise_url(url)
-        pool = {} if pool_timeout is None else {"pool_timeout": pool_timeout}
+        # Only PostgreSQL's pool waits on a remote party; SQLite's in-memory pool takes none.
+        remote = make_url(normalised).get_backend_name() == "postgresql"
+        pool = {"pool_timeout": pool_timeout} if pool_timeout is not None and remote else {}
         engine = create_engine(
             normalised,
             pool_pre_ping=True,
