@@ -180,7 +180,15 @@ class Deadline:
             await self.app(scope, receive, send_unless_answered)
 
         work = asyncio.create_task(respond())
-        await asyncio.wait({work}, timeout=seconds)
+        try:
+            await asyncio.wait({work}, timeout=seconds)
+        except asyncio.CancelledError:
+            # The server is stopping and its grace period ran out (``serve.server``): a
+            # request not yet answered is told to come again, rather than a bare 500.
+            if not started:
+                answered = True
+                await self._stopping(scope, receive, send)
+            raise
         if work.done() or started:
             await work
             return
@@ -203,6 +211,15 @@ class Deadline:
                 f"{seconds:g} s); retry later"
             },
             headers={"Retry-After": str(max(1, round(seconds)))},
+        )
+        await response(scope, receive, send)
+
+    @staticmethod
+    async def _stopping(scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            status_code=503,
+            content={"detail": "the server is stopping; retry in a moment"},
+            headers={"Retry-After": "1", "Connection": "close"},
         )
         await response(scope, receive, send)
 

@@ -10,6 +10,7 @@ signal ends the process at once (uvicorn's own would wait on after a second SIGT
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
@@ -23,6 +24,8 @@ from pipeline.stopping import exit_at_once, signal_name
 class DrainingServer(uvicorn.Server):
     stopped_by: int | None = None
     """The signal that stopped it, if one did."""
+    cut = 0
+    """Requests still running when the grace period ran out (uvicorn then cancels them)."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit:
@@ -31,13 +34,22 @@ class DrainingServer(uvicorn.Server):
             self.stopped_by = sig
         super().handle_exit(sig, frame)
 
+    async def _wait_tasks_to_complete(self) -> None:
+        # uvicorn cancels this wait when the grace period runs out, then the requests: count
+        # them now, as a cancelled request leaves at once even if its thread runs on.
+        try:
+            await super()._wait_tasks_to_complete()
+        except asyncio.CancelledError:
+            self.cut = len(self.server_state.tasks)
+            raise
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets)
         if self.stopped_by is None:
             return
         said = f"serve: stopped by signal {signal_name(self.stopped_by)}"
         grace = self.config.timeout_graceful_shutdown
-        cut = len(self.server_state.tasks)
+        cut = self.cut
         if not cut:
             print(f"{said}, after the requests in flight (at most {grace} s)", file=sys.stderr)
             return

@@ -165,5 +165,8 @@ def test_a_request_longer_than_the_grace_period_is_cut(
     assert err.strip().splitlines()[-1] == (
         "serve: stopped by signal TERM; 1 request still running after 1 s cut"
     )
+    # Cut, and told so: a 503 to retry (another instance, or this one restarted).
     (answer,) = answers
-    assert isinstance(answer, httpx.HTTPError), answer  # cut, not answered
+    assert isinstance(answer, httpx.Response), answer
+    assert (answer.status_code, answer.headers["retry-after"]) == (503, "1")
+    assert answer.json() == {"detail": "the server is stopping; retry in a moment"}
