@@ -45,8 +45,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two processes (pytest-xdist): most tests wait on a subprocess, a browser or a server.
+PYTEST_WORKERS ?= 2
+
 pytest: install pgvector chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint pytest
 
