@@ -174,10 +174,9 @@ def ingest(
     http = client or make_client(settings)
     limits = HostLimits(settings.fetch_per_host)
     duplicates: DuplicateIndex | None = None
-    stored = 0
 
     def done() -> str:
-        return f"{stored} of {len(jobs)} due feeds stored"
+        return f"{report.recorded} of {len(jobs)} due feeds stored"
 
     pool = ThreadPoolExecutor(max_workers=settings.fetch_concurrency)
     finished = False
@@ -191,9 +190,8 @@ def ingest(
                 report.add(_store_or_record(engine, result, settings, now, duplicates))
             except SQLAlchemyError as exc:
                 raise _database_fault(engine, exc, result.job, report) from exc
-            stored += 1
             if progress is not None:
-                progress(stored, len(jobs))
+                progress(report.recorded, len(jobs))
             stop.check(done)
         finished = True
     finally:
