@@ -22,6 +22,12 @@ from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.schema import Table
 
 from pipeline.errors import NOT_ANSWERING, DatabaseError, first_line
+from pipeline.settings import (
+    CONNECT_TIMEOUT_SECONDS,
+    IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    LOCK_TIMEOUT_SECONDS,
+    STATEMENT_TIMEOUT_SECONDS,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -115,20 +121,6 @@ def _answer_within(engine: Engine, timeouts: Timeouts) -> None:
     engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
 
 
-CONNECT_TIMEOUT_SECONDS = 10
-"""How long a PostgreSQL connection may take to be answered: a server that accepts the
-connection and stays silent (a failover, a dead NAT mapping) fails the command after this
-instead of hanging it for ever."""
-STATEMENT_TIMEOUT_SECONDS = 300.0
-"""Longest one statement of a command may run on PostgreSQL before the server cancels it:
-a thousand times the longest statement of a cluster run on 10,000 articles (0.27 s,
-``bench.statements``), and well inside the 15 minutes between two runs."""
-LOCK_TIMEOUT_SECONDS = 30.0
-"""Longest a statement waits for a lock another session holds (a migration, a long
-transaction) before it is cancelled, rather than queueing every later statement behind it."""
-IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 600.0
-"""A session left idle inside a transaction this long (a stopped or stuck client holding its
-locks) is ended by the server."""
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
 """TCP keepalives on PostgreSQL connections: a peer gone without a word is noticed within
 about a minute and a half (30 s idle, then probes 10 s apart, the system's count of them)."""

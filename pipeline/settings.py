@@ -56,6 +56,20 @@ MAX_FETCH_SECONDS = 3600.0
 """A fetch timeout of more than an hour would hold a worker for no feed's benefit."""
 MAX_DATABASE_TIMEOUT_SECONDS = 24 * 24 * 3600.0
 """PostgreSQL takes a timeout of at most 2^31 milliseconds (24.8 days)."""
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long a PostgreSQL connection may take to be answered: a server that accepts the
+connection and stays silent (a failover, a dead NAT mapping) fails the command after this
+instead of hanging it for ever."""
+STATEMENT_TIMEOUT_SECONDS = 300.0
+"""Longest one statement of a command may run on PostgreSQL before the server cancels it:
+a thousand times the longest statement of a cluster run on 10,000 articles (0.27 s,
+``bench.statements``), and well inside the 15 minutes between two runs."""
+LOCK_TIMEOUT_SECONDS = 30.0
+"""Longest a statement waits for a lock another session holds (a migration, a long
+transaction) before it is cancelled, rather than queueing every later statement behind it."""
+IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 600.0
+"""A session left idle inside a transaction this long (a stopped or stuck client holding its
+locks) is ended by the server."""
 MAX_COUNT = 1_000_000
 """Upper bound of the count-like settings (batch sizes, concurrency, slots, characters)."""
 MAX_BYTES = 2**31 - 1
@@ -251,7 +265,7 @@ class Settings(BaseSettings):
         "command line's `--db` overrides it.",
     )
     database_connect_timeout_seconds: int = Field(
-        10,
+        CONNECT_TIMEOUT_SECONDS,
         ge=2,
         le=int(MAX_FETCH_SECONDS),
         description="PostgreSQL: longest wait for the server to answer a new connection "
@@ -259,7 +273,7 @@ class Settings(BaseSettings):
         "stays silent fails the command after it.",
     )
     database_statement_timeout_seconds: float | None = Field(
-        300.0,
+        STATEMENT_TIMEOUT_SECONDS,
         gt=0,
         le=MAX_DATABASE_TIMEOUT_SECONDS,
         description="PostgreSQL: longest one statement of a command may run before the "
@@ -269,7 +283,7 @@ class Settings(BaseSettings):
         "for ever.",
     )
     database_lock_timeout_seconds: float | None = Field(
-        30.0,
+        LOCK_TIMEOUT_SECONDS,
         gt=0,
         le=MAX_DATABASE_TIMEOUT_SECONDS,
         description="PostgreSQL: longest a statement waits for a lock another session holds "
@@ -277,7 +291,7 @@ class Settings(BaseSettings):
         "`none` leaves the server's own lock_timeout.",
     )
     database_idle_transaction_timeout_seconds: float | None = Field(
-        600.0,
+        IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
         gt=0,
         le=MAX_DATABASE_TIMEOUT_SECONDS,
         description="PostgreSQL: a session of Storyline's idle inside a transaction this "

@@ -24,7 +24,6 @@ from sqlalchemy import Engine, make_url, text
 
 from pipeline.cli import cli
 from pipeline.db import (
-    CONNECT_TIMEOUT_SECONDS,
     Timeouts,
     alembic_config,
     connect_args,
@@ -33,7 +32,7 @@ from pipeline.db import (
     normalise_url,
 )
 from pipeline.serve.api import create_app
-from pipeline.settings import Settings
+from pipeline.settings import CONNECT_TIMEOUT_SECONDS, Settings
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.factories import add_article_rows
 from tests.freezing_proxy import FreezingProxy
