@@ -45,6 +45,19 @@ Responder = Callable[[RecordedRequest], Response]
 """A dynamic route: builds the response from the request (e.g. 304 on a matching ETag)."""
 
 
+class Gate:
+    """A route's handler that answers only once opened: a fetch of it hangs until then."""
+
+    def __init__(self, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        self.body = body
+        self.headers = dict(headers or {"Content-Type": "application/rss+xml; charset=utf-8"})
+        self.open = threading.Event()
+
+    def __call__(self, request: RecordedRequest) -> Response:
+        self.open.wait(timeout=120)
+        return Response(200, self.headers, self.body)
+
+
 class BackgroundServer:
     """An HTTP server on a loopback port, serving from a daemon thread; a context manager.
 

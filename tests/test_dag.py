@@ -41,7 +41,7 @@ from tests.airflow_runner import RESULT_MARKER, airflow_env
 from tests.celery_cluster import free_port
 from tests.extract.test_stage import page
 from tests.factories import row_counts
-from tests.feedserver import FeedServer, RecordedRequest, Response
+from tests.feedserver import FeedServer, Gate, Response
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
@@ -783,18 +783,6 @@ def test_dags_run_end_to_end(
 
 
 # -- a task killed midway --------------------------------------------------------------
-
-
-class Gate:
-    """A feed that answers only when released: the fetch of it hangs until then."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.open = threading.Event()
-
-    def __call__(self, request: RecordedRequest) -> Response:
-        self.open.wait(timeout=120)
-        return Response(200, RSS_HEADERS, self.body)
 
 
 def wait_for(

@@ -30,7 +30,7 @@ from pipeline.locks import STORIES_LOCK, exclusive
 from pipeline.settings import Settings
 from pipeline.stopping import StopFlag, StoppedError
 from tests.factories import add_feeds
-from tests.feedserver import FeedServer, RecordedRequest, Response
+from tests.feedserver import FeedServer, Gate
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_HEADERS = {"Content-Type": "application/rss+xml"}
@@ -53,22 +53,10 @@ def rss(feed: int) -> bytes:
     ).encode()
 
 
-class Gate:
-    """A feed that answers only once opened: its fetch hangs until then."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.open = threading.Event()
-
-    def __call__(self, request: RecordedRequest) -> Response:
-        self.open.wait(timeout=120)
-        return Response(200, RSS_HEADERS, self.body)
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[FeedServer, list[Gate], Path]]:
     """Six feeds on a local server (two fast, four hanging) and a feeds file naming them."""
-    gates = [Gate(rss(feed)) for feed in range(FAST, FEEDS)]
+    gates = [Gate(rss(feed), RSS_HEADERS) for feed in range(FAST, FEEDS)]
     with FeedServer() as server:
         lines = ["feeds:"]
         for feed in range(FEEDS):
