@@ -187,7 +187,8 @@ class Deadline:
             # request not yet answered is told to come again, rather than a bare 500.
             if not started:
                 answered = True
-                await self._stopping(scope, receive, send)
+                stopping = _unavailable("the server is stopping; retry in a moment", 1, close=True)
+                await stopping(scope, receive, send)
             raise
         if work.done() or started:
             await work
@@ -204,24 +205,8 @@ class Deadline:
                 "waiting": len(self.abandoned),
             },
         )
-        response = JSONResponse(
-            status_code=503,
-            content={
-                "detail": f"the stories database is not answering (no answer within "
-                f"{seconds:g} s); retry later"
-            },
-            headers={"Retry-After": str(max(1, round(seconds)))},
-        )
-        await response(scope, receive, send)
-
-    @staticmethod
-    async def _stopping(scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            status_code=503,
-            content={"detail": "the server is stopping; retry in a moment"},
-            headers={"Retry-After": "1", "Connection": "close"},
-        )
-        await response(scope, receive, send)
+        detail = f"the stories database is not answering (no answer within {seconds:g} s)"
+        await _unavailable(f"{detail}; retry later", max(1, round(seconds)))(scope, receive, send)
 
     def _forget(self, work: asyncio.Task[None]) -> None:
         """A request answered 503 finished at last: its error, if any, was logged by the
@@ -230,6 +215,12 @@ class Deadline:
         error = None if work.cancelled() else work.exception()
         if error is not None:
             log.info("abandoned request failed", extra={"reason": first_line(error)})
+
+
+def _unavailable(detail: str, retry_after: int, *, close: bool = False) -> JSONResponse:
+    """A 503 that says why and when to ask again (``close``: on a connection that ends)."""
+    headers = {"Retry-After": str(retry_after), **({"Connection": "close"} if close else {})}
+    return JSONResponse(status_code=503, content={"detail": detail}, headers=headers)
 
 
 class HeadAsGet:
