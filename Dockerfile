@@ -38,8 +38,8 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
 #    over this folder for editing in place; Kubernetes task pods use these).
 COPY --chown=airflow:root dags/ /opt/airflow/dags/
 
-# Where the compose file keeps the simple auth manager's passwords file (a named volume, which
-# takes this folder's owner when it is first created).
-RUN mkdir -p /opt/airflow/auth
+# Where the compose file keeps the simple auth manager's passwords file and the model's ONNX
+# export (named volumes, which take these folders' owner when they are first created).
+RUN mkdir -p /opt/airflow/auth /opt/airflow/model-cache
 
 ENV HF_HUB_OFFLINE=1

@@ -1,14 +1,20 @@
-"""Embedding throughput and quality: both backends, bare and through the pipeline, one run.
+"""Embedding backends side by side in one process, and a corpus replay before and after.
 
-    .venv/bin/python -m bench.embed [--corpus PATH.jsonl] [--limit 1000] [--repeat 1]
+    .venv/bin/python -m bench.embed [--corpus PATH.jsonl] [--limit 1000] [--chunk 64]
+                                    [--replay PATH.jsonl | --no-replay]
 
-Every row embeds the same texts (``embedding_text`` of each article). "bare" is the loaded
-model's ``encode`` on the list (``SentenceTransformer.encode`` for torch); "pipeline" is the
-embed stage on a fresh SQLite database with that same model, adding the database read,
-batching and writing the vectors. The ONNX int8 model is exported into a temporary cache
-first, and the time that takes is printed once. Quality compares the ONNX int8 vectors
-with the torch vectors of the same texts: cosine, and how often a text's nearest neighbour
-among the benchmark texts is the same. With ``--repeat N`` each row is the best of N runs.
+Every backend embeds the same texts (``embedding_text`` of the corpus's first ``--limit``
+articles, as the pipeline builds them), taking turns on each ``--chunk`` texts, so a change
+of the machine's load falls on all alike. "before" is what the pipeline ran until now:
+``SentenceTransformer.encode`` in batches of 32 on all cores. Each row gives texts/s, the
+ratio to "before", the cosine of its vectors to fp32 PyTorch's (mean, least), how often a
+text's nearest neighbour among the texts stays the same, and the share of the machine's
+matrix-product peak it reaches (the model's FLOPs per text over the peak measured here with
+one single-threaded product per core; bf16 rows against the bf16 peak, the others against
+fp32's). The ONNX files are exported into a temporary cache first (time printed).
+
+Then ``--replay`` (default ecbplus) is replayed through store, embed and cluster twice, with
+"before" and with the default backend: wall time, embedding time, BCubed F1 and stories.
 """
 
 from __future__ import annotations
@@ -16,152 +22,232 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+import torch
 
-from models import Article, Feed
+from bench.common import DATASETS
 from models.types import FloatArray
-from pipeline.db import make_engine, migrate, session_scope
-from pipeline.embed.backends import Embedder, load_embedder
-from pipeline.embed.backends.onnx_int8 import OnnxInt8Embedder
-from pipeline.embed.stage import embed
+from pipeline.db import make_engine, migrate
+from pipeline.embed.backends import Embedder
+from pipeline.embed.backends.cpu import cpu_flags, fast_bf16, threads, usable_cores
+from pipeline.embed.backends.onnx_runtime import OnnxEmbedder
+from pipeline.embed.backends.pytorch import SentenceTransformerEmbedder
+from pipeline.embed.backends.sentence_model import load_sentence_transformer
 from pipeline.errors import ConfigError
-from pipeline.evaluate import LabelledArticle, load_corpus
-from pipeline.ingest.parse import content_hash
-from pipeline.settings import EmbedBackend, Settings
+from pipeline.evaluate import evaluate, load_corpus
+from pipeline.settings import Settings
 from pipeline.text import embedding_text
 
-DEFAULT_CORPUS = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ecbplus.jsonl"
-)
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+class BatchEmbedder:
+    """The pipeline's embedding until now: sentence-transformers' ``encode``, batches of 32,
+    torch's intra-op threads on all cores."""
+
+    def __init__(self, name: str, cores: int) -> None:
+        self._model = load_sentence_transformer(name)
+        self._cores = cores
+        self.name, self.dim, self.version = name, 384, "before"
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        before = torch.get_num_threads()
+        torch.set_num_threads(self._cores)
+        try:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=32,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        finally:
+            torch.set_num_threads(before)
+        return np.asarray(vectors, dtype=np.float32)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, default=DATASETS / "gva-2013-2015.jsonl")
     parser.add_argument("--limit", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=1, help="best of this many runs per row")
+    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--replay", type=Path, default=DATASETS / "ecbplus.jsonl")
+    parser.add_argument("--no-replay", dest="replay", action="store_const", const=None)
     args = parser.parse_args()
     rows = load_corpus(args.corpus)[: args.limit]
+    cores = usable_cores()
+    width = threads(0, 1, cores)
+    flags = cpu_flags()
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(model_cache_dir=Path(tmp) / "cache")
+        name = settings.model_name
         texts = [embedding_text(r.title, r.text, settings.embed_text_chars) for r in rows]
-        started = time.perf_counter()
-        onnx = OnnxInt8Embedder(
-            settings.model_name, offline=settings.hf_offline, cache_dir=settings.model_cache_dir
-        )
-        export = time.perf_counter() - started
-        models: dict[EmbedBackend, Embedder] = {
-            "torch": load_embedder(settings.model_name, settings.hf_offline),
-            "onnx-int8": onnx,
+        exports: dict[str, float] = {}
+        backends: dict[str, tuple[Embedder, str]] = {
+            "before: torch fp32, batches of 32": (BatchEmbedder(name, cores), "fp32"),
+            f"torch fp32, 1 text/call x {width}": (
+                SentenceTransformerEmbedder(name, threads=width),
+                "fp32",
+            ),
         }
-        vectors: dict[EmbedBackend, FloatArray] = {}
-        seconds: dict[str, float] = {}
-        for model in models.values():
-            model.encode(texts[:32])  # warm up both alike
-        for run in range(args.repeat):
-            for backend, model in models.items():
-                started = time.perf_counter()
-                vectors[backend] = model.encode(texts)
-                _keep_best(seconds, f"bare {backend}", time.perf_counter() - started)
-            for backend, model in models.items():
-                url = f"sqlite:///{Path(tmp) / f'{backend}-{run}.db'}"
+        if fast_bf16(flags):
+            backends[f"torch bf16, 1 text/call x {width}"] = (
+                SentenceTransformerEmbedder(name, threads=width, bf16=True),
+                "bf16",
+            )
+        for precision in ("fp32", "int8"):
+            started = time.perf_counter()
+            onnx = OnnxEmbedder(
+                name, cache_dir=settings.model_cache_dir, precision=precision, threads=width
+            )
+            exports[precision] = time.perf_counter() - started
+            label = f"ONNX {precision}, 1 text/call x {width}"
+            backends[label + (" (default)" if precision == "fp32" else "")] = (onnx, precision)
+
+        peaks = {"fp32": matmul_peak(torch.float32, width)}
+        if fast_bf16(flags):
+            peaks["bf16"] = matmul_peak(torch.bfloat16, width)
+        flops = flops_per_text(name, texts)
+        seconds, vectors = side_by_side(
+            {label: embedder.encode for label, (embedder, _) in backends.items()},
+            texts,
+            args.chunk,
+        )
+
+        tokens = np.mean([len(t) for t in texts])
+        print(
+            f"embedding: {len(texts)} texts of {args.corpus.name} (mean {tokens:.0f} chars, "
+            f"{flops / 1e9:.2f} GFLOP each), {name}, turns of {args.chunk}; {cores} cores, "
+            f"{width} thread(s) per backend, load {os.getloadavg()[0]:.1f}; bf16 instructions: "
+            f"{'yes' if fast_bf16(flags) else 'no'}"
+        )
+        print(
+            "matrix-product peak here: "
+            + ", ".join(f"{key} {value / 1e9:.0f} GFLOP/s" for key, value in peaks.items())
+            + "; ONNX export and check, once: "
+            + ", ".join(f"{key} {value:.0f} s" for key, value in exports.items())
+        )
+        baseline_label = next(iter(backends))
+        baseline = len(texts) / seconds[baseline_label]
+        reference = vectors[f"torch fp32, 1 text/call x {width}"]
+        header = (
+            f"{'backend':44} {'texts/s':>8} {'x before':>8} {'cos mean':>9} {'cos min':>8} "
+            f"{'same NN':>8} {'of peak':>8}"
+        )
+        print(header)
+        for label, (_, precision) in backends.items():
+            rate = len(texts) / seconds[label]
+            cosine = np.sum(vectors[label] * reference, axis=1)
+            same = same_nearest(reference, vectors[label])
+            peak = peaks.get(precision, peaks["fp32"])
+            print(
+                f"{label:44} {rate:8.1f} {rate / baseline:8.2f} {cosine.mean():9.5f} "
+                f"{cosine.min():8.5f} {same:8.1%} {rate * flops / peak:8.0%}"
+            )
+        if not fast_bf16(flags):
+            print("torch bf16: not run, this CPU has no AVX512_BF16 or AMX (emulated bf16 is slow)")
+
+        if args.replay is not None:
+            corpus = load_corpus(args.replay)
+            default = backends[f"ONNX fp32, 1 text/call x {width} (default)"][0]
+            print(f"replay of {args.replay.name} ({len(corpus)} articles), store+embed+cluster:")
+            print(f"{'':22} {'seconds':>8} {'embed s':>8} {'B3 F1':>8} {'stories':>8}")
+            walls: list[float] = []
+            for label, embedder in (("before", backends[baseline_label][0]), ("default", default)):
+                url = f"sqlite:///{Path(tmp) / f'replay-{label}.db'}"
                 engine = make_engine(url)
                 migrate(engine)
-                _insert(engine, rows)
-                stage = settings.model_copy(update={"database_url": url, "embed_backend": backend})
                 started = time.perf_counter()
-                report = embed(engine, stage, embedder=model)
-                _keep_best(seconds, f"pipeline {backend}", time.perf_counter() - started)
+                result = evaluate(
+                    engine,
+                    settings.model_copy(update={"database_url": url}),
+                    corpus,
+                    name=args.replay.name,
+                    embedder=embedder,
+                )
+                walls.append(time.perf_counter() - started)
                 engine.dispose()
-                assert report.embedded == len(rows), report
+                print(
+                    f"{label:22} {walls[-1]:8.1f} {result.seconds.get('embed', 0):8.1f} "
+                    f"{result.scores.bcubed_f1:8.4f} {result.stories:8}"
+                )
+            print(f"replay wall time, default over before: {walls[1] / walls[0]:.2f}")
 
-    chars = sum(len(t) for t in texts) / len(texts)
-    print(
-        f"embedding benchmark: {len(rows)} texts from {args.corpus.name}, mean {chars:.0f} chars, "
-        f"{settings.model_name}, batch {settings.embed_batch_size}, best of {args.repeat}, "
-        f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}"
+
+def side_by_side(
+    encoders: dict[str, Callable[[Sequence[str]], FloatArray]], texts: list[str], chunk: int
+) -> tuple[dict[str, float], dict[str, FloatArray]]:
+    """Seconds each encoder took on ``texts`` and its vectors, the encoders taking turns on
+    each ``chunk`` of texts (after one warm-up call each)."""
+    for encode in encoders.values():
+        encode(texts[:8])
+    seconds = dict.fromkeys(encoders, 0.0)
+    parts: dict[str, list[FloatArray]] = {label: [] for label in encoders}
+    for start in range(0, len(texts), chunk):
+        part = texts[start : start + chunk]
+        for label, encode in encoders.items():
+            began = time.perf_counter()
+            parts[label].append(encode(part))
+            seconds[label] += time.perf_counter() - began
+    return seconds, {label: np.concatenate(values) for label, values in parts.items()}
+
+
+def matmul_peak(dtype: torch.dtype, width: int, size: int = 1024, rounds: int = 8) -> float:
+    """FLOP/s of ``width`` single-threaded matrix products at once (best of three)."""
+    torch.set_num_threads(1)
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+
+    def work() -> None:
+        for _ in range(rounds):
+            a @ b
+
+    best = 0.0
+    for _ in range(3):
+        workers = [threading.Thread(target=work) for _ in range(width)]
+        began = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        best = max(best, 2 * size**3 * rounds * width / (time.perf_counter() - began))
+    return best
+
+
+def flops_per_text(name: str, texts: list[str]) -> float:
+    """The model's mean multiply-adds (x2) per text: its dense layers per token, plus
+    attention's two products, which grow with the square of the tokens."""
+    model = load_sentence_transformer(name)
+    config: Any = getattr(model[0], "auto_model").config  # noqa: B009 (untyped module)
+    hidden, layers, inner = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    counts = np.array(
+        [
+            len(
+                model.tokenizer(text, truncation=True, max_length=model.max_seq_length)["input_ids"]
+            )
+            for text in texts
+        ],
+        dtype=np.float64,
     )
-    print(f"ONNX int8 export (once; later runs load the cached file): {export:.1f} s")
-    baseline = len(rows) / seconds["bare torch"]
-    print(f"{'':42} {'seconds':>8} {'texts/s':>8} {'x torch':>8} {'x bare':>7}")
-    labels = {
-        "bare torch": "bare SentenceTransformer.encode (torch)",
-        "pipeline torch": "pipeline embed stage, torch (SQLite)",
-        "bare onnx-int8": "bare ONNX int8 encode",
-        "pipeline onnx-int8": "pipeline embed stage, ONNX int8 (SQLite)",
-    }
-    for key, label in labels.items():
-        rate = len(rows) / seconds[key]
-        own_bare = len(rows) / seconds["bare " + key.split()[-1]]
-        print(
-            f"{label:42} {seconds[key]:8.2f} {rate:8.1f} {rate / baseline:8.2f} "
-            f"{rate / own_bare:7.2f}"
-        )
-    cosine = np.sum(vectors["onnx-int8"] * vectors["torch"], axis=1)
-    same, top3 = neighbour_agreement(vectors["torch"], vectors["onnx-int8"])
-    print(
-        f"ONNX int8 against torch, same texts: cosine mean {cosine.mean():.4f}, "
-        f"min {cosine.min():.4f}; same nearest neighbour for {same:.1%} of texts, "
-        f"torch's nearest among ONNX int8's 3 nearest for {top3:.1%}"
-    )
+    dense = 2 * layers * (4 * hidden * hidden + 2 * hidden * inner) * counts
+    attention = 2 * layers * 2 * hidden * counts**2
+    return float(np.mean(dense + attention))
 
 
-def neighbour_agreement(reference: FloatArray, other: FloatArray) -> tuple[float, float]:
-    """Share of texts whose nearest other text is the same under both sets of unit vectors,
-    and share whose reference nearest is among the other's three nearest."""
+def same_nearest(reference: FloatArray, other: FloatArray) -> float:
+    """Share of texts whose nearest other text is the same under both sets of unit vectors."""
     if len(reference) < 2:
-        return 1.0, 1.0
+        return 1.0
     similar = [vectors @ vectors.T for vectors in (reference, other)]
     for matrix in similar:
         np.fill_diagonal(matrix, -np.inf)
-    nearest = similar[0].argmax(axis=1)
-    top3 = np.argsort(-similar[1], axis=1)[:, :3]
-    return (
-        float(np.mean(nearest == top3[:, 0])),
-        float(np.mean((top3 == nearest[:, None]).any(axis=1))),
-    )
-
-
-def _keep_best(seconds: dict[str, float], key: str, took: float) -> None:
-    seconds[key] = min(seconds.get(key, took), took)
-
-
-def _insert(engine: Engine, rows: list[LabelledArticle]) -> None:
-    with session_scope(engine) as session:
-        feed = Feed(
-            name="bench",
-            url="bench",
-            outlet="bench",
-            enabled=False,
-            created_at=NOW,
-            updated_at=NOW,
-            error_count=0,
-        )
-        session.add(feed)
-        session.flush()
-        for index, row in enumerate(rows):
-            session.add(
-                Article(
-                    feed_id=feed.id,
-                    guid=str(index),
-                    url=None,
-                    title=row.title,
-                    summary=row.text,
-                    published_at=NOW,
-                    published_estimated=False,
-                    fetched_at=NOW,
-                    content_hash=content_hash(row.title, row.text),
-                )
-            )
+    return float(np.mean(similar[0].argmax(axis=1) == similar[1].argmax(axis=1)))
 
 
 if __name__ == "__main__":

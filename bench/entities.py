@@ -4,7 +4,7 @@
 
 Both stages run on the same articles, each on a fresh SQLite database with its model
 loaded first (loading is printed apart: a worker pays it once per process): the embed stage
-(``pipeline.embed.stage.embed``, the default torch backend) and the entity stage
+(``pipeline.embed.stage.embed``, the default backend) and the entity stage
 (``pipeline.entities.stage.tag_entities``: spaCy's recogniser over the title and the first
 ``entities_text_chars`` of the text, then the writes). The bare rows time the models alone
 on the same texts (``encode`` of the embedding texts; ``nlp.pipe`` of the entity texts).
@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.embed import DEFAULT_CORPUS, _insert, _keep_best
+from bench.common import DATASETS, insert_articles, keep_best
 from pipeline.db import make_engine, migrate
-from pipeline.embed.backends import load_embedder
+from pipeline.embed.backends import settings_embedder
 from pipeline.embed.stage import embed
 from pipeline.entities.model import load_ner
 from pipeline.entities.stage import tag_entities
@@ -35,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, default=DATASETS / "ecbplus.jsonl")
     parser.add_argument("--limit", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs per row")
     args = parser.parse_args()
@@ -44,7 +44,7 @@ def main() -> None:
 
     loads: dict[str, float] = {}
     started = time.perf_counter()
-    embedder = load_embedder(settings.model_name, settings.hf_offline)
+    embedder = settings_embedder(settings)
     loads["embedding model"] = time.perf_counter() - started
     started = time.perf_counter()
     nlp = load_ner(settings.entities_model)
@@ -59,22 +59,22 @@ def main() -> None:
         for run in range(args.repeat):
             started = time.perf_counter()
             embedder.encode(embed_texts)
-            _keep_best(seconds, "bare embed", time.perf_counter() - started)
+            keep_best(seconds, "bare embed", time.perf_counter() - started)
             started = time.perf_counter()
             list(nlp.pipe(entity_texts, batch_size=settings.entities_batch_size))
-            _keep_best(seconds, "bare entities", time.perf_counter() - started)
+            keep_best(seconds, "bare entities", time.perf_counter() - started)
 
             url = f"sqlite:///{Path(tmp) / f'run-{run}.db'}"
             engine = make_engine(url)
             migrate(engine)
-            _insert(engine, rows)
+            insert_articles(engine, rows)
             stage = settings.model_copy(update={"database_url": url})
             started = time.perf_counter()
             embedded = embed(engine, stage, embedder=embedder)
-            _keep_best(seconds, "pipeline embed", time.perf_counter() - started)
+            keep_best(seconds, "pipeline embed", time.perf_counter() - started)
             started = time.perf_counter()
             tagged = tag_entities(engine, stage, nlp=nlp)
-            _keep_best(seconds, "pipeline entities", time.perf_counter() - started)
+            keep_best(seconds, "pipeline entities", time.perf_counter() - started)
             engine.dispose()
             assert embedded.embedded == tagged.articles == len(rows), (embedded, tagged)
 

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 
 from models import Article, Feed, StoryArticle
 from pipeline.db import session_scope
+from pipeline.embed.backends import Embedder
 from pipeline.embed.stage import embed
 from pipeline.errors import ConfigError, first_line
 from pipeline.extract.pages import StoredPages
@@ -171,8 +172,11 @@ def evaluate(
     name: str = "corpus",
     step_hours: float = 6.0,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> Evaluation:
-    """Replay ``corpus`` step by step through store → embed → cluster, then score."""
+    """Replay ``corpus`` step by step through store → embed → cluster, then score.
+
+    ``embedder`` replaces the one the settings name (a benchmark's, say)."""
     undated_at = min(
         (a.published for a in corpus if a.published), default=datetime(2000, 1, 1, tzinfo=UTC)
     )
@@ -202,7 +206,7 @@ def evaluate(
             with _timed(seconds, "extract"):
                 extract(engine, settings, pages=pages, now=step_end)
         with _timed(seconds, "embed"):
-            embed(engine, settings)
+            embed(engine, settings, embedder)
         with _timed(seconds, "cluster"):
             cluster(engine, settings, now=step_end)
         memberships.read(engine)

@@ -13,16 +13,23 @@ Enabled by the worker's Celery configuration (docker-compose.yml, docs/DEPLOYMEN
 Celery imports this module in the worker before it forks its pool; ``worker_process_init``
 then runs in each pool process (the alive timeout, 4 s by default, must cover the load).
 
-Only the PyTorch backend is preloaded, and nothing is encoded here: a process that has run
-the model has started torch's OpenMP threads, and a fork of it hangs on its first encode
-(tried: a child of a parent that loaded the model encodes at once; a child of a parent that
-also encoded one text never returns). ONNX Runtime creates its thread pools when its session
-opens, so that backend still loads in each task. No Airflow import: this is Celery only.
+The chosen backend is preloaded, and nothing is encoded here: a process that has run a
+model has started its threads, and a fork of it hangs on its first encode (tried with
+PyTorch: a child of a parent that loaded the model encodes at once; a child of a parent that
+also encoded one text never returns). The backends start their threads on the first encode,
+and the ONNX export (which runs PyTorch) is made in a process of its own.
+
+The pool's concurrency is how many embedding processes may share the machine's cores: unless
+``STORYLINE_EMBED_PROCESSES`` is set, it is set here, in the environment the tasks inherit,
+so each task's embedder takes its share of the cores (``pipeline.embed.backends.cpu``) and
+finds the preloaded one under the same key.
+No Airflow import: this is Celery only.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from celery.signals import worker_process_init
@@ -38,18 +45,30 @@ def preload_model(**_: object) -> None:
     from pipeline.settings import Settings
 
     start = time.perf_counter()
+    share_cores_with_the_pool()
     try:
         settings = Settings.load()
-        if settings.embed_backend != "torch":
-            return
         settings_embedder(settings)
     except Exception as exc:  # the tasks load it themselves, and say why if they cannot
         log.warning("embedding model not preloaded", extra={"reason": first_line(exc)})
         return
     log.info(
         "embedding model preloaded for this worker's tasks",
-        extra={"model": settings.model_name, "seconds": round(time.perf_counter() - start, 3)},
+        extra={
+            "model": settings.model_name,
+            "processes": settings.embed_processes,
+            "seconds": round(time.perf_counter() - start, 3),
+        },
     )
+
+
+def share_cores_with_the_pool() -> None:
+    """Set ``STORYLINE_EMBED_PROCESSES`` to this worker's concurrency, unless it is set."""
+    from celery import current_app
+
+    concurrency = current_app.conf.worker_concurrency
+    if "STORYLINE_EMBED_PROCESSES" not in os.environ and concurrency:
+        os.environ["STORYLINE_EMBED_PROCESSES"] = str(int(concurrency))
 
 
 def preload_entity_model(**_: object) -> None:

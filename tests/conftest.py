@@ -22,9 +22,12 @@ PG_ADMIN_URL = os.environ.get(
 
 @pytest.fixture(scope="session", autouse=True)
 def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A temporary model cache for the session, never the user's: the ONNX export is made
-    once per session (on first use) and shared by every test and the CLI's subprocesses."""
-    path = tmp_path_factory.mktemp("model-cache")
+    """A temporary model cache for the run, never the user's: the ONNX export is made once
+    (on first use) and shared by every test, the CLI's subprocesses and, under pytest-xdist,
+    every worker (their base folders share a parent; one exports, the others wait on its lock)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "model-cache"
+    path.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STORYLINE_MODEL_CACHE_DIR", str(path))
         yield path

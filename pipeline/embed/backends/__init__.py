@@ -1,9 +1,10 @@
 """The embedding backends behind one interface, and the factory that picks one from settings.
 
-``Embedder`` is what the embed stage needs of a backend. ``pytorch`` runs the
-sentence-transformers model as it is, ``onnx_int8`` its ONNX export with int8 weights; both
-load the model through ``sentence_model``. They are imported when a model is loaded, not
-here: importing this package costs no torch, sentence-transformers or ONNX Runtime.
+``Embedder`` is what the embed stage needs of a backend. ``onnx_runtime`` runs the model's
+checked ONNX export (fp32, the default, or int8), ``pytorch`` the sentence-transformers model
+as it is (fp32, or bfloat16 where the CPU has it, ``cpu``); all load the model through
+``sentence_model``. They are imported when a model is loaded, not here: importing this
+package costs no torch, sentence-transformers or ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from models.types import FloatArray
+from pipeline.errors import first_line
 from pipeline.settings import EmbedBackend, Settings, default_cache_dir
 
 __all__ = ["Embedder", "load_embedder", "settings_embedder"]
@@ -37,32 +39,61 @@ class Embedder(Protocol):
 def load_embedder(
     name: str,
     offline: bool = True,
-    backend: EmbedBackend = "torch",
+    backend: EmbedBackend = "auto",
     cache_dir: Path | None = None,
+    threads: int = 1,
 ) -> Embedder:
-    """One loaded model per process, name and backend.
+    """One loaded model per process, name, backend and thread count.
 
-    ``onnx-int8`` keeps its exported model in ``cache_dir`` (default: ``~/.cache/storyline``).
-    The load is logged with its seconds: each Airflow task is a process of its own, so each
-    embed task pays it (imports included), and its task log shows how much.
+    ``auto`` is ``onnx`` when the model exports and its export passes the check, else
+    ``torch`` (one log line says why). The ONNX backends keep their export in ``cache_dir``
+    (default: ``~/.cache/storyline``). ``torch-bf16`` runs in fp32 on a CPU that would only
+    emulate bfloat16 (one log line). The load is logged with its seconds: each Airflow task
+    is a process of its own, so each embed task pays it (imports included), unless a Celery
+    worker loaded it before forking the task (``pipeline.worker``).
     """
     start = time.perf_counter()
     embedder: Embedder
-    if backend == "onnx-int8":
-        from pipeline.embed.backends.onnx_int8 import OnnxInt8Embedder
+    chosen: EmbedBackend = backend
+    if backend in ("auto", "onnx", "onnx-int8"):
+        from pipeline.embed.backends.onnx_runtime import NoExportError, OnnxEmbedder
 
-        embedder = OnnxInt8Embedder(
-            name, offline=offline, cache_dir=cache_dir or default_cache_dir()
-        )
-    else:
+        try:
+            embedder = OnnxEmbedder(
+                name,
+                offline=offline,
+                cache_dir=cache_dir or default_cache_dir(),
+                precision="int8" if backend == "onnx-int8" else "fp32",
+                threads=threads,
+            )
+            chosen = "onnx" if backend == "auto" else backend
+        except NoExportError as exc:
+            if backend != "auto":
+                raise
+            log.warning(
+                "embedding with PyTorch: no checked ONNX export of the model",
+                extra={"model": name, "reason": first_line(exc)},
+            )
+            chosen = "torch"
+    if chosen in ("torch", "torch-bf16"):
+        from pipeline.embed.backends.cpu import cpu_flags, fast_bf16
         from pipeline.embed.backends.pytorch import SentenceTransformerEmbedder
 
-        embedder = SentenceTransformerEmbedder(name, offline=offline)
+        bf16 = chosen == "torch-bf16"
+        if bf16 and not fast_bf16(cpu_flags()):
+            log.warning(
+                "embedding in fp32: this CPU has no bfloat16 instructions (AVX512_BF16 or "
+                "AMX), and emulated bfloat16 is far slower",
+                extra={"model": name},
+            )
+            bf16, chosen = False, "torch"
+        embedder = SentenceTransformerEmbedder(name, offline=offline, threads=threads, bf16=bf16)
     log.info(
         "embedding model loaded",
         extra={
             "model": name,
-            "backend": backend,
+            "backend": chosen,
+            "threads": threads,
             "seconds": round(time.perf_counter() - start, 3),
         },
     )
@@ -70,7 +101,13 @@ def load_embedder(
 
 
 def settings_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for: model, backend and cache directory."""
+    """The embedder the settings ask for: model, backend, cache directory and threads."""
+    from pipeline.embed.backends.cpu import threads, usable_cores
+
     return load_embedder(
-        settings.model_name, settings.hf_offline, settings.embed_backend, settings.model_cache_dir
+        settings.model_name,
+        settings.hf_offline,
+        settings.embed_backend,
+        settings.model_cache_dir,
+        threads(settings.embed_threads, settings.embed_processes, usable_cores()),
     )
