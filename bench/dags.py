@@ -302,6 +302,27 @@ def report_celery(results: list[dict[str, Any]]) -> None:
         print(f"  {r['workers']} worker(s): task hostnames {r['hosts']}")
 
 
+def report_parse() -> None:
+    """What parsing the DAG folder costs, as the DAG processor loads it, per file: the first
+    file parsed also pays the import of ``dags/_common.py`` and Airflow's TaskFlow modules."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.airflow_runner", "parse"],
+        env=airflow_env(Path(tempfile.gettempdir()) / "storyline-bench-parse"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith(RESULT_MARKER))
+    parsed = json.loads(line.removeprefix(RESULT_MARKER))
+    files = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in parsed["file_s"].items())
+    timeout = 30.0  # Airflow's core.dagbag_import_timeout, the default
+    print(
+        f"DAG folder parse: {parsed['dagbag_s']:.2f}s ({parsed['dagbag_s'] / timeout:.0%} of "
+        f"the {timeout:.0f}s import timeout); per file: {files}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -327,6 +348,7 @@ def main() -> None:
         check=True,
     )
     print(f"cold start of an embed task (imports + model load): {float(cold.stdout):.1f}s")
+    report_parse()
     for size in (int(value) for value in args.embed_task_batch.split(",")):
         report(size, cycle(args.db, size))
     if counts:

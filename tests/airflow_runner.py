@@ -59,10 +59,31 @@ def load_dags() -> Any:
     return BundleDagBag(dag_folder=DAGS_FOLDER, bundle_path=DAGS_FOLDER, bundle_name="dags-folder")
 
 
+HEAVY = frozenset(
+    {
+        "torch",
+        "sentence_transformers",
+        "transformers",
+        "onnxruntime",
+        "spacy",
+        "hdbscan",
+        "sklearn",
+        "scipy",
+        "trafilatura",
+        "feedparser",
+        "faiss",
+    }
+)
+"""Libraries a DAG file must not import while it is parsed (the tasks import them): the DAG
+processor parses every file again and again, each parse in a process of its own."""
+
+
 def parse() -> dict[str, Any]:
+    before = set(sys.modules)
     start = time.perf_counter()
     bag = load_dags()
     seconds = time.perf_counter() - start
+    heavy = sorted({name.split(".")[0] for name in set(sys.modules) - before} & HEAVY)
     from airflow.serialization.encoders import encode_timetable
 
     summary: dict[str, Any] = {
@@ -71,6 +92,7 @@ def parse() -> dict[str, Any]:
         "dag_ids": sorted(bag.dag_ids),
         "dagbag_s": seconds,
         "file_s": {Path(s.file).name: s.duration.total_seconds() for s in bag.dagbag_stats},
+        "heavy_imports": heavy,
         "dags": {},
     }
     for dag_id, dag in bag.dags.items():
