@@ -7,11 +7,10 @@ file is kept). Tokenising stays with the model's own tokenizer
 (``SentenceTransformer.preprocess``), so truncation at ``max_seq_length`` and the special
 tokens are the same as with PyTorch; PyTorch itself never runs in this process.
 
-Texts run one per call, on ``threads`` threads, each call on one core (ONNX Runtime
-releases the GIL while it runs). Alone, a text is not padded, and its vector depends on the
-text only (with int8, dynamic quantisation scales activations by the range of the whole
-input, so in a batch a text's vector would depend on its batch-mates). On 2 cores this beat
-batches on both threads: 43 against 32 texts/s for the fused fp32 file, batches of 16.
+Texts run one per call (``per_text``; ONNX Runtime releases the GIL while it runs). With
+int8, dynamic quantisation scales activations by the range of the whole input, so in a batch
+a text's vector would depend on its batch-mates. On 2 cores this beat batches on both
+threads: 43 against 32 texts/s for the fused fp32 file, batches of 16.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 
 from models.types import FloatArray
 from pipeline.embed.backends.onnx_export import RECIPE, Precision
+from pipeline.embed.backends.per_text import OneTextPerCall
 from pipeline.embed.backends.sentence_model import (
     embedding_dim,
     load_sentence_transformer,
@@ -82,20 +81,10 @@ class OnnxEmbedder:
         self.exported = False
         self._session = self._open_or_export(offline, precision)
         self._inputs = [node.name for node in self._session.get_inputs()]
-        # Threads start on the first encode, not here: a Celery pool process loads the model
-        # and forks tasks, which would not inherit them.
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="onnx-embed")
+        self._texts = OneTextPerCall(self._encode_one, threads=threads, dim=self.dim, name="onnx")
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
-        if not texts:
-            return np.empty((0, self.dim), dtype=np.float32)
-        if self.threads == 1:
-            rows = [self._encode_one(text) for text in texts]
-        else:
-            rows = list(self._pool.map(self._encode_one, texts))
-        vectors = np.stack(rows)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+        return self._texts.encode(texts)
 
     def _encode_one(self, text: str) -> FloatArray:
         features = self._model.preprocess([text])
