@@ -319,12 +319,13 @@ class Settings(BaseSettings):
         "passes the check, else `torch` (one log line). `onnx`: its ONNX export (fused by ONNX "
         "Runtime's transformer optimizer) on ONNX Runtime, one text per call on each thread, "
         "built once into model_cache_dir and trusted only once its vectors match PyTorch's "
-        "(cosine >= 0.9999); 1.6-1.9 times torch's speed here, replays identical. `torch`: "
+        "(cosine >= 0.9999); 1.6 times the old batches' speed on 2 cores (1.9 under load), "
+        "replays identical. `torch`: "
         "sentence-transformers on PyTorch, fp32. `torch-bf16`: the model cast to bfloat16, on "
         "CPUs with AVX512_BF16 or AMX only (elsewhere fp32, with a log line: emulated bf16 is "
         "100 times slower); vectors within cosine 0.9997. `onnx-int8`: the export with int8 "
-        "weights, 2.6 times faster but vectors within cosine 0.97 and replay BCubed F1 up to "
-        "0.013 lower.",
+        "weights, 1.5 times `onnx`'s speed but vectors within cosine 0.97 and replay BCubed F1 "
+        "up to 0.013 lower.",
     )
     embed_threads: int = Field(
         0,
