@@ -5,19 +5,29 @@ from __future__ import annotations
 import functools
 import json
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, String, create_engine, event, inspect, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.schema import Table
 
@@ -308,6 +318,39 @@ def _folded(element: folded, compiler: Any, **kw: Any) -> str:
 @compiles(folded, "sqlite")
 def _sqlite_folded(element: folded, compiler: Any, **kw: Any) -> str:
     return f"{SQLITE_FOLD}({compiler.process(element.clauses, **kw)})"
+
+
+class among(ColumnElement[bool]):  # noqa: N801 (read as SQL: ``among(Article.id, ids)``)
+    """``column IN values`` as one bound parameter, however many the values: PostgreSQL's
+    wire protocol takes at most 65,535 parameters a statement (a window of more articles
+    failed every cycle), and SQLite's default build 32,766. PostgreSQL: ``column =
+    ANY(:array)``; SQLite: ``column IN (SELECT value FROM json_each(:json))``. The values
+    are ints or strings."""
+
+    inherit_cache = False  # the values are part of the construct, not of a cache key
+
+    def __init__(
+        self, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[int | str]
+    ) -> None:
+        self.column: ColumnElement[Any] = (
+            column.__clause_element__() if isinstance(column, QueryableAttribute) else column
+        )
+        self.values = list(values)
+
+
+@compiles(among, "postgresql")
+def _postgresql_among(element: among, compiler: Any, **kw: Any) -> str:
+    array = bindparam(None, element.values, type_=postgresql.ARRAY(element.column.type))
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(array, **kw)})"
+
+
+@compiles(among)
+def _json_among(element: among, compiler: Any, **kw: Any) -> str:
+    values = bindparam(None, json.dumps(element.values), type_=String())
+    return (
+        f"{compiler.process(element.column, **kw)} IN "
+        f"(SELECT value FROM json_each({compiler.process(values, **kw)}))"
+    )
 
 
 def _python_fold(value: object) -> object:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import Article, Embedding, Story, StoryArticle
 from models.types import FloatArray
+from pipeline.db import among
 from pipeline.stories.clustering.labels import NOISE
 from pipeline.stories.clustering.vectors import centroid, normalise
 from pipeline.stories.knobs import MatchKnobs
@@ -121,7 +122,7 @@ def _current_stories(session: Session, ids: list[int]) -> dict[int, int]:
     return dict(
         session.execute(
             select(StoryArticle.article_id, StoryArticle.story_id).where(
-                StoryArticle.article_id.in_(ids)
+                among(StoryArticle.article_id, ids)
             )
         ).all()
     )
@@ -154,7 +155,7 @@ def _known_stories(
             select(Story.id, Story.centroid, Story.last_seen)
             .where(
                 or_(
-                    Story.id.in_(in_window),
+                    among(Story.id, sorted(in_window)),
                     and_(Story.status.in_(LIVE), Story.last_seen >= recent),
                 )
             )
@@ -299,7 +300,7 @@ def older_lonely(
     texts = {
         row[0]: article_text(row[1] or "", row[2] or "", knobs.text_chars)
         for row in session.execute(
-            select(Article.id, Article.title, Article.text).where(Article.id.in_(sorted(close)))
+            select(Article.id, Article.title, Article.text).where(among(Article.id, sorted(close)))
         )
     }
     return [
@@ -330,7 +331,7 @@ def _story_texts(session: Session, story_ids: list[int], chars: int) -> dict[int
     rows = session.execute(
         select(StoryArticle.story_id, Article.title, Article.text)
         .join(Article, Article.id == StoryArticle.article_id)
-        .where(StoryArticle.story_id.in_(story_ids))
+        .where(among(StoryArticle.story_id, story_ids))
         .order_by(StoryArticle.story_id, Article.published_at.desc(), Article.id.desc())
     ).all()
     for story_id, title, summary in rows:

@@ -28,6 +28,7 @@ from models import (
     StoryHour,
     StorySentence,
 )
+from pipeline.db import among
 from pipeline.stories.clustering.vectors import centroid
 from pipeline.stories.history import EventKind, membership_events
 from pipeline.stories.history import StoryEvent as HistoryEvent
@@ -99,7 +100,7 @@ def write_plan(
         refresh_summaries(session, live, _boilerplate(window, target))
     gone = [story_id for story_id in stories if story_id not in live]
     if gone:
-        session.execute(delete(StorySentence).where(StorySentence.story_id.in_(gone)))
+        session.execute(delete(StorySentence).where(among(StorySentence.story_id, gone)))
     return len(real), len(moves.touched)
 
 
@@ -258,7 +259,7 @@ def refresh_summaries(
         .join(Feed, Feed.id == Article.feed_id)
         .join(Story, Story.id == StoryArticle.story_id)
         .join(Embedding, and_(Embedding.article_id == Article.id, Embedding.model == Story.model))
-        .where(StoryArticle.story_id.in_(story_ids))
+        .where(among(StoryArticle.story_id, story_ids))
         .order_by(StoryArticle.story_id, Article.id)
     ).all()
     members: dict[int, list[SummaryArticle]] = defaultdict(list)
@@ -269,7 +270,7 @@ def refresh_summaries(
     stored: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for story_id, article_id, sentence in session.execute(
         select(StorySentence.story_id, StorySentence.article_id, StorySentence.sentence)
-        .where(StorySentence.story_id.in_(story_ids))
+        .where(among(StorySentence.story_id, story_ids))
         .order_by(StorySentence.story_id, StorySentence.position)
     ):
         stored[story_id].append((article_id, sentence))
