@@ -45,8 +45,8 @@ def preload_model(**_: object) -> None:
     from pipeline.settings import Settings
 
     start = time.perf_counter()
-    share_cores_with_the_pool()
     try:
+        share_cores_with_the_pool()
         settings = Settings.load()
         settings_embedder(settings)
     except Exception as exc:  # the tasks load it themselves, and say why if they cannot

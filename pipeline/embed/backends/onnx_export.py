@@ -42,12 +42,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
-from models.types import FloatArray
 from pipeline.embed.backends.sentence_model import load_sentence_transformer
 from pipeline.errors import ModelError, first_line
+from pipeline.stories.clustering.vectors import normalise
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -193,16 +192,8 @@ def compare(model: SentenceTransformer, path: Path, precision: Precision, *, fus
             for features in (model.preprocess([text]) for text in PROBE)
         ]
     )
-    cosine = np.sum(_unit(exported) * _unit(np.asarray(reference)), axis=1)
+    cosine = np.sum(normalise(exported) * normalise(np.asarray(reference)), axis=1)
     return Check(precision, fused, float(cosine.min()), float(cosine.mean()), len(PROBE))
-
-
-def _unit(vectors: FloatArray) -> npt.NDArray[np.float64]:
-    wide = np.asarray(vectors, dtype=np.float64)
-    unit: npt.NDArray[np.float64] = wide / np.maximum(
-        np.linalg.norm(wide, axis=1, keepdims=True), 1e-12
-    )
-    return unit
 
 
 def _transformer(model: SentenceTransformer) -> Any:

@@ -77,11 +77,14 @@ class OnnxEmbedder:
         self.dim = embedding_dim(self._model)
         self.version = f"{model_version(name)}; onnxruntime {onnxruntime.__version__} {precision}"
         self.path = cache_dir / cache_file_name(name, precision)
-        self.threads = threads
         self.exported = False
         self._session = self._open_or_export(offline, precision)
         self._inputs = [node.name for node in self._session.get_inputs()]
         self._texts = OneTextPerCall(self._encode_one, threads=threads, dim=self.dim, name="onnx")
+
+    @property
+    def threads(self) -> int:
+        return self._texts.threads
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         return self._texts.encode(texts)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from models.types import FloatArray
+from pipeline.stories.clustering.vectors import normalise
 
 
 class OneTextPerCall:
@@ -35,6 +36,4 @@ class OneTextPerCall:
             rows = [self._encode_one(text) for text in texts]
         else:
             rows = list(self._pool.map(self._encode_one, texts))
-        vectors = np.stack(rows)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+        return normalise(np.stack(rows))

@@ -31,12 +31,15 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.dim = embedding_dim(self._model)
         self.version = model_version(name) + ("; torch bf16" if bf16 else "")
-        self.threads = threads
         if bf16:
             self._model.to(torch.bfloat16)
         # Process-wide: every torch call of this process runs on the thread that makes it.
         torch.set_num_threads(1)
         self._texts = OneTextPerCall(self._encode_one, threads=threads, dim=self.dim, name="torch")
+
+    @property
+    def threads(self) -> int:
+        return self._texts.threads
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         return self._texts.encode(texts)
