@@ -22,7 +22,7 @@ import logging
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -58,7 +58,7 @@ class NoExportError(ModelError):
     failed the check, or the cache cannot hold it."""
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(OneTextPerCall):
     """A sentence-transformers model's checked ONNX export, run by ONNX Runtime."""
 
     def __init__(
@@ -80,14 +80,7 @@ class OnnxEmbedder:
         self.exported = False
         self._session = self._open_or_export(offline, precision)
         self._inputs = [node.name for node in self._session.get_inputs()]
-        self._texts = OneTextPerCall(self._encode_one, threads=threads, dim=self.dim, name="onnx")
-
-    @property
-    def threads(self) -> int:
-        return self._texts.threads
-
-    def encode(self, texts: Sequence[str]) -> FloatArray:
-        return self._texts.encode(texts)
+        super().__init__(threads=threads, name="onnx")
 
     def _encode_one(self, text: str) -> FloatArray:
         features = self._model.preprocess([text])

@@ -7,7 +7,7 @@ intra-op threads each on two cores, the old batches took 4 times as long, measur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,23 +17,25 @@ from pipeline.stories.clustering.vectors import normalise
 
 
 class OneTextPerCall:
-    """``encode_one`` over texts on ``threads`` threads, as L2-normalised float32 rows."""
+    """A backend's ``encode``: its ``_encode_one`` over the texts on ``threads`` threads, as
+    L2-normalised float32 rows of ``dim``."""
 
-    def __init__(
-        self, encode_one: Callable[[str], FloatArray], *, threads: int, dim: int, name: str
-    ) -> None:
-        self._encode_one = encode_one
+    dim: int
+
+    def __init__(self, *, threads: int, name: str) -> None:
         self.threads = threads
-        self._dim = dim
         # Its threads start on the first encode, not here: a Celery pool process loads the
         # model and forks tasks, which would not inherit them.
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         if not texts:
-            return np.empty((0, self._dim), dtype=np.float32)
+            return np.empty((0, self.dim), dtype=np.float32)
         if self.threads == 1:
             rows = [self._encode_one(text) for text in texts]
         else:
             rows = list(self._pool.map(self._encode_one, texts))
         return normalise(np.stack(rows))
+
+    def _encode_one(self, text: str) -> FloatArray:
+        raise NotImplementedError

@@ -7,8 +7,6 @@ that is 1.5 times the speed of sentence-transformers' batches of 32 on two intra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 
@@ -21,7 +19,7 @@ from pipeline.embed.backends.sentence_model import (
 )
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(OneTextPerCall):
     """A sentence-transformers model on the CPU, run by PyTorch."""
 
     def __init__(
@@ -35,14 +33,7 @@ class SentenceTransformerEmbedder:
             self._model.to(torch.bfloat16)
         # Process-wide: every torch call of this process runs on the thread that makes it.
         torch.set_num_threads(1)
-        self._texts = OneTextPerCall(self._encode_one, threads=threads, dim=self.dim, name="torch")
-
-    @property
-    def threads(self) -> int:
-        return self._texts.threads
-
-    def encode(self, texts: Sequence[str]) -> FloatArray:
-        return self._texts.encode(texts)
+        super().__init__(threads=threads, name="torch")
 
     def _encode_one(self, text: str) -> FloatArray:
         features = self._model.preprocess([text])
